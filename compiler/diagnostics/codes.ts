@@ -1,0 +1,83 @@
+/**
+ * The catalogue of tsxdp diagnostics. Codes are stable: a code, once
+ * published, keeps its meaning forever (tools and tests refer to it), so new
+ * kinds get new numbers and retired ones are never reused.
+ *
+ * Ranges: 1xxx unsupported syntax, 2xxx types and values, 4xxx programs and
+ * sections, 5xxx verifier rules (packet bounds), 9xxx internal errors.
+ * docs/diagnostics.md documents each with an example and the fix.
+ */
+
+export interface DiagnosticKind {
+  readonly code: number;
+  readonly title: string;
+}
+
+function kind(code: number, title: string): DiagnosticKind {
+  return { code, title };
+}
+
+export const Codes = {
+  // 1xxx: TypeScript that cannot be lowered to BPF
+  unsupportedSyntax: kind(1001, "unsupported syntax"),
+  unsupportedString: kind(1002, "strings are not supported"),
+  unsupportedClosure: kind(1003, "nested functions and closures are not supported"),
+  unsupportedAny: kind(1004, "`any` and `unknown` are not supported"),
+  unsupportedClass: kind(1005, "classes are not supported"),
+  unsupportedException: kind(1006, "exceptions are not supported"),
+  unsupportedFloat: kind(1007, "floating point is not supported"),
+  unsupportedLoop: kind(1008, "loops are not supported yet"),
+  unsupportedLiteral: kind(1009, "object and array values are not supported"),
+  unsupportedOperator: kind(1010, "unsupported operator"),
+  unsupportedVar: kind(1011, "`var` is not supported"),
+  unsupportedTopLevel: kind(1012, "unsupported top-level statement"),
+  unsupportedImport: kind(1013, "unsupported import"),
+  unsupportedNullish: kind(1014, "`null` and `undefined` are not values here"),
+  unsupportedCall: kind(1015, "unsupported call"),
+  unsupportedReference: kind(1016, "unsupported reference"),
+
+  // 2xxx: types and values
+  untypedNumber: kind(2001, "a width is needed"),
+  signMix: kind(2002, "signed and unsigned do not mix"),
+  byteOrderMix: kind(2003, "network and host byte order do not mix"),
+  constantOverflow: kind(2004, "constant does not fit"),
+  operatorType: kind(2005, "operator does not apply to this type"),
+  signedDivision: kind(2006, "signed division is not supported"),
+  shiftRange: kind(2007, "shift amount out of range"),
+  divisionByZero: kind(2008, "division by zero"),
+  loadType: kind(2009, "packet load needs an explicit scalar type"),
+  callArguments: kind(2010, "wrong arguments"),
+  typeMismatch: kind(2011, "type mismatch"),
+  assignConst: kind(2012, "assignment to a constant"),
+  missingReturn: kind(2013, "not every path returns an action"),
+  contextUse: kind(2014, "the context can only be read"),
+  pointerArithmetic: kind(2015, "unsupported pointer arithmetic"),
+
+  // 4xxx: programs, sections, license
+  programShape: kind(4001, "a program is `export const name = xdp((ctx) => { … })`"),
+  programPlacement: kind(4002, "program declared outside the top level"),
+  licenseArgument: kind(4003, "license takes one string literal, once"),
+  noPrograms: kind(4004, "no programs"),
+  programName: kind(4005, "invalid program name"),
+  duplicateProgram: kind(4006, "duplicate program name"),
+
+  // 5xxx: rules the kernel verifier enforces, proven at compile time
+  packetBounds: kind(5001, "packet access not proven within data_end"),
+  metaBounds: kind(5002, "metadata access not proven within data"),
+  packetNegative: kind(5003, "packet access before the start of the packet"),
+  packetVariableOffset: kind(5005, "packet offset is not a constant"),
+  packetOffsetLimit: kind(5006, "packet offset too large"),
+  pointerCompare: kind(5007, "pointer comparison the verifier cannot use"),
+
+  // 9xxx: the compiler's own failures
+  internal: kind(9001, "internal compiler error"),
+  llvm: kind(9002, "LLVM failed"),
+} as const;
+
+export type CodeName = keyof typeof Codes;
+
+export const codePrefix = "TSX";
+
+export function codeString(code: number): string {
+  return `${codePrefix}${code}`;
+}

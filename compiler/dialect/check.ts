@@ -1,0 +1,200 @@
+/**
+ * Dialect checks: refuses, with a specific code and a way out, the
+ * TypeScript that has no BPF meaning (strings, closures, classes, `any`,
+ * exceptions, floating point, …). It only looks at syntax and types; what
+ * the code does is the IR builder's and the analyses' business. After this
+ * stage, the IR builder may assume it sees only constructs it can lower.
+ */
+import ts from "typescript";
+import { Codes } from "../diagnostics/codes";
+import type { DiagnosticBag } from "../diagnostics/diagnostic";
+import type { Intrinsics } from "./intrinsics";
+
+export function checkDialect(sourceFile: ts.SourceFile, intrinsics: Intrinsics, diagnostics: DiagnosticBag): void {
+  const visit = (node: ts.Node): void => {
+    if (checkNode(node, intrinsics, diagnostics) === "skip") return;
+    ts.forEachChild(node, visit);
+  };
+  visit(sourceFile);
+}
+
+/** The function passed to `xdp(…)` and its variants. */
+export function isProgramHandler(node: ts.Node, intrinsics: Intrinsics): boolean {
+  if (!ts.isArrowFunction(node) && !ts.isFunctionExpression(node)) return false;
+  const call = node.parent;
+  return ts.isCallExpression(call) && call.arguments[0] === node && intrinsics.section(call.expression) !== undefined;
+}
+
+function checkNode(node: ts.Node, intrinsics: Intrinsics, d: DiagnosticBag): "skip" | void {
+  switch (node.kind) {
+    case ts.SyntaxKind.ImportDeclaration: {
+      const spec = (node as ts.ImportDeclaration).moduleSpecifier;
+      if (!ts.isStringLiteral(spec) || spec.text !== "tsxdp") {
+        d.report(Codes.unsupportedImport, spec, `only the dialect can be imported ("tsxdp"); a program is one self-contained file for now`);
+      }
+      return "skip";
+    }
+    case ts.SyntaxKind.StringLiteral:
+    case ts.SyntaxKind.NoSubstitutionTemplateLiteral:
+    case ts.SyntaxKind.TemplateExpression:
+    case ts.SyntaxKind.TaggedTemplateExpression:
+      if (isLicenseArgument(node, intrinsics)) return;
+      d.report(Codes.unsupportedString, node, "strings have no representation in an XDP program", {
+        hints: ["compare bytes or integers read from the packet instead"],
+      });
+      return "skip";
+    case ts.SyntaxKind.ArrowFunction:
+    case ts.SyntaxKind.FunctionExpression:
+      if (isProgramHandler(node, intrinsics)) return;
+      d.report(Codes.unsupportedClosure, node, "functions can only be passed to `xdp(…)`; other function values and closures are not supported", {
+        hints: ["write the logic inline in the program body"],
+      });
+      return "skip";
+    case ts.SyntaxKind.FunctionDeclaration:
+      d.report(Codes.unsupportedClosure, (node as ts.FunctionDeclaration).name ?? node, "user functions are not supported yet", {
+        hints: ["write the logic inline in the program body"],
+      });
+      return "skip";
+    case ts.SyntaxKind.AnyKeyword:
+    case ts.SyntaxKind.UnknownKeyword:
+      d.report(Codes.unsupportedAny, node, `\`${node.getText()}\` has no size or representation in BPF`, {
+        hints: ["use a fixed-width type such as `u32`, `u16` or `be16`"],
+      });
+      return "skip";
+    case ts.SyntaxKind.ClassDeclaration:
+    case ts.SyntaxKind.ClassExpression:
+      d.report(Codes.unsupportedClass, (node as ts.ClassLikeDeclaration).name ?? node, "classes are not supported: BPF has no objects or methods", {
+        hints: ["use integers and packet reads; header structs come with the standard network module"],
+      });
+      return "skip";
+    case ts.SyntaxKind.ThrowStatement:
+    case ts.SyntaxKind.TryStatement:
+      d.report(Codes.unsupportedException, firstToken(node), "exceptions are not supported: BPF programs cannot unwind", {
+        hints: ["return `XdpAction.ABORTED` (or DROP) to signal an error"],
+      });
+      return "skip";
+    case ts.SyntaxKind.NumericLiteral:
+      if (!/^(0[xX][0-9a-fA-F_]+|0[bB][01_]+|0[oO][0-7_]+|[0-9_]+)$/.test(node.getText())) {
+        d.report(Codes.unsupportedFloat, node, `\`${node.getText()}\` is not an integer: BPF has no floating point`, {
+          hints: ["use integer arithmetic, e.g. scale by 1000 instead of using fractions"],
+        });
+      }
+      return;
+    case ts.SyntaxKind.BigIntLiteral:
+      d.report(Codes.unsupportedLiteral, node, "bigint literals are not supported", { hints: ["write the number without `n`; u64 constants are exact"] });
+      return;
+    case ts.SyntaxKind.ForStatement:
+    case ts.SyntaxKind.ForInStatement:
+    case ts.SyntaxKind.ForOfStatement:
+    case ts.SyntaxKind.WhileStatement:
+    case ts.SyntaxKind.DoStatement:
+      d.report(Codes.unsupportedLoop, firstToken(node), "loops are not supported yet", { hints: ["unroll the loop by hand for now"] });
+      return "skip";
+    case ts.SyntaxKind.ObjectLiteralExpression:
+    case ts.SyntaxKind.ArrayLiteralExpression:
+      d.report(Codes.unsupportedLiteral, node, "object and array values are not supported", { hints: ["use separate integer variables"] });
+      return "skip";
+    case ts.SyntaxKind.VariableDeclarationList: {
+      const flags = (node as ts.VariableDeclarationList).flags;
+      if (!(flags & (ts.NodeFlags.Let | ts.NodeFlags.Const | ts.NodeFlags.Using | ts.NodeFlags.AwaitUsing))) {
+        d.report(Codes.unsupportedVar, firstToken(node), "`var` is not supported", { hints: ["use `let` or `const`"] });
+      }
+      return;
+    }
+    case ts.SyntaxKind.NullKeyword:
+    case ts.SyntaxKind.UndefinedKeyword:
+      d.report(Codes.unsupportedNullish, node, `\`${node.getText()}\` is not a value in an XDP program`);
+      return "skip";
+    case ts.SyntaxKind.Identifier:
+      if ((node as ts.Identifier).text === "undefined" && ts.isExpression(node) && !ts.isPropertyAccessExpression(node.parent)) {
+        d.report(Codes.unsupportedNullish, node, "`undefined` is not a value in an XDP program");
+      }
+      return;
+    case ts.SyntaxKind.AsExpression:
+    case ts.SyntaxKind.TypeAssertionExpression:
+    case ts.SyntaxKind.SatisfiesExpression:
+      if (node.kind === ts.SyntaxKind.SatisfiesExpression) return;
+      d.report(Codes.unsupportedOperator, node, "type assertions change nothing at run time and are not supported", {
+        hints: ["convert with `u32(x)`, `u16(x)`, … or byte order with `ntohs(x)`/`htons(x)`"],
+      });
+      return "skip";
+    case ts.SyntaxKind.NonNullExpression:
+      d.report(Codes.unsupportedOperator, node, "the non-null assertion `!` is not supported");
+      return "skip";
+    case ts.SyntaxKind.SwitchStatement:
+      d.report(Codes.unsupportedSyntax, firstToken(node), "`switch` is not supported yet", { hints: ["use `if`/`else if` chains"] });
+      return "skip";
+    case ts.SyntaxKind.NewExpression:
+    case ts.SyntaxKind.DeleteExpression:
+    case ts.SyntaxKind.TypeOfExpression:
+    case ts.SyntaxKind.VoidExpression:
+    case ts.SyntaxKind.AwaitExpression:
+    case ts.SyntaxKind.YieldExpression:
+    case ts.SyntaxKind.SpreadElement:
+    case ts.SyntaxKind.RegularExpressionLiteral:
+    case ts.SyntaxKind.ElementAccessExpression:
+      d.report(Codes.unsupportedOperator, node, `${describe(node)} is not supported in an XDP program`);
+      return "skip";
+    case ts.SyntaxKind.BinaryExpression: {
+      const op = (node as ts.BinaryExpression).operatorToken.kind;
+      if (unsupportedBinary.has(op)) {
+        d.report(Codes.unsupportedOperator, (node as ts.BinaryExpression).operatorToken, `operator \`${ts.tokenToString(op)}\` is not supported`, {
+          hints: unsupportedBinary.get(op) ? [unsupportedBinary.get(op)!] : [],
+        });
+      }
+      return;
+    }
+    case ts.SyntaxKind.PropertyAccessExpression:
+      if ((node as ts.PropertyAccessExpression).questionDotToken) {
+        d.report(Codes.unsupportedOperator, node, "optional chaining `?.` is not supported");
+        return "skip";
+      }
+      return;
+    case ts.SyntaxKind.CallExpression:
+      if ((node as ts.CallExpression).questionDotToken) {
+        d.report(Codes.unsupportedOperator, node, "optional calls `?.()` are not supported");
+        return "skip";
+      }
+      return;
+    case ts.SyntaxKind.LabeledStatement:
+    case ts.SyntaxKind.WithStatement:
+    case ts.SyntaxKind.DebuggerStatement:
+    case ts.SyntaxKind.EnumDeclaration:
+    case ts.SyntaxKind.ModuleDeclaration:
+      d.report(Codes.unsupportedSyntax, firstToken(node), `${describe(node)} is not supported`);
+      return "skip";
+    default:
+      return;
+  }
+}
+
+const unsupportedBinary = new Map<ts.SyntaxKind, string | undefined>([
+  [ts.SyntaxKind.AsteriskAsteriskToken, "multiply explicitly, or shift for powers of two"],
+  [ts.SyntaxKind.AsteriskAsteriskEqualsToken, undefined],
+  [ts.SyntaxKind.InKeyword, undefined],
+  [ts.SyntaxKind.InstanceOfKeyword, undefined],
+  [ts.SyntaxKind.QuestionQuestionToken, undefined],
+  [ts.SyntaxKind.QuestionQuestionEqualsToken, undefined],
+  [ts.SyntaxKind.CommaToken, "write separate statements"],
+  [ts.SyntaxKind.AmpersandAmpersandEqualsToken, undefined],
+  [ts.SyntaxKind.BarBarEqualsToken, undefined],
+]);
+
+function isLicenseArgument(node: ts.Node, intrinsics: Intrinsics): boolean {
+  const call = node.parent;
+  return ts.isCallExpression(call) && call.arguments[0] === node && intrinsics.resolve(call.expression)?.kind === "license";
+}
+
+function firstToken(node: ts.Node): ts.Node {
+  return node.getFirstToken() ?? node;
+}
+
+function describe(node: ts.Node): string {
+  const name = ts.SyntaxKind[node.kind]!;
+  const words = name
+    .replace(/(Expression|Statement|Declaration|Literal)$/, " $1")
+    .replace(/([a-z])([A-Z])/g, "$1 $2")
+    .toLowerCase()
+    .trim();
+  return `\`${node.getFirstToken()?.getText() ?? words}\` (${words})`;
+}

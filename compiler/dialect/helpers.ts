@@ -1,0 +1,34 @@
+/**
+ * BPF helpers an XDP program may call, by their kernel IDs (the position in
+ * `__BPF_FUNC_MAPPER`, include/uapi/linux/bpf.h). IDs are ABI: a test checks
+ * each against the installed UAPI header. One table, one choke point: the IR
+ * builder and the code generator both read helpers from here only.
+ */
+import { type IntType, u32, u64, i32 } from "../ir/types";
+
+export type HelperParam = { readonly kind: "ctx" } | { readonly kind: "int"; readonly type: IntType };
+
+export interface HelperSpec {
+  readonly name: string;
+  readonly id: number;
+  readonly params: readonly HelperParam[];
+  readonly returns: IntType;
+  /** First kernel with the helper, for messages. */
+  readonly since: string;
+}
+
+const ctx: HelperParam = { kind: "ctx" };
+
+export const helpers: ReadonlyMap<string, HelperSpec> = new Map(
+  (
+    [
+      { name: "bpf_ktime_get_ns", id: 5, params: [], returns: u64, since: "4.1" },
+      { name: "bpf_get_prandom_u32", id: 7, params: [], returns: u32, since: "4.1" },
+      { name: "bpf_get_smp_processor_id", id: 8, params: [], returns: u32, since: "4.1" },
+      { name: "bpf_get_numa_node_id", id: 42, params: [], returns: i32, since: "4.10" },
+      { name: "bpf_jiffies64", id: 118, params: [], returns: u64, since: "5.5" },
+      { name: "bpf_ktime_get_boot_ns", id: 125, params: [], returns: u64, since: "5.8" },
+      { name: "bpf_xdp_get_buff_len", id: 188, params: [ctx], returns: u64, since: "5.18" },
+    ] satisfies HelperSpec[]
+  ).map((h) => [h.name, h]),
+);

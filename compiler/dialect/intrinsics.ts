@@ -1,0 +1,99 @@
+/**
+ * Recognises the dialect's names through the type checker: a reference is an
+ * intrinsic when its symbol (after following imports and aliases) is
+ * declared in the tsxdp declarations, whatever it is called locally.
+ */
+import ts from "typescript";
+import type { SectionName } from "../ir/ir";
+import { type IntType, intTypeByName } from "../ir/types";
+import { type HelperSpec, helpers } from "./helpers";
+
+export type Intrinsic =
+  | { readonly kind: "conversion"; readonly to: IntType }
+  | { readonly kind: "byteswap"; readonly name: ByteSwapName }
+  | { readonly kind: "section"; readonly section: SectionName }
+  | { readonly kind: "license" }
+  | { readonly kind: "action"; readonly name: string; readonly value: bigint }
+  | { readonly kind: "helper"; readonly helper: HelperSpec };
+
+export type ByteSwapName = "htons" | "ntohs" | "htonl" | "ntohl" | "htonll" | "ntohll" | "bswap16" | "bswap32" | "bswap64";
+const byteSwapNames = new Set<string>(["htons", "ntohs", "htonl", "ntohl", "htonll", "ntohll", "bswap16", "bswap32", "bswap64"]);
+
+const actions: ReadonlyMap<string, bigint> = new Map([
+  ["ABORTED", 0n],
+  ["DROP", 1n],
+  ["PASS", 2n],
+  ["TX", 3n],
+  ["REDIRECT", 4n],
+]);
+
+export class Intrinsics {
+  constructor(
+    private readonly checker: ts.TypeChecker,
+    private readonly dialectFile: string,
+  ) {}
+
+  /** The dialect symbol a reference resolves to, if any. */
+  dialectSymbol(node: ts.Node): ts.Symbol | undefined {
+    let sym = this.checker.getSymbolAtLocation(node);
+    if (!sym) return undefined;
+    if (sym.flags & ts.SymbolFlags.Alias) sym = this.checker.getAliasedSymbol(sym);
+    return this.isDialect(sym) ? sym : undefined;
+  }
+
+  isDialect(sym: ts.Symbol): boolean {
+    return (sym.declarations ?? []).some((d) => d.getSourceFile().fileName === this.dialectFile);
+  }
+
+  /** An integer type named in an annotation or type argument (`u32`, `be16`, …). */
+  intType(typeNode: ts.TypeNode): IntType | undefined {
+    if (!ts.isTypeReferenceNode(typeNode) || typeNode.typeArguments) return undefined;
+    const sym = this.dialectSymbol(typeNode.typeName);
+    return sym ? intTypeByName.get(sym.name) : undefined;
+  }
+
+  /** What a callee or value expression means, when it is one of ours. */
+  resolve(expr: ts.Expression): Intrinsic | undefined {
+    const section = this.section(expr);
+    if (section) return { kind: "section", section };
+    const target = ts.isPropertyAccessExpression(expr) ? expr.name : expr;
+    const sym = this.dialectSymbol(target);
+    if (!sym) return undefined;
+    if (sym.flags & ts.SymbolFlags.EnumMember) {
+      const value = actions.get(sym.name);
+      return value === undefined ? undefined : { kind: "action", name: sym.name, value };
+    }
+    if (!(sym.flags & ts.SymbolFlags.Function)) return undefined;
+    const to = intTypeByName.get(sym.name);
+    if (to && !to.be) return { kind: "conversion", to };
+    if (byteSwapNames.has(sym.name)) return { kind: "byteswap", name: sym.name as ByteSwapName };
+    if (sym.name === "license") return { kind: "license" };
+    const helper = helpers.get(sym.name);
+    if (helper) return { kind: "helper", helper };
+    return undefined;
+  }
+
+  /** `xdp`, `xdp.frags`, `xdp.devmap`, `xdp.frags.cpumap`, … as an ELF section name. */
+  section(expr: ts.Expression): SectionName | undefined {
+    const parts: string[] = [];
+    let e: ts.Expression = expr;
+    while (ts.isPropertyAccessExpression(e)) {
+      parts.unshift(e.name.text);
+      e = e.expression;
+    }
+    if (!ts.isIdentifier(e)) return undefined;
+    const root = this.dialectSymbol(e);
+    if (!root || root.name !== "xdp" || !(root.flags & ts.SymbolFlags.Variable)) return undefined;
+    const key = parts.join(".");
+    return sectionsByPath.get(key);
+  }
+}
+
+const sectionsByPath: ReadonlyMap<string, SectionName> = new Map([
+  ["", "xdp"],
+  ["frags", "xdp.frags"],
+  ["devmap", "xdp/devmap"],
+  ["cpumap", "xdp/cpumap"],
+  ["frags.devmap", "xdp.frags/devmap"],
+  ["frags.cpumap", "xdp.frags/cpumap"],
+]);

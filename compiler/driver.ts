@@ -1,0 +1,120 @@
+/**
+ * The pipeline, in order: front end (TypeScript) → dialect checks → IR →
+ * analyses → lowering to LLVM IR → optimisation and BPF object. Each stage
+ * reports into one DiagnosticBag and the driver stops after a stage that
+ * reported an error, so later stages only ever see valid input.
+ * A throw from inside a stage is a compiler bug: it becomes a TSX9001
+ * diagnostic, never a stack trace in the user's face.
+ */
+import ts from "typescript";
+import { checkPacketBounds } from "./analysis/bounds";
+import { Codes } from "./diagnostics/codes";
+import { type Diagnostic, DiagnosticBag, EnvironmentError, InternalError, locationOf } from "./diagnostics/diagnostic";
+import { checkDialect } from "./dialect/check";
+import { Intrinsics } from "./dialect/intrinsics";
+import { InputError, parseProgram, type SourceInput } from "./frontend/program";
+import { buildModule } from "./ir/build";
+import type { ModuleIR, SectionName } from "./ir/ir";
+import { printModule } from "./ir/print";
+import { generateObject, type CpuVersion, type OptLevel } from "./lower/generate";
+import { checkObject } from "./object/check";
+
+export interface CompileOptions {
+  /** Optimisation level, as clang's -O (default 2). */
+  readonly optLevel?: OptLevel;
+  /** BPF ISA version, as clang's -mcpu (default "v3"). */
+  readonly cpu?: CpuVersion;
+  /** Stop after the analyses: diagnostics only, no LLVM. */
+  readonly checkOnly?: boolean;
+  /** Also return the optimised LLVM IR text. */
+  readonly emitLlvm?: boolean;
+  /** Also return the BPF assembly text. */
+  readonly emitAsm?: boolean;
+  /** Also return the tsxdp IR dump. */
+  readonly emitIr?: boolean;
+}
+
+export interface ProgramInfo {
+  readonly name: string;
+  readonly section: SectionName;
+}
+
+export interface CompileResult {
+  /** True when an object was produced (or, with checkOnly, when there are no errors). */
+  readonly ok: boolean;
+  readonly object?: Uint8Array;
+  readonly diagnostics: readonly Diagnostic[];
+  /** Texts of the files diagnostics point into, for rendering code frames. */
+  readonly sources: ReadonlyMap<string, string>;
+  readonly programs: readonly ProgramInfo[];
+  readonly license?: string;
+  readonly llvmIr?: string;
+  readonly assembly?: string;
+  readonly ir?: string;
+}
+
+export type CompileInput = SourceInput & CompileOptions;
+
+/**
+ * Compiles one program file. Never throws for bad programs: they come back
+ * as diagnostics. Throws `EnvironmentError` when the machine lacks LLVM,
+ * and `InputError` when the input file cannot be read.
+ */
+export function compile(input: CompileInput): CompileResult {
+  const diagnostics = new DiagnosticBag();
+  let sources = new Map<string, string>();
+  const done = (extra: Partial<CompileResult> = {}): CompileResult => ({
+    ok: !diagnostics.hasErrors && (input.checkOnly === true || extra.object !== undefined),
+    diagnostics: diagnostics.all,
+    sources,
+    programs: [],
+    ...extra,
+  });
+  let module: ModuleIR | undefined;
+  try {
+    const fe = parseProgram(input, diagnostics);
+    if (!fe) return done();
+    sources = fe.sources;
+    if (diagnostics.hasErrors) return done();
+
+    const intrinsics = new Intrinsics(fe.checker, fe.dialectFile);
+    checkDialect(fe.sourceFile, intrinsics, diagnostics);
+    if (diagnostics.hasErrors) return done();
+
+    module = buildModule(fe.sourceFile, fe.checker, intrinsics, diagnostics, { cpu: cpuNumber(input.cpu ?? "v3") });
+    const programs = module.programs.map((p) => ({ name: p.name, section: p.section }));
+    if (diagnostics.hasErrors) return done({ programs });
+
+    for (const p of module.programs) checkPacketBounds(p, diagnostics);
+    const ir = input.emitIr ? printModule(module) : undefined;
+    if (diagnostics.hasErrors || input.checkOnly) return done({ programs, license: module.license, ir });
+
+    const out = generateObject(module, {
+      optLevel: input.optLevel ?? 2,
+      cpu: input.cpu ?? "v3",
+      emitLlvm: input.emitLlvm ?? false,
+      emitAsm: input.emitAsm ?? false,
+    });
+    checkObject(out.object, module, diagnostics);
+    if (diagnostics.hasErrors) return done({ programs, license: module.license, ir });
+    return done({ programs, license: module.license, object: out.object, llvmIr: out.llvmIr, assembly: out.assembly, ir });
+  } catch (e) {
+    if (e instanceof EnvironmentError || e instanceof InputError) throw e;
+    reportInternal(e, diagnostics);
+    return done();
+  }
+}
+
+function reportInternal(e: unknown, diagnostics: DiagnosticBag): void {
+  const err = e instanceof Error ? e : new Error(String(e));
+  const node = e instanceof InternalError ? e.node : undefined;
+  const frames = (err.stack ?? "").split("\n").slice(1, 6).map((l) => l.trim());
+  diagnostics.report(Codes.internal, node ? locationOf(node) : undefined, `internal compiler error: ${err.message}`, {
+    hints: ["this is a bug in tsxdp, not in your program; please report it with the file that triggered it", ...frames],
+  });
+}
+
+function cpuNumber(cpu: CpuVersion): 1 | 2 | 3 | 4 {
+  return Number(cpu.slice(1)) as 1 | 2 | 3 | 4;
+}
+

@@ -1,0 +1,110 @@
+/**
+ * The module level: finds program declarations, the license and module
+ * constants, then builds each program's IR. Module constants are folded
+ * here, once, and shared by every program in the file.
+ */
+import ts from "typescript";
+import { Codes } from "../diagnostics/codes";
+import type { DiagnosticBag } from "../diagnostics/diagnostic";
+import type { Intrinsics } from "../dialect/intrinsics";
+import { Abort, type BuildOptions, FunctionBuilder, type ModuleScope, buildProgram } from "./builder";
+import { convertTo, lowerExpression, type Value } from "./expressions";
+import type { ModuleIR, ProgramIR } from "./ir";
+
+export type { BuildOptions } from "./builder";
+
+const validName = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export function buildModule(sourceFile: ts.SourceFile, checker: ts.TypeChecker, intrinsics: Intrinsics, diagnostics: DiagnosticBag, options: BuildOptions): ModuleIR {
+  const scope: ModuleScope = { checker, intrinsics, diagnostics, options, constants: new Map() };
+  // Constants are evaluated without a block: any instruction they would need is refused.
+  const constantBuilder = new FunctionBuilder(scope);
+  constantBuilder.current = undefined;
+  let license: string | undefined;
+  const programs: ProgramIR[] = [];
+  const names = new Set<string>();
+
+  for (const stmt of sourceFile.statements) {
+    if (ts.isImportDeclaration(stmt) || ts.isTypeAliasDeclaration(stmt) || ts.isInterfaceDeclaration(stmt) || ts.isEmptyStatement(stmt)) continue;
+    if (ts.isExpressionStatement(stmt) && ts.isCallExpression(stmt.expression) && intrinsics.resolve(stmt.expression.expression)?.kind === "license") {
+      const call = stmt.expression;
+      const arg = call.arguments[0];
+      if (call.arguments.length !== 1 || !arg || !ts.isStringLiteralLike(arg) || arg.text.length === 0 || arg.text.includes("\0")) {
+        diagnostics.report(Codes.licenseArgument, call, "`license` takes one non-empty string literal", { hints: ['e.g. `license("Dual MIT/GPL");`'] });
+      } else if (license !== undefined) {
+        diagnostics.report(Codes.licenseArgument, call, "the license is already set");
+      } else {
+        license = arg.text;
+      }
+      continue;
+    }
+    if (ts.isVariableStatement(stmt)) {
+      const isConst = (stmt.declarationList.flags & ts.NodeFlags.Const) !== 0;
+      for (const decl of stmt.declarationList.declarations) {
+        const init = decl.initializer;
+        if (init && ts.isCallExpression(init) && intrinsics.section(init.expression)) {
+          const program = declareProgram(scope, decl, init, isConst, names);
+          if (program) programs.push(program);
+        } else if (isConst) {
+          declareConstant(scope, constantBuilder, decl);
+        } else {
+          diagnostics.report(Codes.unsupportedTopLevel, decl, "module-level variables are not supported yet; use `const` for constants");
+        }
+      }
+      continue;
+    }
+    diagnostics.report(Codes.unsupportedTopLevel, stmt.getFirstToken() ?? stmt, "a program file holds imports, constants, `license(…)` and program declarations only");
+  }
+  if (programs.length === 0 && !diagnostics.hasErrors) {
+    diagnostics.report(Codes.noPrograms, sourceFile.statements[0] ?? sourceFile, "this file declares no XDP program", {
+      hints: ["declare one with `export const prog = xdp((ctx) => XdpAction.PASS);`"],
+    });
+  }
+  return { fileName: sourceFile.fileName, sourceFile, license: license ?? "GPL", programs };
+}
+
+function declareProgram(scope: ModuleScope, decl: ts.VariableDeclaration, init: ts.CallExpression, isConst: boolean, names: Set<string>): ProgramIR | undefined {
+  const d = scope.diagnostics;
+  const section = scope.intrinsics.section(init.expression)!;
+  if (!isConst || !ts.isIdentifier(decl.name)) {
+    d.report(Codes.programShape, decl, "declare a program as `export const name = xdp((ctx) => { … })`");
+    return undefined;
+  }
+  const name = decl.name.text;
+  if (!validName.test(name)) {
+    d.report(Codes.programName, decl.name, `\`${name}\` cannot name a BPF program: use letters, digits and _`);
+    return undefined;
+  }
+  if (names.has(name)) {
+    d.report(Codes.duplicateProgram, decl.name, `a program named \`${name}\` is already declared`);
+    return undefined;
+  }
+  names.add(name);
+  const handler = init.arguments[0];
+  if (init.arguments.length !== 1 || !handler || !(ts.isArrowFunction(handler) || ts.isFunctionExpression(handler))) {
+    d.report(Codes.programShape, init, "pass the program's body as a function: `xdp((ctx) => { … })`");
+    return undefined;
+  }
+  if (handler.asteriskToken || handler.modifiers?.some((m) => m.kind === ts.SyntaxKind.AsyncKeyword)) {
+    d.report(Codes.programShape, handler, "a program cannot be async or a generator");
+    return undefined;
+  }
+  return buildProgram(scope, name, section, decl, handler);
+}
+
+function declareConstant(scope: ModuleScope, fb: FunctionBuilder, decl: ts.VariableDeclaration): void {
+  if (!ts.isIdentifier(decl.name) || !decl.initializer) {
+    scope.diagnostics.report(Codes.unsupportedTopLevel, decl, "a module-level constant is `const NAME = <number>`");
+    return;
+  }
+  const sym = fb.symbolOf(decl.name);
+  if (!sym) return;
+  try {
+    const declared = decl.type ? fb.annotatedType(decl.type) : undefined;
+    let value: Value = lowerExpression(fb, decl.initializer, declared);
+    if (declared) value = convertTo(fb, value, declared, decl.initializer);
+    scope.constants.set(sym, value);
+  } catch (e) {
+    if (!(e instanceof Abort)) throw e;
+  }
+}

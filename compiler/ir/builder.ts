@@ -1,0 +1,305 @@
+/**
+ * Builds one program's IR from its handler: blocks, temporaries, locals and
+ * the statements. Expressions are in expressions.ts. A statement that fails
+ * to lower reports once and is abandoned (`Abort`), so one mistake gives one
+ * diagnostic and the rest of the program is still checked.
+ */
+import ts from "typescript";
+import { Codes, type DiagnosticKind } from "../diagnostics/codes";
+import type { DiagnosticBag, ReportOptions } from "../diagnostics/diagnostic";
+import type { Intrinsics } from "../dialect/intrinsics";
+import { lowerCondition, lowerExpression, lowerAssignable, convertTo, type Value } from "./expressions";
+import type { Block, Const, Instr, Local, Operand, ProgramIR, SectionName, Temp, Terminator } from "./ir";
+import type { Refusal } from "./typing";
+import { type ValueType, bool, metaPtr, packetEnd, packetPtr, u32, intTypeByName, typeName } from "./types";
+
+export interface BuildOptions {
+  /** BPF ISA version (`-mcpu vN`): decides e.g. whether signed division exists. */
+  readonly cpu: 1 | 2 | 3 | 4;
+}
+
+export interface ModuleScope {
+  readonly checker: ts.TypeChecker;
+  readonly intrinsics: Intrinsics;
+  readonly diagnostics: DiagnosticBag;
+  readonly options: BuildOptions;
+  /** Module-level constants, already folded. */
+  readonly constants: Map<ts.Symbol, Value>;
+}
+
+export type Binding = { readonly kind: "value"; readonly value: Value } | { readonly kind: "local"; readonly local: Local; readonly mutable: boolean };
+
+/** Thrown after a diagnostic has been reported, to abandon the current statement. */
+export class Abort extends Error {}
+
+export class FunctionBuilder {
+  readonly blocks: Block[] = [];
+  readonly locals: Local[] = [];
+  readonly defs = new Map<number, Instr>();
+  readonly bindings = new Map<ts.Symbol, Binding>();
+  /**
+   * `data`, `data_end` and `data_meta`, read once at entry: the verifier's
+   * ranges belong to registers, so every packet pointer must derive from
+   * the one register that the checks were made against.
+   */
+  readonly ctxPointers = new Map<string, Temp>();
+  /** The block being filled; undefined after a return, where code is unreachable. */
+  current: Block | undefined;
+  private nextTemp = 0;
+
+  constructor(readonly scope: ModuleScope) {
+    this.current = this.newBlock();
+  }
+
+  get checker(): ts.TypeChecker {
+    return this.scope.checker;
+  }
+
+  get intrinsics(): Intrinsics {
+    return this.scope.intrinsics;
+  }
+
+  newBlock(): Block {
+    const b: Block = { id: this.blocks.length, instrs: [] };
+    this.blocks.push(b);
+    return b;
+  }
+
+  temp(type: ValueType): Temp {
+    return { kind: "temp", id: this.nextTemp++, type };
+  }
+
+  local(name: string, type: ValueType, node: ts.Node): Local {
+    const l: Local = { id: this.locals.length, name, type, node };
+    this.locals.push(l);
+    return l;
+  }
+
+  /** Appends an instruction to the current block. In constant context (no block) this is an error. */
+  emit<I extends Instr>(instr: I): I {
+    if (!this.current) throw this.fail(Codes.unsupportedTopLevel, instr.node, "a module-level constant must be computable at compile time");
+    this.current.instrs.push(instr);
+    if ("dst" in instr) this.defs.set(instr.dst.id, instr);
+    return instr;
+  }
+
+  terminate(term: Terminator): void {
+    if (!this.current) return;
+    this.current.term = term;
+    this.current = undefined;
+  }
+
+  jump(target: Block, node: ts.Node): void {
+    this.terminate({ op: "br", target, node });
+  }
+
+  fail(kind: DiagnosticKind, node: ts.Node, message: string, opts?: ReportOptions): Abort {
+    this.scope.diagnostics.report(kind, node, message, opts);
+    return new Abort(message);
+  }
+
+  refuse(refusal: Refusal, node: ts.Node): Abort {
+    return this.fail(Codes[refusal.code], node, refusal.message, { hints: refusal.hint ? [refusal.hint] : [] });
+  }
+
+  symbolOf(node: ts.Node): ts.Symbol | undefined {
+    const sym = this.checker.getSymbolAtLocation(node);
+    if (sym && sym.flags & ts.SymbolFlags.Alias) return this.checker.getAliasedSymbol(sym);
+    return sym;
+  }
+
+  binding(node: ts.Identifier): Binding | undefined {
+    const sym = this.symbolOf(node);
+    if (!sym) return undefined;
+    const own = this.bindings.get(sym);
+    if (own) return own;
+    const c = this.scope.constants.get(sym);
+    return c ? { kind: "value", value: c } : undefined;
+  }
+
+  /** The dialect type an annotation names. */
+  annotatedType(typeNode: ts.TypeNode, depth = 0): ValueType {
+    const intType = this.intrinsics.intType(typeNode);
+    if (intType) return intType;
+    if (typeNode.kind === ts.SyntaxKind.BooleanKeyword) return bool;
+    if (typeNode.kind === ts.SyntaxKind.NumberKeyword) {
+      throw this.fail(Codes.untypedNumber, typeNode, "`number` has no width in BPF", { hints: ["use `u8`, `u16`, `u32`, `u64` or a signed `i…` type"] });
+    }
+    if (ts.isTypeReferenceNode(typeNode) && !typeNode.typeArguments) {
+      const sym = this.symbolOf(typeNode.typeName);
+      if (sym && this.intrinsics.isDialect(sym)) {
+        const pointer = pointerTypes.get(sym.name);
+        if (pointer) return pointer;
+      }
+      // A user's alias (`type Port = u16`) means what it aliases.
+      const decl = sym?.declarations?.[0];
+      if (decl && ts.isTypeAliasDeclaration(decl) && depth < 8) return this.annotatedType(decl.type, depth + 1);
+    }
+    if (ts.isParenthesizedTypeNode(typeNode)) return this.annotatedType(typeNode.type, depth + 1);
+    throw this.fail(Codes.typeMismatch, typeNode, `\`${typeNode.getText()}\` is not a type a BPF value can have`, {
+      hints: [`use one of ${[...intTypeByName.keys()].join(", ")}, boolean, PacketPointer, MetaPointer or PacketEnd`],
+    });
+  }
+
+  // ------------------------------------------------------------ statements
+
+  statement(stmt: ts.Statement): void {
+    if (!this.current) return; // unreachable: after a return on every path
+    try {
+      this.lowerStatement(stmt);
+    } catch (e) {
+      if (!(e instanceof Abort)) throw e;
+      // Keep lowering later statements in a fresh block to report their problems too.
+      if (!this.current) this.current = this.newBlock();
+    }
+  }
+
+  private lowerStatement(stmt: ts.Statement): void {
+    if (ts.isBlock(stmt)) {
+      for (const s of stmt.statements) this.statement(s);
+    } else if (ts.isVariableStatement(stmt)) {
+      for (const decl of stmt.declarationList.declarations) this.variable(decl, (stmt.declarationList.flags & ts.NodeFlags.Const) !== 0);
+    } else if (ts.isExpressionStatement(stmt)) {
+      lowerExpression(this, stmt.expression, undefined, { discard: true });
+    } else if (ts.isIfStatement(stmt)) {
+      this.ifStatement(stmt);
+    } else if (ts.isReturnStatement(stmt)) {
+      this.returnStatement(stmt);
+    } else if (ts.isEmptyStatement(stmt)) {
+      // nothing
+    } else {
+      throw this.fail(Codes.unsupportedSyntax, stmt.getFirstToken() ?? stmt, `this statement (${ts.SyntaxKind[stmt.kind]}) is not supported`);
+    }
+  }
+
+  private variable(decl: ts.VariableDeclaration, isConst: boolean): void {
+    if (ts.isObjectBindingPattern(decl.name)) return this.destructure(decl.name, decl);
+    if (!ts.isIdentifier(decl.name)) throw this.fail(Codes.unsupportedSyntax, decl.name, "array destructuring is not supported");
+    const sym = this.symbolOf(decl.name);
+    if (!sym) throw this.fail(Codes.internal, decl.name, "no symbol for a declared name");
+    const declared = decl.type ? this.annotatedType(decl.type) : undefined;
+
+    if (!decl.initializer) {
+      if (isConst || !declared) throw this.fail(Codes.untypedNumber, decl.name, `\`${decl.name.text}\` needs a type and a value`, { hints: [`write \`let ${decl.name.text}: u32 = 0;\``] });
+      const local = this.local(decl.name.text, declared, decl);
+      this.bindings.set(sym, { kind: "local", local, mutable: true });
+      this.emit({ op: "local_set", local, value: zeroOf(declared, this, decl) , node: decl });
+      return;
+    }
+
+    let value = lowerExpression(this, decl.initializer, declared);
+    if (declared) value = convertTo(this, value, declared, decl.initializer);
+    if (isConst && value.kind !== "ctx") {
+      // A const is its value: no storage, so analyses and constant folding see through it.
+      this.bindings.set(sym, { kind: "value", value });
+      return;
+    }
+    if (value.kind === "ctx") {
+      if (!isConst) throw this.fail(Codes.contextUse, decl.name, "the context can be aliased with `const` only");
+      this.bindings.set(sym, { kind: "value", value });
+      return;
+    }
+    if (value.kind === "untyped") {
+      throw this.fail(Codes.untypedNumber, decl.name, `\`${decl.name.text}\` needs a width: a \`let\` variable's type is not inferred from a number`, {
+        hints: [`write \`let ${decl.name.text}: u32 = ${decl.initializer.getText()};\` (or u8, u16, u64, i32, …)`],
+      });
+    }
+    const local = this.local(decl.name.text, value.type, decl);
+    this.bindings.set(sym, { kind: "local", local, mutable: true });
+    this.emit({ op: "local_set", local, value, node: decl });
+  }
+
+  /** `const { data, data_end } = ctx;` */
+  private destructure(pattern: ts.ObjectBindingPattern, decl: ts.VariableDeclaration): void {
+    const init = decl.initializer && lowerExpression(this, decl.initializer);
+    if (!init || init.kind !== "ctx") throw this.fail(Codes.unsupportedSyntax, pattern, "only the context can be destructured (`const { data, data_end } = ctx`)");
+    for (const el of pattern.elements) {
+      if (el.dotDotDotToken || el.initializer || !ts.isIdentifier(el.name)) throw this.fail(Codes.unsupportedSyntax, el, "only plain names can be taken from the context");
+      const field = el.propertyName ? el.propertyName.getText() : el.name.text;
+      const sym = this.symbolOf(el.name);
+      if (!sym) throw this.fail(Codes.internal, el, "no symbol for a destructured name");
+      this.bindings.set(sym, { kind: "value", value: lowerAssignable.ctxField(this, field, el) });
+    }
+  }
+
+  private ifStatement(stmt: ts.IfStatement): void {
+    const thenBlock = this.newBlock();
+    const elseBlock = stmt.elseStatement ? this.newBlock() : undefined;
+    const join = this.newBlock();
+    lowerCondition(this, stmt.expression, thenBlock, elseBlock ?? join);
+    this.current = thenBlock;
+    this.statement(stmt.thenStatement);
+    this.jump(join, stmt.thenStatement);
+    if (elseBlock && stmt.elseStatement) {
+      this.current = elseBlock;
+      this.statement(stmt.elseStatement);
+      this.jump(join, stmt.elseStatement);
+    }
+    // A join nobody jumps to means both branches returned.
+    const reached = this.blocks.some((b) => b.term && successorsOf(b.term).includes(join));
+    this.current = reached ? join : undefined;
+  }
+
+  private returnStatement(stmt: ts.ReturnStatement): void {
+    if (!stmt.expression) throw this.fail(Codes.missingReturn, stmt, "a program must return an action", { hints: ["e.g. `return XdpAction.PASS;`"] });
+    const value = convertTo(this, lowerExpression(this, stmt.expression, u32), u32, stmt.expression);
+    if (value.kind === "ctx" || value.kind === "untyped") throw this.fail(Codes.typeMismatch, stmt.expression, "a program returns an action");
+    this.terminate({ op: "ret", value, node: stmt });
+  }
+}
+
+const pointerTypes = new Map<string, ValueType>([
+  ["PacketPointer", packetPtr],
+  ["MetaPointer", metaPtr],
+  ["PacketEnd", packetEnd],
+]);
+
+function successorsOf(t: Terminator): Block[] {
+  return t.op === "br" ? [t.target] : t.op === "cond_br" ? [t.then, t.else] : [];
+}
+
+function zeroOf(t: ValueType, fb: FunctionBuilder, node: ts.Node): Operand {
+  if (t.kind === "int" || t.kind === "bool") return { kind: "const", value: 0n, type: t } satisfies Const;
+  throw fb.fail(Codes.untypedNumber, node, `a \`${typeName(t)}\` variable needs an initial value`);
+}
+
+export function buildProgram(scope: ModuleScope, name: string, section: SectionName, node: ts.Node, handler: ts.ArrowFunction | ts.FunctionExpression): ProgramIR | undefined {
+  const fb = new FunctionBuilder(scope);
+  const entry = fb.current!;
+  let ctxName = "ctx";
+  if (handler.parameters.length > 1) {
+    scope.diagnostics.report(Codes.programShape, handler.parameters[1]!, "a program takes one parameter, the context");
+    return undefined;
+  }
+  const param = handler.parameters[0];
+  if (param) {
+    if (!ts.isIdentifier(param.name)) {
+      scope.diagnostics.report(Codes.programShape, param.name, "name the context parameter (e.g. `ctx`) and destructure it in the body");
+      return undefined;
+    }
+    ctxName = param.name.text;
+    const sym = fb.symbolOf(param.name);
+    if (sym) fb.bindings.set(sym, { kind: "value", value: { kind: "ctx" } });
+    for (const field of ["data", "data_end", "data_meta"] as const) {
+      const dst = fb.temp(field === "data" ? packetPtr : field === "data_end" ? packetEnd : metaPtr);
+      fb.emit({ op: "ctx", dst, field, node: param });
+      fb.ctxPointers.set(field, dst);
+    }
+  }
+  const body = handler.body;
+  if (ts.isBlock(body)) {
+    for (const s of body.statements) fb.statement(s);
+    if (fb.current) {
+      const close = body.getLastToken() ?? body;
+      scope.diagnostics.report(Codes.missingReturn, close, `program \`${name}\` can reach its end without returning an action`, { hints: ["end every path with `return XdpAction.…;`"] });
+    }
+  } else {
+    try {
+      const value = convertTo(fb, lowerExpression(fb, body, u32), u32, body);
+      if (value.kind === "temp" || value.kind === "const") fb.terminate({ op: "ret", value, node: body });
+    } catch (e) {
+      if (!(e instanceof Abort)) throw e;
+    }
+  }
+  return { name, section, node, handler, ctxName, entry, blocks: fb.blocks, locals: fb.locals, defs: fb.defs };
+}

@@ -1,0 +1,666 @@
+/**
+ * Expressions to IR. Two entry points: `lowerExpression` for a value and
+ * `lowerCondition` for control flow, which lowers `&&`, `||`, `!` and
+ * comparisons straight into branches (as the kernel verifier wants to see
+ * packet checks: a compare and a jump). Constants fold on the way, with the
+ * exact wraparound of their type.
+ */
+import ts from "typescript";
+import { Codes } from "../diagnostics/codes";
+import type { HelperSpec } from "../dialect/helpers";
+import type { ByteSwapName } from "../dialect/intrinsics";
+import type { FunctionBuilder } from "./builder";
+import type { BinaryKind, Block, Const, CtxField, Operand, Predicate, Temp } from "./ir";
+import {
+  type Untyped,
+  boolConst,
+  commonType,
+  constant,
+  fitConstant,
+  foldBinary,
+  foldCompare,
+  foldUntyped,
+  implicitlyConvertible,
+  toHost,
+  toNet,
+  untyped,
+} from "./typing";
+import { type IntType, type ValueType, bool, byteSwap, int, metaPtr, packetEnd, packetPtr, typeName, u16, u32, u64, i64, isInt } from "./types";
+
+export type Value = Operand | Untyped | { readonly kind: "ctx" };
+
+export interface LowerOptions {
+  /** The value is not used (expression statement). */
+  readonly discard?: boolean;
+}
+
+const ctxFields: Readonly<Record<CtxField, ValueType>> = {
+  data: packetPtr,
+  data_end: packetEnd,
+  data_meta: metaPtr,
+  ingress_ifindex: u32,
+  rx_queue_index: u32,
+  egress_ifindex: u32,
+};
+
+export function ctxField(fb: FunctionBuilder, name: string, node: ts.Node): Temp {
+  if (!(name in ctxFields)) {
+    throw fb.fail(Codes.contextUse, node, `the XDP context has no field \`${name}\``, { hints: [`its fields are ${Object.keys(ctxFields).join(", ")}`] });
+  }
+  const field = name as CtxField;
+  const cached = fb.ctxPointers.get(field);
+  if (cached) return cached;
+  const dst = fb.temp(ctxFields[field]);
+  fb.emit({ op: "ctx", dst, field, node });
+  return dst;
+}
+
+export const lowerAssignable = { ctxField };
+
+export function lowerExpression(fb: FunctionBuilder, e: ts.Expression, expected?: ValueType, opts: LowerOptions = {}): Value {
+  switch (e.kind) {
+    case ts.SyntaxKind.ParenthesizedExpression:
+      return lowerExpression(fb, (e as ts.ParenthesizedExpression).expression, expected, opts);
+    case ts.SyntaxKind.NumericLiteral:
+      return untyped(BigInt((e as ts.NumericLiteral).text.replace(/_/g, "")));
+    case ts.SyntaxKind.TrueKeyword:
+      return boolConst(true);
+    case ts.SyntaxKind.FalseKeyword:
+      return boolConst(false);
+    case ts.SyntaxKind.Identifier:
+      return identifier(fb, e as ts.Identifier);
+    case ts.SyntaxKind.PropertyAccessExpression:
+      return propertyAccess(fb, e as ts.PropertyAccessExpression);
+    case ts.SyntaxKind.CallExpression:
+      return call(fb, e as ts.CallExpression);
+    case ts.SyntaxKind.BinaryExpression:
+      return binary(fb, e as ts.BinaryExpression, expected);
+    case ts.SyntaxKind.PrefixUnaryExpression:
+      return prefixUnary(fb, e as ts.PrefixUnaryExpression, expected);
+    case ts.SyntaxKind.PostfixUnaryExpression:
+      return increment(fb, e as ts.PostfixUnaryExpression, (e as ts.PostfixUnaryExpression).operator === ts.SyntaxKind.PlusPlusToken ? "add" : "sub", !opts.discard);
+    case ts.SyntaxKind.ConditionalExpression:
+      return conditional(fb, e as ts.ConditionalExpression, expected);
+    default:
+      throw fb.fail(Codes.unsupportedSyntax, e, `this expression (${ts.SyntaxKind[e.kind]}) is not supported`);
+  }
+}
+
+function identifier(fb: FunctionBuilder, id: ts.Identifier): Value {
+  const b = fb.binding(id);
+  if (b?.kind === "value") return b.value;
+  if (b?.kind === "local") {
+    const dst = fb.temp(b.local.type);
+    fb.emit({ op: "local_get", dst, local: b.local, node: id });
+    return dst;
+  }
+  if (fb.intrinsics.resolve(id)) throw fb.fail(Codes.unsupportedReference, id, `\`${id.text}\` can only be called`);
+  throw fb.fail(Codes.unsupportedReference, id, `\`${id.text}\` is not a value this program can use`, {
+    hints: ["programs can use their context, their own constants and variables, and module-level `const` numbers"],
+  });
+}
+
+function propertyAccess(fb: FunctionBuilder, e: ts.PropertyAccessExpression): Value {
+  const intrinsic = fb.intrinsics.resolve(e);
+  if (intrinsic?.kind === "action") return untyped(intrinsic.value);
+  const base = lowerExpression(fb, e.expression);
+  if (base.kind === "ctx") return ctxField(fb, e.name.text, e.name);
+  throw fb.fail(Codes.unsupportedReference, e, `\`${e.getText()}\` is not supported here`);
+}
+
+// ------------------------------------------------------------------ calls
+
+function call(fb: FunctionBuilder, e: ts.CallExpression): Value {
+  const callee = e.expression;
+  if (ts.isPropertyAccessExpression(callee) && fb.intrinsics.dialectSymbol(callee.name)) {
+    const method = callee.name.text;
+    if (method === "load" || method === "add") {
+      const base = operand(fb, lowerExpression(fb, callee.expression), callee.expression);
+      if (base.kind !== "temp" || base.type.kind !== "ptr") throw fb.fail(Codes.typeMismatch, callee.expression, "only packet and metadata pointers have `load` and `add`");
+      return method === "load" ? load(fb, base, e) : pointerAdd(fb, base, argument(fb, e, 0), e, "add");
+    }
+  }
+  const intrinsic = fb.intrinsics.resolve(callee);
+  if (!intrinsic) {
+    throw fb.fail(Codes.unsupportedCall, callee, `\`${callee.getText()}\` cannot be called from an XDP program`, {
+      hints: ["programs can call the tsxdp helpers (`bpf_…`), conversions (`u32(x)`, …) and byte-order functions (`ntohs(x)`, …)"],
+    });
+  }
+  switch (intrinsic.kind) {
+    case "conversion":
+      return conversion(fb, intrinsic.to, e);
+    case "byteswap":
+      return byteSwapCall(fb, intrinsic.name, e);
+    case "helper":
+      return helperCall(fb, intrinsic.helper, e);
+    case "section":
+      throw fb.fail(Codes.programPlacement, e, "programs are declared at the top level: `export const name = xdp((ctx) => { … })`");
+    case "license":
+      throw fb.fail(Codes.licenseArgument, e, "`license(…)` is a top-level statement");
+    case "action":
+      throw fb.fail(Codes.unsupportedCall, callee, "an action is not a function");
+  }
+}
+
+function argument(fb: FunctionBuilder, e: ts.CallExpression, i: number, count = 1): ts.Expression {
+  if (e.arguments.length !== count) {
+    throw fb.fail(Codes.callArguments, e, `\`${e.expression.getText()}\` takes ${count} argument${count === 1 ? "" : "s"}`);
+  }
+  return e.arguments[i]!;
+}
+
+function load(fb: FunctionBuilder, ptr: Temp, e: ts.CallExpression): Value {
+  const typeArg = e.typeArguments?.[0];
+  const t = typeArg && fb.intrinsics.intType(typeArg);
+  if (!t) {
+    throw fb.fail(Codes.loadType, typeArg ?? e.expression, "a packet load needs its type as an explicit type argument", {
+      hints: ["e.g. `data.load<be16>(12)` or `data.load<u8>(23)`"],
+    });
+  }
+  const offArg = argument(fb, e, 0);
+  const off = lowerExpression(fb, offArg);
+  const offset = off.kind === "untyped" ? off.value : off.kind === "const" && off.type.kind === "int" ? (off.type.signed ? BigInt.asIntN(off.type.bits, off.value) : off.value) : undefined;
+  if (offset === undefined) {
+    throw fb.fail(Codes.packetVariableOffset, offArg, "the offset of a load must be a constant", {
+      hints: ["move the pointer instead: `p.add(n).load<u8>(0)` is checked like any other pointer"],
+    });
+  }
+  if (offset > 0xffffn || offset < -0xffffn) throw fb.fail(Codes.packetOffsetLimit, offArg, `offset ${offset} is beyond the largest packet offset the verifier tracks (65535)`);
+  const ptrType = ptr.type as { region: "packet" | "meta" };
+  const dst = fb.temp(t);
+  fb.emit({ op: "load", dst, ptr, region: ptrType.region, offset: Number(offset), size: (t.bits / 8) as 1 | 2 | 4 | 8, node: e });
+  return dst;
+}
+
+function pointerAdd(fb: FunctionBuilder, base: Temp, offsetExpr: ts.Expression, node: ts.Node, kind: "add" | "sub"): Value {
+  const off = lowerExpression(fb, offsetExpr);
+  if (off.kind === "untyped") {
+    const v = kind === "add" ? off.value : -off.value;
+    if (v > 0xffffn || v < -0xffffn) throw fb.fail(Codes.packetOffsetLimit, offsetExpr, `offset ${v} is beyond the largest packet offset the verifier tracks (65535)`);
+    const dst = fb.temp(base.type);
+    fb.emit({ op: "ptr_add", dst, base, offset: constant(v, i64), node });
+    return dst;
+  }
+  const o = operand(fb, off, offsetExpr);
+  if (!isInt(o.type) || o.type.be) throw fb.fail(Codes.pointerArithmetic, offsetExpr, `a pointer moves by a host-order integer, not by \`${typeName(o.type)}\``);
+  let wide = widen(fb, o, o.type.signed ? i64 : u64, offsetExpr);
+  if (kind === "sub") wide = arith(fb, "sub", constant(0n, wide.type as IntType), wide, node);
+  const dst = fb.temp(base.type);
+  fb.emit({ op: "ptr_add", dst, base, offset: wide, node });
+  return dst;
+}
+
+function conversion(fb: FunctionBuilder, to: IntType, e: ts.CallExpression): Value {
+  const argExpr = argument(fb, e, 0);
+  const v = lowerExpression(fb, argExpr, to);
+  if (v.kind === "untyped") return constant(v.value, to);
+  const o = operand(fb, v, argExpr);
+  if (o.type.kind === "bool") return castTo(fb, o, to, e);
+  if (!isInt(o.type)) throw fb.fail(Codes.typeMismatch, argExpr, `a \`${typeName(o.type)}\` is not a number`);
+  if (o.type.be) {
+    throw fb.fail(Codes.byteOrderMix, argExpr, `\`${typeName(o.type)}\` is in network byte order`, { hints: [`convert with \`${toHost(o.type)}(…)\` first`] });
+  }
+  return castTo(fb, o, to, e);
+}
+
+const swaps: Record<ByteSwapName, { from: IntType; to: IntType }> = {
+  htons: { from: u16, to: int(16, false, true) },
+  ntohs: { from: int(16, false, true), to: u16 },
+  htonl: { from: u32, to: int(32, false, true) },
+  ntohl: { from: int(32, false, true), to: u32 },
+  htonll: { from: u64, to: int(64, false, true) },
+  ntohll: { from: int(64, false, true), to: u64 },
+  bswap16: { from: u16, to: u16 },
+  bswap32: { from: u32, to: u32 },
+  bswap64: { from: u64, to: u64 },
+};
+
+function byteSwapCall(fb: FunctionBuilder, name: ByteSwapName, e: ts.CallExpression): Value {
+  const { from, to } = swaps[name];
+  const argExpr = argument(fb, e, 0);
+  const v = convertTo(fb, lowerExpression(fb, argExpr, from), from, argExpr);
+  if (v.kind === "const") return constant(byteSwap(v.value, from.bits), to);
+  const dst = fb.temp(to);
+  fb.emit({ op: "bswap", dst, src: v as Operand, node: e });
+  return dst;
+}
+
+function helperCall(fb: FunctionBuilder, helper: HelperSpec, e: ts.CallExpression): Value {
+  if (e.arguments.length !== helper.params.length) {
+    throw fb.fail(Codes.callArguments, e, `\`${helper.name}\` takes ${helper.params.length} argument${helper.params.length === 1 ? "" : "s"}`);
+  }
+  const args = helper.params.map((p, i) => {
+    const argExpr = e.arguments[i]!;
+    const v = lowerExpression(fb, argExpr, p.kind === "int" ? p.type : undefined);
+    if (p.kind === "ctx") {
+      if (v.kind !== "ctx") throw fb.fail(Codes.callArguments, argExpr, `\`${helper.name}\` takes the program's context here`);
+      const dst = fb.temp({ kind: "ctx" });
+      fb.emit({ op: "ctx_ptr", dst, node: argExpr });
+      return dst;
+    }
+    return convertTo(fb, v, p.type, argExpr) as Operand;
+  });
+  const dst = fb.temp(helper.returns);
+  fb.emit({ op: "call", dst, helper, args, node: e });
+  return dst;
+}
+
+// -------------------------------------------------------------- operators
+
+const arithmeticOps = new Map<ts.SyntaxKind, BinaryKind | "shr" | "div" | "rem">([
+  [ts.SyntaxKind.PlusToken, "add"],
+  [ts.SyntaxKind.MinusToken, "sub"],
+  [ts.SyntaxKind.AsteriskToken, "mul"],
+  [ts.SyntaxKind.SlashToken, "div"],
+  [ts.SyntaxKind.PercentToken, "rem"],
+  [ts.SyntaxKind.AmpersandToken, "and"],
+  [ts.SyntaxKind.BarToken, "or"],
+  [ts.SyntaxKind.CaretToken, "xor"],
+  [ts.SyntaxKind.LessThanLessThanToken, "shl"],
+  [ts.SyntaxKind.GreaterThanGreaterThanToken, "shr"],
+  [ts.SyntaxKind.GreaterThanGreaterThanGreaterThanToken, "lshr"],
+]);
+
+const compoundOps = new Map<ts.SyntaxKind, ts.SyntaxKind>([
+  [ts.SyntaxKind.PlusEqualsToken, ts.SyntaxKind.PlusToken],
+  [ts.SyntaxKind.MinusEqualsToken, ts.SyntaxKind.MinusToken],
+  [ts.SyntaxKind.AsteriskEqualsToken, ts.SyntaxKind.AsteriskToken],
+  [ts.SyntaxKind.SlashEqualsToken, ts.SyntaxKind.SlashToken],
+  [ts.SyntaxKind.PercentEqualsToken, ts.SyntaxKind.PercentToken],
+  [ts.SyntaxKind.AmpersandEqualsToken, ts.SyntaxKind.AmpersandToken],
+  [ts.SyntaxKind.BarEqualsToken, ts.SyntaxKind.BarToken],
+  [ts.SyntaxKind.CaretEqualsToken, ts.SyntaxKind.CaretToken],
+  [ts.SyntaxKind.LessThanLessThanEqualsToken, ts.SyntaxKind.LessThanLessThanToken],
+  [ts.SyntaxKind.GreaterThanGreaterThanEqualsToken, ts.SyntaxKind.GreaterThanGreaterThanToken],
+  [ts.SyntaxKind.GreaterThanGreaterThanGreaterThanEqualsToken, ts.SyntaxKind.GreaterThanGreaterThanGreaterThanToken],
+]);
+
+const comparisonOps = new Map<ts.SyntaxKind, "eq" | "ne" | "lt" | "le" | "gt" | "ge">([
+  [ts.SyntaxKind.EqualsEqualsEqualsToken, "eq"],
+  [ts.SyntaxKind.EqualsEqualsToken, "eq"],
+  [ts.SyntaxKind.ExclamationEqualsEqualsToken, "ne"],
+  [ts.SyntaxKind.ExclamationEqualsToken, "ne"],
+  [ts.SyntaxKind.LessThanToken, "lt"],
+  [ts.SyntaxKind.LessThanEqualsToken, "le"],
+  [ts.SyntaxKind.GreaterThanToken, "gt"],
+  [ts.SyntaxKind.GreaterThanEqualsToken, "ge"],
+]);
+
+function binary(fb: FunctionBuilder, e: ts.BinaryExpression, expected?: ValueType): Value {
+  const op = e.operatorToken.kind;
+  if (op === ts.SyntaxKind.EqualsToken) return assign(fb, e.left, () => lowerExpression(fb, e.right, assignedType(fb, e.left)), e);
+  const compound = compoundOps.get(op);
+  if (compound !== undefined) {
+    return assign(fb, e.left, () => arithmetic(fb, arithmeticOps.get(compound)!, lowerExpression(fb, e.left), e.left, lowerExpression(fb, e.right), e.right, e), e);
+  }
+  const arith = arithmeticOps.get(op);
+  if (arith) {
+    const left = lowerExpression(fb, e.left, expected);
+    if (left.kind === "temp" && left.type.kind === "ptr" && (arith === "add" || arith === "sub")) return pointerAdd(fb, left, e.right, e, arith);
+    const right = lowerExpression(fb, e.right, expected);
+    if (right.kind === "temp" && right.type.kind === "ptr" && arith === "add") return pointerAdd(fb, right, e.left, e, "add");
+    return arithmetic(fb, arith, left, e.left, right, e.right, e);
+  }
+  if (comparisonOps.has(op) || op === ts.SyntaxKind.AmpersandAmpersandToken || op === ts.SyntaxKind.BarBarToken) {
+    const cmp = comparisonOps.has(op) ? compareDirect(fb, e) : undefined;
+    if (cmp) return cmp;
+    return materializeCondition(fb, e);
+  }
+  throw fb.fail(Codes.unsupportedOperator, e.operatorToken, `operator \`${e.operatorToken.getText()}\` is not supported`);
+}
+
+function assignedType(fb: FunctionBuilder, target: ts.Expression): ValueType | undefined {
+  if (!ts.isIdentifier(target)) return undefined;
+  const b = fb.binding(target);
+  return b?.kind === "local" ? b.local.type : undefined;
+}
+
+/** Stores into a `let` variable; the expression's value is the stored value. */
+function assign(fb: FunctionBuilder, target: ts.Expression, value: () => Value, node: ts.Node): Value {
+  const t = ts.isParenthesizedExpression(target) ? target.expression : target;
+  if (!ts.isIdentifier(t)) {
+    if (ts.isPropertyAccessExpression(t)) throw fb.fail(Codes.contextUse, t, "the XDP context is read-only");
+    throw fb.fail(Codes.unsupportedSyntax, t, "only `let` variables can be assigned");
+  }
+  const b = fb.binding(t);
+  if (!b || b.kind !== "local") throw fb.fail(Codes.assignConst, t, `\`${t.text}\` cannot be assigned`, { hints: ["declare it with `let` and a type"] });
+  const v = convertTo(fb, value(), b.local.type, node) as Operand;
+  fb.emit({ op: "local_set", local: b.local, value: v, node });
+  return v;
+}
+
+function increment(fb: FunctionBuilder, e: ts.PrefixUnaryExpression | ts.PostfixUnaryExpression, kind: "add" | "sub", wantOld: boolean): Value {
+  let old: Value | undefined;
+  const stored = assign(
+    fb,
+    e.operand,
+    () => {
+      old = lowerExpression(fb, e.operand);
+      return arithmetic(fb, kind, old, e.operand, untyped(1n), e, e);
+    },
+    e,
+  );
+  return wantOld && old ? old : stored;
+}
+
+function prefixUnary(fb: FunctionBuilder, e: ts.PrefixUnaryExpression, expected?: ValueType): Value {
+  switch (e.operator) {
+    case ts.SyntaxKind.PlusPlusToken:
+      return increment(fb, e, "add", false);
+    case ts.SyntaxKind.MinusMinusToken:
+      return increment(fb, e, "sub", false);
+    case ts.SyntaxKind.ExclamationToken:
+      return materializeCondition(fb, e);
+    case ts.SyntaxKind.MinusToken: {
+      const v = lowerExpression(fb, e.operand, expected);
+      if (v.kind === "untyped") return untyped(-v.value);
+      return arithmetic(fb, "sub", zeroLike(fb, v, e), e, v, e.operand, e);
+    }
+    case ts.SyntaxKind.TildeToken: {
+      const v = lowerExpression(fb, e.operand, expected);
+      if (v.kind === "untyped") return untyped(~v.value);
+      const o = operand(fb, v, e.operand);
+      if (!isInt(o.type)) throw fb.fail(Codes.operatorType, e, `\`~\` does not apply to \`${typeName(o.type)}\``);
+      return arithmetic(fb, "xor", o, e.operand, constant(-1n, o.type), e, e);
+    }
+    default:
+      throw fb.fail(Codes.unsupportedOperator, e, `unary \`${ts.tokenToString(e.operator)}\` is not supported`);
+  }
+}
+
+function zeroLike(fb: FunctionBuilder, v: Value, node: ts.Node): Value {
+  const o = operand(fb, v, node);
+  if (!isInt(o.type)) throw fb.fail(Codes.operatorType, node, `\`-\` does not apply to \`${typeName(o.type)}\``);
+  return constant(0n, o.type);
+}
+
+/**
+ * An integer operation with the dialect's typing rules; folds when both
+ * sides are constants. `op` "div"/"rem"/"shr" pick their signed or unsigned
+ * form from the operand type.
+ */
+function arithmetic(fb: FunctionBuilder, op: BinaryKind | "shr" | "div" | "rem", left: Value, leftNode: ts.Node, right: Value, rightNode: ts.Node, node: ts.Node): Value {
+  const isShift = op === "shl" || op === "shr" || op === "lshr";
+  if (left.kind === "untyped" && right.kind === "untyped") {
+    if ((op === "div" || op === "rem") && right.value === 0n) throw fb.fail(Codes.divisionByZero, rightNode, "division by zero");
+    if (isShift && (right.value < 0n || right.value > 1024n)) throw fb.fail(Codes.shiftRange, rightNode, `cannot shift by ${right.value}`);
+    const kind = op === "div" ? "sdiv" : op === "rem" ? "srem" : op;
+    return untyped(foldUntyped(kind, left.value, right.value)!);
+  }
+  for (const [v, n] of [
+    [left, leftNode],
+    [right, rightNode],
+  ] as const) {
+    if (v.kind === "ctx") throw fb.fail(Codes.contextUse, n, "the context is not a number");
+    if (v.kind !== "untyped" && !isInt(v.type)) throw fb.fail(Codes.operatorType, n, `arithmetic does not apply to \`${typeName(v.type)}\``);
+  }
+  let type: IntType;
+  let a: Operand;
+  let b: Operand;
+  if (isShift) {
+    // A shift has the type of its left side; the amount is any integer.
+    if (left.kind === "untyped") {
+      const rt = (right as Operand).type as IntType;
+      type = rt.be ? u64 : rt;
+      a = fitOrFail(fb, left.value, type, leftNode);
+    } else {
+      a = left as Operand;
+      type = a.type as IntType;
+    }
+    if (type.be) throw fb.fail(Codes.byteOrderMix, leftNode, `shifting a network-order \`${typeName(type)}\` reorders nothing useful`, { hints: [`convert with \`${toHost(type)}(…)\` first`] });
+    if (right.kind === "untyped" || right.kind === "const") {
+      const amount = right.kind === "untyped" ? right.value : (right as Const).value;
+      if (amount < 0n || amount >= BigInt(type.bits)) throw fb.fail(Codes.shiftRange, rightNode, `shift by ${amount} is out of range for \`${typeName(type)}\` (0 to ${type.bits - 1})`);
+      b = constant(amount, type);
+    } else {
+      // Out-of-range shifts are undefined in LLVM; masking gives the defined, wrapping behaviour.
+      const amount = castTo(fb, right as Operand, type, rightNode);
+      b = arith(fb, "and", amount, constant(BigInt(type.bits - 1), type), rightNode);
+    }
+  } else {
+    if (left.kind === "untyped") {
+      type = (right as Operand).type as IntType;
+      a = fitOrFail(fb, left.value, type, leftNode);
+      b = right as Operand;
+    } else if (right.kind === "untyped") {
+      type = (left as Operand).type as IntType;
+      a = left as Operand;
+      b = fitOrFail(fb, right.value, type, rightNode);
+    } else {
+      const common = commonType((left as Operand).type as IntType, (right as Operand).type as IntType);
+      if ("code" in common) throw fb.refuse(common, node);
+      type = common;
+      a = castTo(fb, left as Operand, type, leftNode);
+      b = castTo(fb, right as Operand, type, rightNode);
+    }
+    if (type.be && op !== "and" && op !== "or" && op !== "xor") {
+      throw fb.fail(Codes.byteOrderMix, node, `arithmetic on network-order \`${typeName(type)}\` gives wrong results`, { hints: [`convert with \`${toHost(type)}(…)\` first`] });
+    }
+  }
+  let kind: BinaryKind;
+  if (op === "div" || op === "rem") {
+    if (b.kind === "const" && b.value === 0n) throw fb.fail(Codes.divisionByZero, rightNode, "division by zero");
+    if (type.signed && fb.scope.options.cpu < 4) {
+      throw fb.fail(Codes.signedDivision, node, `signed ${op === "div" ? "division" : "remainder"} needs BPF ISA v4 (\`--mcpu v4\`)`, {
+        hints: [`convert to unsigned first, e.g. \`u${type.bits}(a) ${op === "div" ? "/" : "%"} u${type.bits}(b)\``],
+      });
+    }
+    kind = op === "div" ? (type.signed ? "sdiv" : "udiv") : type.signed ? "srem" : "urem";
+  } else if (op === "shr") {
+    kind = type.signed ? "ashr" : "lshr";
+  } else {
+    kind = op;
+  }
+  return arith(fb, kind, a, b, node);
+}
+
+function fitOrFail(fb: FunctionBuilder, value: bigint, t: IntType, node: ts.Node): Const {
+  const c = fitConstant(value, t);
+  if ("code" in c) throw fb.refuse(c, node);
+  return c as Const;
+}
+
+/** Emits (or folds) one typed operation whose operands already have the result type. */
+function arith(fb: FunctionBuilder, kind: BinaryKind, a: Operand, b: Operand, node: ts.Node): Operand {
+  const type = a.type as IntType;
+  if (a.kind === "const" && b.kind === "const") return constant(foldBinary(kind, a.value, b.value, type), type);
+  const dst = fb.temp(type);
+  fb.emit({ op: "binary", dst, kind, a, b, node });
+  return dst;
+}
+
+/** A comparison as a value, or undefined when it is `&&`/`||`-shaped. */
+function compareDirect(fb: FunctionBuilder, e: ts.BinaryExpression): Operand | undefined {
+  const rel = comparisonOps.get(e.operatorToken.kind)!;
+  const left = lowerExpression(fb, e.left);
+  const right = lowerExpression(fb, e.right);
+  return compare(fb, rel, left, e.left, right, e.right, e);
+}
+
+function compare(fb: FunctionBuilder, rel: "eq" | "ne" | "lt" | "le" | "gt" | "ge", left: Value, leftNode: ts.Node, right: Value, rightNode: ts.Node, node: ts.Node): Operand {
+  if (left.kind === "ctx" || right.kind === "ctx") throw fb.fail(Codes.contextUse, left.kind === "ctx" ? leftNode : rightNode, "the context cannot be compared");
+  if (left.kind === "untyped" && right.kind === "untyped") return boolConst(foldCompare(signedPred(rel), left.value, right.value, undefined));
+  const lt = left.kind === "untyped" ? undefined : left.type;
+  const rt = right.kind === "untyped" ? undefined : right.type;
+  const pointerish = (t: ValueType | undefined) => t?.kind === "ptr" || t?.kind === "pkt_end";
+  if (pointerish(lt) || pointerish(rt)) {
+    if (!lt || !rt || !pointerish(lt) || !pointerish(rt)) {
+      throw fb.fail(Codes.pointerCompare, node, "a pointer can only be compared with another pointer", { hints: ["e.g. `if (data + 14 > data_end) return XdpAction.DROP;`"] });
+    }
+    if (lt.kind === "pkt_end" && rt.kind === "pkt_end") throw fb.fail(Codes.pointerCompare, node, "comparing data_end with itself proves nothing");
+    const dst = fb.temp(bool);
+    fb.emit({ op: "cmp", dst, pred: unsignedPred(rel), a: left as Operand, b: right as Operand, node });
+    return dst;
+  }
+  if (lt?.kind === "bool" || rt?.kind === "bool") {
+    if (lt?.kind !== rt?.kind || (rel !== "eq" && rel !== "ne")) throw fb.fail(Codes.operatorType, node, "booleans can only be compared with `===`/`!==` to booleans");
+    return emitCompare(fb, rel === "eq" ? "eq" : "ne", left as Operand, right as Operand, node);
+  }
+  let type: IntType;
+  let a: Operand;
+  let b: Operand;
+  if (left.kind === "untyped") {
+    type = rt as IntType;
+    a = fitOrFail(fb, left.value, type, leftNode);
+    b = right as Operand;
+  } else if (right.kind === "untyped") {
+    type = lt as IntType;
+    a = left;
+    b = fitOrFail(fb, right.value, type, rightNode);
+  } else {
+    const common = commonType(lt as IntType, rt as IntType);
+    if ("code" in common) throw fb.refuse(common, node);
+    type = common;
+    a = castTo(fb, left, type, leftNode);
+    b = castTo(fb, right, type, rightNode);
+  }
+  if (type.be && rel !== "eq" && rel !== "ne") {
+    throw fb.fail(Codes.byteOrderMix, node, `ordering network-order \`${typeName(type)}\` values compares the wrong bytes first`, { hints: [`convert both sides with \`${toHost(type)}(…)\``] });
+  }
+  return emitCompare(fb, type.signed ? signedPred(rel) : unsignedPred(rel), a, b, node);
+}
+
+function emitCompare(fb: FunctionBuilder, pred: Predicate, a: Operand, b: Operand, node: ts.Node): Operand {
+  if (a.kind === "const" && b.kind === "const") return boolConst(foldCompare(pred, a.value, b.value, a.type.kind === "int" ? a.type : undefined));
+  const dst = fb.temp(bool);
+  fb.emit({ op: "cmp", dst, pred, a, b, node });
+  return dst;
+}
+
+function unsignedPred(rel: "eq" | "ne" | "lt" | "le" | "gt" | "ge"): Predicate {
+  return ({ eq: "eq", ne: "ne", lt: "ult", le: "ule", gt: "ugt", ge: "uge" } as const)[rel];
+}
+
+function signedPred(rel: "eq" | "ne" | "lt" | "le" | "gt" | "ge"): Predicate {
+  return ({ eq: "eq", ne: "ne", lt: "slt", le: "sle", gt: "sgt", ge: "sge" } as const)[rel];
+}
+
+// ------------------------------------------------------- control as value
+
+/** `a && b`, `!c`, … used as a value: branches into a hidden boolean variable. */
+function materializeCondition(fb: FunctionBuilder, e: ts.Expression): Value {
+  const t = fb.newBlock();
+  const f = fb.newBlock();
+  const join = fb.newBlock();
+  const result = fb.local("cond", bool, e);
+  lowerCondition(fb, e, t, f);
+  fb.current = t;
+  fb.emit({ op: "local_set", local: result, value: boolConst(true), node: e });
+  fb.jump(join, e);
+  fb.current = f;
+  fb.emit({ op: "local_set", local: result, value: boolConst(false), node: e });
+  fb.jump(join, e);
+  fb.current = join;
+  const dst = fb.temp(bool);
+  fb.emit({ op: "local_get", dst, local: result, node: e });
+  return dst;
+}
+
+function conditional(fb: FunctionBuilder, e: ts.ConditionalExpression, expected?: ValueType): Value {
+  const t = fb.newBlock();
+  const f = fb.newBlock();
+  const join = fb.newBlock();
+  lowerCondition(fb, e.condition, t, f);
+  // Both arms are lowered before the result's type is known; each stores into it.
+  fb.current = t;
+  const a = lowerExpression(fb, e.whenTrue, expected);
+  const tEnd = fb.current;
+  fb.current = f;
+  const b = lowerExpression(fb, e.whenFalse, expected);
+  const fEnd = fb.current;
+  let type: ValueType | undefined = expected;
+  if (!type) {
+    if (a.kind === "untyped" && b.kind === "untyped") {
+      throw fb.fail(Codes.untypedNumber, e, "the type of this choice between two numbers is unknown", { hints: ["give the variable a type, e.g. `const x: u32 = c ? 1 : 2`"] });
+    }
+    if (a.kind === "ctx" || b.kind === "ctx") throw fb.fail(Codes.contextUse, e, "the context cannot be chosen conditionally");
+    const at = a.kind === "untyped" ? undefined : a.type;
+    const bt = b.kind === "untyped" ? undefined : b.type;
+    if (at && bt && isInt(at) && isInt(bt)) {
+      const common = commonType(at, bt);
+      if ("code" in common) throw fb.refuse(common, e);
+      type = common;
+    } else {
+      type = at ?? bt!;
+    }
+  }
+  const result = fb.local("choice", type, e);
+  fb.current = tEnd;
+  fb.emit({ op: "local_set", local: result, value: convertTo(fb, a, type, e.whenTrue) as Operand, node: e.whenTrue });
+  fb.jump(join, e);
+  fb.current = fEnd;
+  fb.emit({ op: "local_set", local: result, value: convertTo(fb, b, type, e.whenFalse) as Operand, node: e.whenFalse });
+  fb.jump(join, e);
+  fb.current = join;
+  const dst = fb.temp(type);
+  fb.emit({ op: "local_get", dst, local: result, node: e });
+  return dst;
+}
+
+/** Lowers `e` as a branch: to `t` when true, to `f` when false. */
+export function lowerCondition(fb: FunctionBuilder, e: ts.Expression, t: Block, f: Block): void {
+  if (ts.isParenthesizedExpression(e)) return lowerCondition(fb, e.expression, t, f);
+  if (ts.isPrefixUnaryExpression(e) && e.operator === ts.SyntaxKind.ExclamationToken) return lowerCondition(fb, e.operand, f, t);
+  if (ts.isBinaryExpression(e)) {
+    const op = e.operatorToken.kind;
+    if (op === ts.SyntaxKind.AmpersandAmpersandToken || op === ts.SyntaxKind.BarBarToken) {
+      const mid = fb.newBlock();
+      if (op === ts.SyntaxKind.AmpersandAmpersandToken) lowerCondition(fb, e.left, mid, f);
+      else lowerCondition(fb, e.left, t, mid);
+      fb.current = mid;
+      return lowerCondition(fb, e.right, t, f);
+    }
+  }
+  const v = lowerExpression(fb, e);
+  const cond = truth(fb, v, e);
+  if (cond.kind === "const") return fb.jump(cond.value !== 0n ? t : f, e);
+  fb.terminate({ op: "cond_br", cond, then: t, else: f, node: e });
+}
+
+/** A value as a boolean: integers test against zero; pointers are refused (always true). */
+function truth(fb: FunctionBuilder, v: Value, node: ts.Node): Operand {
+  if (v.kind === "untyped") return boolConst(v.value !== 0n);
+  if (v.kind === "ctx") throw fb.fail(Codes.contextUse, node, "the context is always present; test one of its fields");
+  if (v.type.kind === "bool") return v;
+  if (isInt(v.type)) return emitCompare(fb, "ne", v, constant(0n, v.type), node);
+  throw fb.fail(Codes.pointerCompare, node, `a \`${typeName(v.type)}\` is never null; compare it with data_end instead`, {
+    hints: ["e.g. `if (data + 14 > data_end) return XdpAction.DROP;`"],
+  });
+}
+
+// ------------------------------------------------------------ conversions
+
+export function operand(fb: FunctionBuilder, v: Value, node: ts.Node): Operand {
+  if (v.kind === "ctx") throw fb.fail(Codes.contextUse, node, "the context can only be read from (`ctx.data`, …) or passed to helpers");
+  if (v.kind === "untyped") throw fb.fail(Codes.untypedNumber, node, "this number needs a type here", { hints: ["convert it, e.g. `u32(…)`"] });
+  return v;
+}
+
+/** Implicit conversion at an assignment, argument or return. */
+export function convertTo(fb: FunctionBuilder, v: Value, to: ValueType, node: ts.Node): Value {
+  if (v.kind === "untyped") {
+    if (to.kind !== "int") throw fb.fail(Codes.typeMismatch, node, `a number is not a \`${typeName(to)}\``);
+    return fitOrFail(fb, v.value, to, node);
+  }
+  if (v.kind === "ctx") throw fb.fail(Codes.contextUse, node, "the context can only be read from (`ctx.data`, …) or passed to helpers");
+  const refusal = implicitlyConvertible(v.type, to);
+  if (refusal) throw fb.refuse(refusal, node);
+  return isInt(to) ? castTo(fb, v, to, node) : v;
+}
+
+/** Width change with the source's signedness deciding the extension; constants fold. */
+export function castTo(fb: FunctionBuilder, v: Operand, to: IntType, node: ts.Node): Operand {
+  if (v.type.kind === "int" && v.type.bits === to.bits && v.type.signed === to.signed && v.type.be === to.be) return v;
+  if (v.kind === "const") {
+    const src = v.type.kind === "int" && v.type.signed ? BigInt.asIntN(v.type.bits, v.value) : v.value;
+    return constant(src, to);
+  }
+  if (v.type.kind === "int" && v.type.bits === to.bits) return { ...v, type: to } as Operand; // same bits: a relabel
+  const dst = fb.temp(to);
+  fb.emit({ op: "cast", dst, src: v, node });
+  return dst;
+}
+
+function widen(fb: FunctionBuilder, v: Operand, to: IntType, node: ts.Node): Operand {
+  return castTo(fb, v, to, node);
+}

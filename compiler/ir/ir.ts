@@ -1,0 +1,209 @@
+/**
+ * The tsxdp IR: a control-flow graph of typed instructions, one per program,
+ * made for the analyses that the kernel verifier will repeat (packet bounds,
+ * later references and stack). Every instruction keeps the TypeScript node it
+ * came from, so diagnostics, line info and BTF all point at the source.
+ *
+ * Values are SSA temporaries; `let` variables are locals read and written
+ * explicitly, like allocas before mem2reg. Constants are folded as the IR is
+ * built, so an operand that is a constant here is a constant in the object.
+ */
+import type ts from "typescript";
+import type { HelperSpec } from "../dialect/helpers";
+import type { BoolType, IntType, PointerType, ValueType } from "./types";
+
+export interface Temp {
+  readonly kind: "temp";
+  readonly id: number;
+  readonly type: ValueType;
+}
+
+export interface Const {
+  readonly kind: "const";
+  readonly value: bigint;
+  readonly type: IntType | BoolType;
+}
+
+export type Operand = Temp | Const;
+
+export interface Local {
+  readonly id: number;
+  readonly name: string;
+  readonly type: ValueType;
+  readonly node: ts.Node;
+}
+
+export type CtxField = "data" | "data_end" | "data_meta" | "ingress_ifindex" | "rx_queue_index" | "egress_ifindex";
+
+/** Offsets in `struct xdp_md` (include/uapi/linux/bpf.h). */
+export const ctxFieldOffsets: Readonly<Record<CtxField, number>> = {
+  data: 0,
+  data_end: 4,
+  data_meta: 8,
+  ingress_ifindex: 12,
+  rx_queue_index: 16,
+  egress_ifindex: 20,
+};
+
+export type BinaryKind = "add" | "sub" | "mul" | "udiv" | "sdiv" | "urem" | "srem" | "and" | "or" | "xor" | "shl" | "lshr" | "ashr";
+
+export type Predicate = "eq" | "ne" | "ult" | "ule" | "ugt" | "uge" | "slt" | "sle" | "sgt" | "sge";
+
+interface InstrBase {
+  readonly node: ts.Node;
+}
+
+export interface CtxLoad extends InstrBase {
+  readonly op: "ctx";
+  readonly dst: Temp;
+  readonly field: CtxField;
+}
+
+export interface Binary extends InstrBase {
+  readonly op: "binary";
+  readonly dst: Temp;
+  readonly kind: BinaryKind;
+  readonly a: Operand;
+  readonly b: Operand;
+}
+
+export interface Compare extends InstrBase {
+  readonly op: "cmp";
+  readonly dst: Temp;
+  readonly pred: Predicate;
+  readonly a: Operand;
+  readonly b: Operand;
+}
+
+/** Integer width change (sign- or zero-extending by the source type) or bool to integer. */
+export interface Cast extends InstrBase {
+  readonly op: "cast";
+  readonly dst: Temp;
+  readonly src: Operand;
+}
+
+export interface ByteSwap extends InstrBase {
+  readonly op: "bswap";
+  readonly dst: Temp;
+  readonly src: Operand;
+}
+
+/** A packet or metadata pointer moved by a byte count. */
+export interface PointerAdd extends InstrBase {
+  readonly op: "ptr_add";
+  readonly dst: Temp;
+  readonly base: Temp;
+  readonly offset: Operand;
+}
+
+/** A read of `size` bytes at `ptr + offset`. */
+export interface MemoryLoad extends InstrBase {
+  readonly op: "load";
+  readonly dst: Temp;
+  readonly ptr: Temp;
+  readonly region: PointerType["region"];
+  readonly offset: number;
+  readonly size: 1 | 2 | 4 | 8;
+}
+
+export interface HelperCall extends InstrBase {
+  readonly op: "call";
+  readonly dst: Temp;
+  readonly helper: HelperSpec;
+  readonly args: readonly Operand[];
+}
+
+export interface LocalGet extends InstrBase {
+  readonly op: "local_get";
+  readonly dst: Temp;
+  readonly local: Local;
+}
+
+export interface LocalSet extends InstrBase {
+  readonly op: "local_set";
+  readonly local: Local;
+  readonly value: Operand;
+}
+
+/** The context pointer itself, as an argument to helpers. */
+export interface CtxPointer extends InstrBase {
+  readonly op: "ctx_ptr";
+  readonly dst: Temp;
+}
+
+export type Instr = CtxLoad | Binary | Compare | Cast | ByteSwap | PointerAdd | MemoryLoad | HelperCall | LocalGet | LocalSet | CtxPointer;
+
+export interface Jump extends InstrBase {
+  readonly op: "br";
+  readonly target: Block;
+}
+
+export interface Branch extends InstrBase {
+  readonly op: "cond_br";
+  readonly cond: Operand;
+  readonly then: Block;
+  readonly else: Block;
+}
+
+export interface Return extends InstrBase {
+  readonly op: "ret";
+  readonly value: Operand;
+}
+
+export type Terminator = Jump | Branch | Return;
+
+export interface Block {
+  readonly id: number;
+  readonly instrs: Instr[];
+  term?: Terminator;
+}
+
+export type SectionName = "xdp" | "xdp.frags" | "xdp/devmap" | "xdp/cpumap" | "xdp.frags/devmap" | "xdp.frags/cpumap";
+
+export interface ProgramIR {
+  readonly name: string;
+  readonly section: SectionName;
+  /** The exported declaration, for diagnostics and the function's debug info. */
+  readonly node: ts.Node;
+  /** The handler function: its body's closing brace locates the shared return. */
+  readonly handler: ts.FunctionLikeDeclaration;
+  readonly ctxName: string;
+  readonly entry: Block;
+  readonly blocks: readonly Block[];
+  readonly locals: readonly Local[];
+  /** Defining instruction of each temp, for analyses that look through values. */
+  readonly defs: ReadonlyMap<number, Instr>;
+}
+
+export interface ModuleIR {
+  readonly fileName: string;
+  readonly sourceFile: ts.SourceFile;
+  readonly license: string;
+  readonly programs: readonly ProgramIR[];
+}
+
+export function successors(block: Block): Block[] {
+  const t = block.term;
+  if (!t) return [];
+  switch (t.op) {
+    case "br":
+      return [t.target];
+    case "cond_br":
+      return t.then === t.else ? [t.then] : [t.then, t.else];
+    case "ret":
+      return [];
+  }
+}
+
+/** Blocks reachable from the entry, in reverse post-order (every block after its forward predecessors). */
+export function reversePostOrder(entry: Block): Block[] {
+  const seen = new Set<Block>();
+  const out: Block[] = [];
+  const visit = (b: Block) => {
+    seen.add(b);
+    for (const s of successors(b)) if (!seen.has(s)) visit(s);
+    out.push(b);
+  };
+  visit(entry);
+  return out.reverse();
+}

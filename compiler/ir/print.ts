@@ -1,0 +1,67 @@
+/**
+ * A readable dump of the IR (`tsxdp build --emit-ir`), for debugging the
+ * compiler and for bug reports. Not a stable format.
+ */
+import type { Block, Instr, ModuleIR, Operand, ProgramIR, Terminator } from "./ir";
+import { typeName } from "./types";
+
+export function printModule(m: ModuleIR): string {
+  return [`; license ${JSON.stringify(m.license)}`, ...m.programs.map(printProgram)].join("\n\n") + "\n";
+}
+
+export function printProgram(p: ProgramIR): string {
+  const lines = [`program ${p.name} section "${p.section}" {`];
+  for (const l of p.locals) lines.push(`  local %${l.name}.${l.id}: ${typeName(l.type)}`);
+  for (const b of p.blocks) {
+    if (!b.term && b.instrs.length === 0) continue;
+    lines.push(`b${b.id}:`);
+    for (const i of b.instrs) lines.push(`  ${printInstr(i)}`);
+    if (b.term) lines.push(`  ${printTerm(b.term)}`);
+  }
+  lines.push("}");
+  return lines.join("\n");
+}
+
+function op(o: Operand): string {
+  return o.kind === "const" ? `${o.value}:${typeName(o.type)}` : `t${o.id}`;
+}
+
+function printInstr(i: Instr): string {
+  switch (i.op) {
+    case "ctx":
+      return `t${i.dst.id} = ctx.${i.field}`;
+    case "ctx_ptr":
+      return `t${i.dst.id} = ctx`;
+    case "binary":
+      return `t${i.dst.id} = ${i.kind} ${op(i.a)}, ${op(i.b)} : ${typeName(i.dst.type)}`;
+    case "cmp":
+      return `t${i.dst.id} = cmp ${i.pred} ${op(i.a)}, ${op(i.b)}`;
+    case "cast":
+      return `t${i.dst.id} = cast ${op(i.src)} to ${typeName(i.dst.type)}`;
+    case "bswap":
+      return `t${i.dst.id} = bswap ${op(i.src)} : ${typeName(i.dst.type)}`;
+    case "ptr_add":
+      return `t${i.dst.id} = ptr_add t${i.base.id}, ${op(i.offset)}`;
+    case "load":
+      return `t${i.dst.id} = load.${i.size} ${i.region} t${i.ptr.id}+${i.offset} : ${typeName(i.dst.type)}`;
+    case "call":
+      return `t${i.dst.id} = call ${i.helper.name}#${i.helper.id}(${i.args.map(op).join(", ")})`;
+    case "local_get":
+      return `t${i.dst.id} = get %${i.local.name}.${i.local.id}`;
+    case "local_set":
+      return `set %${i.local.name}.${i.local.id}, ${op(i.value)}`;
+  }
+}
+
+function printTerm(t: Terminator): string {
+  switch (t.op) {
+    case "br":
+      return `br b${t.target.id}`;
+    case "cond_br":
+      return `br ${op(t.cond)}, b${t.then.id}, b${t.else.id}`;
+    case "ret":
+      return `ret ${op(t.value)}`;
+  }
+}
+
+export type { Block };

@@ -1,0 +1,138 @@
+/**
+ * Debug info, for BTF. The BPF backend turns it into `.BTF` (types, FUNC per
+ * program) and `.BTF.ext` (func_info, line_info naming the .ts file). The
+ * kernel rejects BTF it finds incomplete and libbpf then silently loads the
+ * program without it, so the details here matter:
+ * - module flags "Dwarf Version" and "Debug Info Version", full emission;
+ * - the context parameter named, through a retained parameter variable
+ *   (otherwise "Invalid arg#1" and no BTF);
+ * - `struct xdp_md *` as the parameter's type, as the kernel declares it;
+ * - a location on every instruction, the shared return at the closing brace.
+ */
+import path from "node:path";
+import type ts from "typescript";
+import type { ModuleIR, ProgramIR } from "../ir/ir";
+import {
+  DIFlags,
+  DWARFEmissionKind,
+  DWARFSourceLanguage,
+  DWARFTypeEncoding,
+  ModuleFlagBehavior,
+  type LLVMBasicBlockRef,
+  type LLVMBuilderRef,
+  type LLVMC,
+  type LLVMContextRef,
+  type LLVMDIBuilderRef,
+  type LLVMMetadataRef,
+  type LLVMModuleRef,
+  type LLVMValueRef,
+} from "../llvm/llvm-c";
+
+const producer = "tsxdp";
+
+export class DebugInfo {
+  private readonly di: LLVMDIBuilderRef;
+  private readonly file: LLVMMetadataRef;
+  private readonly cu: LLVMMetadataRef;
+  private readonly intType: LLVMMetadataRef;
+  private readonly ctxPtrType: LLVMMetadataRef;
+  private scope: LLVMMetadataRef | undefined;
+  private readonly sourceFile: ts.SourceFile;
+
+  constructor(
+    private readonly L: LLVMC,
+    private readonly context: LLVMContextRef,
+    module: LLVMModuleRef,
+    ir: ModuleIR,
+    optimized: boolean,
+  ) {
+    this.sourceFile = ir.sourceFile;
+    const i32 = L.LLVMInt32TypeInContext(context);
+    const flag = (key: string, value: number) =>
+      L.LLVMAddModuleFlag(module, ModuleFlagBehavior.Warning, key, key.length, L.LLVMValueAsMetadata(L.LLVMConstInt(i32, value, 0)));
+    flag("Dwarf Version", 5);
+    flag("Debug Info Version", L.LLVMDebugMetadataVersion());
+
+    this.di = L.LLVMCreateDIBuilder(module);
+    const name = path.basename(ir.fileName);
+    const dir = path.dirname(ir.fileName);
+    // Newer LLVMs can carry the source text itself, so in-memory programs get
+    // their line text in line_info; older ones read it from disk at emit time.
+    this.file = L.LLVMDIBuilderCreateFileWithChecksum
+      ? L.LLVMDIBuilderCreateFileWithChecksum(this.di, name, Buffer.byteLength(name), dir, Buffer.byteLength(dir), 0, null, 0, ir.sourceFile.text, Buffer.byteLength(ir.sourceFile.text))
+      : L.LLVMDIBuilderCreateFile(this.di, name, Buffer.byteLength(name), dir, Buffer.byteLength(dir));
+    this.cu = L.LLVMDIBuilderCreateCompileUnit(
+      this.di,
+      DWARFSourceLanguage.C11,
+      this.file,
+      producer,
+      producer.length,
+      optimized ? 1 : 0,
+      "",
+      0,
+      0,
+      "",
+      0,
+      DWARFEmissionKind.Full,
+      0,
+      0,
+      0,
+      "",
+      0,
+      "",
+      0,
+    );
+
+    this.intType = L.LLVMDIBuilderCreateBasicType(this.di, "int", 3, 32, DWARFTypeEncoding.signed, 0);
+    const uint = L.LLVMDIBuilderCreateBasicType(this.di, "unsigned int", 12, 32, DWARFTypeEncoding.unsigned, 0);
+    const u32 = L.LLVMDIBuilderCreateTypedef(this.di, uint, "__u32", 5, this.file, 0, this.cu, 0);
+    const fields = ["data", "data_end", "data_meta", "ingress_ifindex", "rx_queue_index", "egress_ifindex"];
+    const members = fields.map((f, i) => L.LLVMDIBuilderCreateMemberType(this.di, this.cu, f, f.length, this.file, 0, 32, 32, i * 32, DIFlags.Zero, u32));
+    const xdpMd = L.LLVMDIBuilderCreateStructType(this.di, this.cu, "xdp_md", 6, this.file, 0, 192, 32, DIFlags.Zero, null, members, members.length, 0, null, "", 0);
+    this.ctxPtrType = L.LLVMDIBuilderCreatePointerType(this.di, xdpMd, 64, 0, 0, "", 0);
+  }
+
+  beginProgram(fn: LLVMValueRef, program: ProgramIR, ctxParam: LLVMValueRef, entry: LLVMBasicBlockRef): void {
+    const { L, di } = this;
+    const line = this.lineOf(program.node);
+    const type = L.LLVMDIBuilderCreateSubroutineType(di, this.file, [this.intType, this.ctxPtrType], 2, DIFlags.Prototyped);
+    const sp = L.LLVMDIBuilderCreateFunction(di, this.file, program.name, program.name.length, program.name, program.name.length, this.file, line, type, 0, 1, line, DIFlags.Prototyped, 1);
+    L.LLVMSetSubprogram(fn, sp);
+    this.scope = sp;
+    const param = L.LLVMDIBuilderCreateParameterVariable(di, sp, program.ctxName, Buffer.byteLength(program.ctxName), 1, this.file, this.lineOf(program.handler), this.ctxPtrType, 1, 0);
+    const loc = L.LLVMDIBuilderCreateDebugLocation(this.context, this.lineOf(program.handler), this.columnOf(program.handler), sp, null);
+    const expr = L.LLVMDIBuilderCreateExpression(di, null, 0);
+    L.insertDbgValueAtEnd(di, ctxParam, param, expr, loc, entry);
+  }
+
+  /** Locates the instructions built next at `node`'s first token. */
+  at(b: LLVMBuilderRef, node: ts.Node): void {
+    const pos = node.getStart(this.sourceFile);
+    this.setLocation(b, pos);
+  }
+
+  /** Locates the instructions built next at `node`'s last token (a closing brace). */
+  atEnd(b: LLVMBuilderRef, node: ts.Node): void {
+    const last = node.getLastToken(this.sourceFile) ?? node;
+    this.setLocation(b, last.getStart(this.sourceFile));
+  }
+
+  finalize(): void {
+    this.L.LLVMDIBuilderFinalize(this.di);
+    this.L.LLVMDisposeDIBuilder(this.di);
+  }
+
+  private setLocation(b: LLVMBuilderRef, pos: number): void {
+    if (!this.scope) return;
+    const { line, character } = this.sourceFile.getLineAndCharacterOfPosition(pos);
+    this.L.LLVMSetCurrentDebugLocation2(b, this.L.LLVMDIBuilderCreateDebugLocation(this.context, line + 1, character + 1, this.scope, null));
+  }
+
+  private lineOf(node: ts.Node): number {
+    return this.sourceFile.getLineAndCharacterOfPosition(node.getStart(this.sourceFile)).line + 1;
+  }
+
+  private columnOf(node: ts.Node): number {
+    return this.sourceFile.getLineAndCharacterOfPosition(node.getStart(this.sourceFile)).character + 1;
+  }
+}

@@ -1,0 +1,282 @@
+/**
+ * Lowering: tsxdp IR → LLVM IR (through the C API) → optimised BPF object,
+ * all in memory. The IR is shaped like clang's for the same C, because the
+ * kernel verifier was tuned on clang's output: context fields read once
+ * through `struct xdp_md`, packet pointers as `i8*` moved by GEPs, helpers
+ * called through `inttoptr(id)`, one shared return block.
+ *
+ * Debug info is complete enough for the BPF backend to emit `.BTF` and
+ * `.BTF.ext` (func_info and line_info) that the kernel accepts; see
+ * debug-info.ts for the parts the kernel is strict about.
+ */
+import path from "node:path";
+import { EnvironmentError, InternalError } from "../diagnostics/diagnostic";
+import { type Block, type Instr, type ModuleIR, type Operand, type Predicate, type ProgramIR, ctxFieldOffsets, reversePostOrder } from "../ir/ir";
+import type { IntType, ValueType } from "../ir/types";
+import { IntPredicate, LLVMNotFoundError, Linkage, llvm, type LLVMBasicBlockRef, type LLVMC, type LLVMValueRef } from "../llvm/llvm-c";
+import { DebugInfo } from "./debug-info";
+import { LlvmTypes } from "./llvm-types";
+
+export type OptLevel = 0 | 1 | 2 | 3;
+export type CpuVersion = "v1" | "v2" | "v3" | "v4";
+
+export interface GenerateOptions {
+  readonly optLevel: OptLevel;
+  readonly cpu: CpuVersion;
+  readonly emitLlvm: boolean;
+  readonly emitAsm: boolean;
+}
+
+export interface Generated {
+  readonly object: Uint8Array;
+  readonly llvmIr?: string;
+  readonly assembly?: string;
+}
+
+export function loadLlvm(): LLVMC {
+  try {
+    return llvm();
+  } catch (e) {
+    if (e instanceof LLVMNotFoundError) throw new EnvironmentError(e.message);
+    throw e;
+  }
+}
+
+export function generateObject(module: ModuleIR, opts: GenerateOptions): Generated {
+  const L = loadLlvm();
+  const context = L.LLVMContextCreate();
+  const tm = L.createBpfTargetMachine(opts.cpu, opts.optLevel);
+  const llmod = L.LLVMModuleCreateWithNameInContext(path.basename(module.fileName), context);
+  const builder = L.LLVMCreateBuilderInContext(context);
+  try {
+    L.LLVMSetTarget(llmod, "bpfel");
+    L.LLVMSetDataLayout(llmod, L.dataLayoutOf(tm));
+    L.LLVMSetSourceFileName(llmod, module.fileName, Buffer.byteLength(module.fileName));
+    const types = new LlvmTypes(L, context);
+    const debug = new DebugInfo(L, context, llmod, module, opts.optLevel > 0);
+
+    emitLicense(L, llmod, types, module.license);
+    for (const program of module.programs) new ProgramLowering(L, llmod, builder, types, debug, program).lower();
+    debug.finalize();
+
+    const problem = L.verifyModule(llmod);
+    if (problem) throw new InternalError(`LLVM rejected the generated IR: ${problem}`);
+    L.runPasses(llmod, `default<O${opts.optLevel}>`, tm);
+    const llvmIr = opts.emitLlvm ? L.printModule(llmod) : undefined;
+    const assembly = opts.emitAsm ? new TextDecoder().decode(L.emitToMemory(tm, llmod, "assembly")) : undefined;
+    const object = L.emitToMemory(tm, llmod, "object");
+    return { object, llvmIr, assembly };
+  } finally {
+    L.LLVMDisposeBuilder(builder);
+    L.LLVMDisposeModule(llmod);
+    L.LLVMDisposeTargetMachine(tm);
+    L.LLVMContextDispose(context);
+  }
+}
+
+/** `char _license[] SEC("license")`, where libbpf and the kernel look for it. */
+function emitLicense(L: LLVMC, llmod: ReturnType<LLVMC["LLVMModuleCreateWithNameInContext"]>, types: LlvmTypes, license: string): void {
+  const bytes = Buffer.byteLength(license) + 1;
+  const init = L.LLVMConstStringInContext(types.context, license, bytes - 1, 0);
+  const g = L.LLVMAddGlobal(llmod, L.LLVMArrayType(types.i8, bytes), "_license");
+  L.LLVMSetInitializer(g, init);
+  L.LLVMSetSection(g, "license");
+  L.LLVMSetAlignment(g, 1);
+  L.LLVMSetLinkage(g, Linkage.External);
+}
+
+const predicates: Readonly<Record<Predicate, number>> = {
+  eq: IntPredicate.EQ,
+  ne: IntPredicate.NE,
+  ult: IntPredicate.ULT,
+  ule: IntPredicate.ULE,
+  ugt: IntPredicate.UGT,
+  uge: IntPredicate.UGE,
+  slt: IntPredicate.SLT,
+  sle: IntPredicate.SLE,
+  sgt: IntPredicate.SGT,
+  sge: IntPredicate.SGE,
+};
+
+class ProgramLowering {
+  private readonly values = new Map<number, LLVMValueRef>();
+  private readonly blocks = new Map<Block, LLVMBasicBlockRef>();
+  private readonly locals = new Map<number, LLVMValueRef>();
+  private fn!: LLVMValueRef;
+  private ctxParam!: LLVMValueRef;
+  private retval!: LLVMValueRef;
+  private exit!: LLVMBasicBlockRef;
+
+  constructor(
+    private readonly L: LLVMC,
+    private readonly llmod: ReturnType<LLVMC["LLVMModuleCreateWithNameInContext"]>,
+    private readonly b: ReturnType<LLVMC["LLVMCreateBuilderInContext"]>,
+    private readonly t: LlvmTypes,
+    private readonly debug: DebugInfo,
+    private readonly program: ProgramIR,
+  ) {}
+
+  lower(): void {
+    const { L, t, program } = this;
+    const fnType = L.LLVMFunctionType(t.i32, [t.ctxPtr], 1, 0);
+    this.fn = L.LLVMAddFunction(this.llmod, program.name, fnType);
+    L.LLVMSetSection(this.fn, program.section);
+    L.LLVMSetLinkage(this.fn, Linkage.External);
+    t.addFunctionAttribute(this.fn, "nounwind");
+    this.ctxParam = L.LLVMGetParam(this.fn, 0);
+    L.LLVMSetValueName2(this.ctxParam, program.ctxName, Buffer.byteLength(program.ctxName));
+
+    const entry = L.LLVMAppendBasicBlockInContext(t.context, this.fn, "entry");
+    this.debug.beginProgram(this.fn, program, this.ctxParam, entry);
+    L.LLVMPositionBuilderAtEnd(this.b, entry);
+    this.debug.at(this.b, program.handler);
+    this.retval = L.LLVMBuildAlloca(this.b, t.i32, "retval");
+    for (const local of program.locals) this.locals.set(local.id, L.LLVMBuildAlloca(this.b, t.of(local.type), local.name));
+
+    const order = reversePostOrder(program.entry);
+    for (const block of order) this.blocks.set(block, L.LLVMAppendBasicBlockInContext(t.context, this.fn, `b${block.id}`));
+    this.exit = L.LLVMAppendBasicBlockInContext(t.context, this.fn, "return");
+    L.LLVMBuildBr(this.b, this.blocks.get(program.entry)!);
+
+    for (const block of order) {
+      L.LLVMPositionBuilderAtEnd(this.b, this.blocks.get(block)!);
+      for (const instr of block.instrs) {
+        this.debug.at(this.b, instr.node);
+        this.instr(instr);
+      }
+      this.terminator(block);
+    }
+
+    // One return, located at the closing brace, as clang does: a merged
+    // return would otherwise get line 0 in the line info.
+    L.LLVMPositionBuilderAtEnd(this.b, this.exit);
+    this.debug.atEnd(this.b, program.handler.body ?? program.handler);
+    L.LLVMBuildRet(this.b, L.LLVMBuildLoad2(this.b, t.i32, this.retval, "ret"));
+  }
+
+  private operand(o: Operand): LLVMValueRef {
+    if (o.kind === "const") return this.t.constInt(o.type, o.value);
+    const v = this.values.get(o.id);
+    if (!v) throw new InternalError(`temp t${o.id} used before its definition`);
+    return v;
+  }
+
+  private define(id: number, v: LLVMValueRef): void {
+    this.values.set(id, v);
+  }
+
+  private instr(i: Instr): void {
+    const { L, b, t } = this;
+    switch (i.op) {
+      case "ctx": {
+        const field = L.LLVMBuildStructGEP2(b, t.xdpMd, this.ctxParam, ctxFieldOffsets[i.field] / 4, i.field);
+        const raw = L.LLVMBuildLoad2(b, t.i32, field, "");
+        L.LLVMSetAlignment(raw, 4);
+        if (i.dst.type.kind === "int") return this.define(i.dst.id, raw);
+        const wide = L.LLVMBuildZExt(b, raw, t.i64, "");
+        return this.define(i.dst.id, L.LLVMBuildIntToPtr(b, wide, t.ptr, i.field));
+      }
+      case "ctx_ptr":
+        return this.define(i.dst.id, L.LLVMBuildBitCast(b, this.ctxParam, t.ptr, ""));
+      case "binary":
+        return this.define(i.dst.id, this.binary(i.kind, this.operand(i.a), this.operand(i.b)));
+      case "cmp":
+        return this.define(i.dst.id, L.LLVMBuildICmp(b, predicates[i.pred] as never, this.operand(i.a), this.operand(i.b), ""));
+      case "cast":
+        return this.define(i.dst.id, this.cast(this.operand(i.src), i.src.type, i.dst.type as IntType));
+      case "bswap": {
+        const type = t.of(i.dst.type);
+        const { fn, type: fnType } = L.intrinsic(this.llmod, "llvm.bswap", [type]);
+        return this.define(i.dst.id, L.LLVMBuildCall2(b, fnType, fn, [this.operand(i.src)], 1, ""));
+      }
+      case "ptr_add":
+        return this.define(i.dst.id, L.LLVMBuildGEP2(b, t.i8, this.operand(i.base), [this.operand(i.offset)], 1, ""));
+      case "load": {
+        const type = t.of(i.dst.type);
+        let p = this.operand(i.ptr);
+        if (i.offset !== 0) p = L.LLVMBuildGEP2(b, t.i8, p, [t.constI64(BigInt(i.offset))], 1, "");
+        p = L.LLVMBuildBitCast(b, p, L.LLVMPointerType(type, 0), "");
+        const v = L.LLVMBuildLoad2(b, type, p, "");
+        // Natural alignment, like clang's header-struct fields: the BPF backend would split an align-1 load into bytes.
+        L.LLVMSetAlignment(v, i.size);
+        return this.define(i.dst.id, v);
+      }
+      case "call": {
+        const params = i.helper.params.map((p) => (p.kind === "ctx" ? t.ptr : t.of(p.type)));
+        const fnType = L.LLVMFunctionType(t.of(i.helper.returns), params, params.length, 0);
+        const callee = L.LLVMConstIntToPtr(t.constI64(BigInt(i.helper.id)), L.LLVMPointerType(fnType, 0));
+        const args = i.args.map((a) => this.operand(a));
+        return this.define(i.dst.id, L.LLVMBuildCall2(b, fnType, callee, args, args.length, ""));
+      }
+      case "local_get":
+        return this.define(i.dst.id, L.LLVMBuildLoad2(b, t.of(i.local.type), this.locals.get(i.local.id)!, ""));
+      case "local_set":
+        L.LLVMBuildStore(b, this.operand(i.value), this.locals.get(i.local.id)!);
+        return;
+    }
+  }
+
+  private binary(kind: string, a: LLVMValueRef, c: LLVMValueRef): LLVMValueRef {
+    const { L, b } = this;
+    switch (kind) {
+      case "add":
+        return L.LLVMBuildAdd(b, a, c, "");
+      case "sub":
+        return L.LLVMBuildSub(b, a, c, "");
+      case "mul":
+        return L.LLVMBuildMul(b, a, c, "");
+      case "udiv":
+        return L.LLVMBuildUDiv(b, a, c, "");
+      case "sdiv":
+        return L.LLVMBuildSDiv(b, a, c, "");
+      case "urem":
+        return L.LLVMBuildURem(b, a, c, "");
+      case "srem":
+        return L.LLVMBuildSRem(b, a, c, "");
+      case "and":
+        return L.LLVMBuildAnd(b, a, c, "");
+      case "or":
+        return L.LLVMBuildOr(b, a, c, "");
+      case "xor":
+        return L.LLVMBuildXor(b, a, c, "");
+      case "shl":
+        return L.LLVMBuildShl(b, a, c, "");
+      case "lshr":
+        return L.LLVMBuildLShr(b, a, c, "");
+      case "ashr":
+        return L.LLVMBuildAShr(b, a, c, "");
+      default:
+        throw new InternalError(`unknown binary operation ${kind}`);
+    }
+  }
+
+  private cast(v: LLVMValueRef, from: ValueType, to: IntType): LLVMValueRef {
+    const { L, b, t } = this;
+    const target = t.of(to);
+    if (from.kind === "bool") return L.LLVMBuildZExt(b, v, target, "");
+    if (from.kind !== "int") throw new InternalError(`cannot convert ${from.kind} to an integer`);
+    if (from.bits === to.bits) return v;
+    if (from.bits > to.bits) return L.LLVMBuildTrunc(b, v, target, "");
+    return from.signed ? L.LLVMBuildSExt(b, v, target, "") : L.LLVMBuildZExt(b, v, target, "");
+  }
+
+  private terminator(block: Block): void {
+    const { L, b } = this;
+    const term = block.term;
+    if (!term) throw new InternalError(`block b${block.id} has no terminator`);
+    this.debug.at(b, term.node);
+    switch (term.op) {
+      case "br":
+        L.LLVMBuildBr(b, this.blocks.get(term.target)!);
+        return;
+      case "cond_br":
+        L.LLVMBuildCondBr(b, this.operand(term.cond), this.blocks.get(term.then)!, this.blocks.get(term.else)!);
+        return;
+      case "ret":
+        L.LLVMBuildStore(b, this.t.castToI32(b, this.operand(term.value), term.value.type), this.retval);
+        L.LLVMBuildBr(b, this.exit);
+        return;
+    }
+  }
+}
+

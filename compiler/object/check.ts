@@ -1,0 +1,32 @@
+/**
+ * The object stage: the bytes LLVM wrote must be the object the programs
+ * promise, before anyone tries to load them. Each program's function in its
+ * section, the license, and BTF with its extension (without which libbpf
+ * would silently load the programs with no line info). A failure here is a
+ * compiler bug, reported as one.
+ */
+import { Codes } from "../diagnostics/codes";
+import type { DiagnosticBag } from "../diagnostics/diagnostic";
+import type { ModuleIR } from "../ir/ir";
+import { EM_BPF, readElf } from "./elf";
+
+const STT_FUNC = 2;
+
+export function checkObject(object: Uint8Array, module: ModuleIR, diagnostics: DiagnosticBag): void {
+  const problems: string[] = [];
+  const elf = readElf(object);
+  if (elf.machine !== EM_BPF) problems.push(`machine ${elf.machine} is not BPF`);
+  for (const name of ["license", ".BTF", ".BTF.ext"]) if (!elf.section(name)) problems.push(`section ${name} is missing`);
+  if (elf.section(".eh_frame")) problems.push("an .eh_frame section was emitted");
+  for (const p of module.programs) {
+    const section = elf.section(p.section);
+    const sym = elf.symbols.find((s) => s.name === p.name && s.type === STT_FUNC);
+    if (!section || section.size === 0) problems.push(`section ${p.section} of program ${p.name} is missing or empty`);
+    else if (!sym || elf.sections[sym.sectionIndex]?.name !== p.section) problems.push(`program ${p.name} is not a function in section ${p.section}`);
+  }
+  for (const problem of problems) {
+    diagnostics.report(Codes.internal, undefined, `internal compiler error: the emitted object is wrong: ${problem}`, {
+      hints: ["this is a bug in tsxdp, not in your program; please report it with the file that triggered it"],
+    });
+  }
+}

@@ -1,0 +1,205 @@
+/**
+ * tsxdp — the dialect's surface, as seen by editors and by the compiler.
+ *
+ * Everything here is a declaration only: programs are compiled to BPF by
+ * `tsxdp build`, never run by Node. The compiler recognises these names
+ * through the type checker (by symbol, not by spelling), so aliases and
+ * re-exports keep working.
+ *
+ * Integers are plain `number` aliases so arithmetic reads naturally; the
+ * compiler gives them exact fixed-width BPF semantics (wraparound at the
+ * declared width, signed/unsigned comparisons and shifts). Network-order
+ * integers and packet pointers are branded so that an editor already
+ * refuses the worst mix-ups.
+ */
+
+// ---------------------------------------------------------------- integers
+
+/** Unsigned 8-bit integer; arithmetic wraps modulo 2^8. */
+export type u8 = number;
+/** Unsigned 16-bit integer; arithmetic wraps modulo 2^16. */
+export type u16 = number;
+/** Unsigned 32-bit integer; arithmetic wraps modulo 2^32. */
+export type u32 = number;
+/** Unsigned 64-bit integer; arithmetic wraps modulo 2^64. */
+export type u64 = number;
+/** Signed 8-bit integer (two's complement). */
+export type i8 = number;
+/** Signed 16-bit integer (two's complement). */
+export type i16 = number;
+/** Signed 32-bit integer (two's complement). */
+export type i32 = number;
+/** Signed 64-bit integer (two's complement). */
+export type i64 = number;
+
+/** Converts (truncating or extending) to u8. */
+export declare function u8(value: number): u8;
+/** Converts (truncating or extending) to u16. */
+export declare function u16(value: number): u16;
+/** Converts (truncating or extending) to u32. */
+export declare function u32(value: number): u32;
+/** Converts (truncating or extending) to u64. */
+export declare function u64(value: number): u64;
+/** Converts (truncating or sign-extending) to i8. */
+export declare function i8(value: number): i8;
+/** Converts (truncating or sign-extending) to i16. */
+export declare function i16(value: number): i16;
+/** Converts (truncating or sign-extending) to i32. */
+export declare function i32(value: number): i32;
+/** Converts (truncating or sign-extending) to i64. */
+export declare function i64(value: number): i64;
+
+// ------------------------------------------------------------- byte order
+
+declare const be16Brand: unique symbol;
+declare const be32Brand: unique symbol;
+declare const be64Brand: unique symbol;
+
+/** A 16-bit value in network byte order (big-endian), as it sits in the packet. */
+export type be16 = number & { readonly [be16Brand]: true };
+/** A 32-bit value in network byte order (big-endian), as it sits in the packet. */
+export type be32 = number & { readonly [be32Brand]: true };
+/** A 64-bit value in network byte order (big-endian), as it sits in the packet. */
+export type be64 = number & { readonly [be64Brand]: true };
+
+/** Host to network order, 16 bits. Folded at compile time for constants. */
+export declare function htons(value: u16): be16;
+/** Network to host order, 16 bits. */
+export declare function ntohs(value: be16): u16;
+/** Host to network order, 32 bits. Folded at compile time for constants. */
+export declare function htonl(value: u32): be32;
+/** Network to host order, 32 bits. */
+export declare function ntohl(value: be32): u32;
+/** Host to network order, 64 bits. Folded at compile time for constants. */
+export declare function htonll(value: u64): be64;
+/** Network to host order, 64 bits. */
+export declare function ntohll(value: be64): u64;
+/** Reverses the bytes of a 16-bit value. */
+export declare function bswap16(value: u16): u16;
+/** Reverses the bytes of a 32-bit value. */
+export declare function bswap32(value: u32): u32;
+/** Reverses the bytes of a 64-bit value. */
+export declare function bswap64(value: u64): u64;
+
+/** The types a packet load can produce. */
+export type Scalar = u8 | u16 | u32 | u64 | i8 | i16 | i32 | i64 | be16 | be32 | be64;
+
+// ---------------------------------------------------------- packet memory
+
+declare const packetBrand: unique symbol;
+declare const packetEndBrand: unique symbol;
+declare const metaBrand: unique symbol;
+
+interface PacketPointerOps {
+  readonly [packetBrand]: true;
+  /**
+   * Reads a `T` at `offset` bytes past this pointer. `T` must be given
+   * explicitly (`p.load<be16>(12)`); the offset must be a constant.
+   * The bytes must be proven within `data_end` by an earlier check on every
+   * path, e.g. `if (data + 14 > end) return XdpAction.DROP;`.
+   */
+  load<T extends Scalar>(offset: number): T;
+  /** This pointer moved `bytes` forward, still a packet pointer. */
+  add(bytes: number): PacketPointer;
+}
+
+/** A pointer into the packet, from `ctx.data`. Compare it with `ctx.data_end` before reading. */
+export type PacketPointer = number & PacketPointerOps;
+
+/** `ctx.data_end`: the first byte past the packet's linear data. Only comparable, never readable. */
+export type PacketEnd = number & { readonly [packetEndBrand]: true };
+
+interface MetaPointerOps {
+  readonly [metaBrand]: true;
+  /** Reads a `T` at `offset` bytes into the metadata area; proven against `ctx.data`. */
+  load<T extends Scalar>(offset: number): T;
+  /** This pointer moved `bytes` forward, still a metadata pointer. */
+  add(bytes: number): MetaPointer;
+}
+
+/** `ctx.data_meta`: the metadata area in front of the packet, which ends at `ctx.data`. */
+export type MetaPointer = number & MetaPointerOps;
+
+// ---------------------------------------------------------------- context
+
+/** The XDP context (`struct xdp_md`). Read-only. */
+export interface XdpContext {
+  /** Start of the packet's linear data. */
+  readonly data: PacketPointer;
+  /** End of the packet's linear data; every read must be proven below it. */
+  readonly data_end: PacketEnd;
+  /** Start of the metadata area (equal to `data` unless `bpf_xdp_adjust_meta` made room). */
+  readonly data_meta: MetaPointer;
+  /** Index of the device the packet arrived on. */
+  readonly ingress_ifindex: u32;
+  /** Receive queue the packet arrived on. */
+  readonly rx_queue_index: u32;
+  /** Device the packet leaves from; set only in programs run from a DEVMAP entry (`xdp.devmap`). */
+  readonly egress_ifindex: u32;
+}
+
+/** What happens to the packet. */
+export declare enum XdpAction {
+  /** An error: the packet is dropped and the `xdp_exception` tracepoint fires. */
+  ABORTED = 0,
+  /** Drop the packet. */
+  DROP = 1,
+  /** Pass the packet on to the network stack. */
+  PASS = 2,
+  /** Send the packet back out of the device it arrived on. */
+  TX = 3,
+  /** Redirect the packet; set the target with a redirect helper first. */
+  REDIRECT = 4,
+}
+
+// --------------------------------------------------------------- programs
+
+declare const programBrand: unique symbol;
+
+/** A compiled XDP program; the exported constant's name is the program's name. */
+export interface XdpProgram {
+  readonly [programBrand]: true;
+}
+
+/** The body of an XDP program. */
+export type XdpHandler = (ctx: XdpContext) => XdpAction;
+
+/** Declares a program in one ELF section. */
+export interface XdpSection {
+  (handler: XdpHandler): XdpProgram;
+}
+
+/**
+ * Declares an XDP program: `export const name = xdp((ctx) => { … })` goes to
+ * section `xdp`. `xdp.frags(…)` (section `xdp.frags`) marks it as able to
+ * handle multi-buffer packets; `xdp.devmap`/`xdp.cpumap` and their frags forms
+ * are for programs run from DEVMAP and CPUMAP entries.
+ */
+export declare const xdp: XdpSection & {
+  readonly frags: XdpSection & { readonly devmap: XdpSection; readonly cpumap: XdpSection };
+  readonly devmap: XdpSection;
+  readonly cpumap: XdpSection;
+};
+
+/**
+ * Sets the program license (default "GPL"). A top-level statement:
+ * `license("Dual MIT/GPL");`. GPL-only helpers need a GPL-compatible license.
+ */
+export declare function license(name: string): void;
+
+// ---------------------------------------------------------------- helpers
+
+/** Length of the whole packet, all fragments included (`bpf_xdp_get_buff_len`, kernel 5.18). */
+export declare function bpf_xdp_get_buff_len(ctx: XdpContext): u64;
+/** Nanoseconds since boot, excluding suspend (`bpf_ktime_get_ns`). */
+export declare function bpf_ktime_get_ns(): u64;
+/** Nanoseconds since boot, including suspend (`bpf_ktime_get_boot_ns`, kernel 5.8). */
+export declare function bpf_ktime_get_boot_ns(): u64;
+/** A pseudo-random number, not for cryptography (`bpf_get_prandom_u32`). */
+export declare function bpf_get_prandom_u32(): u32;
+/** The CPU running the program (`bpf_get_smp_processor_id`). */
+export declare function bpf_get_smp_processor_id(): u32;
+/** The NUMA node running the program (`bpf_get_numa_node_id`). */
+export declare function bpf_get_numa_node_id(): i32;
+/** The kernel's jiffies counter (`bpf_jiffies64`, kernel 5.5). */
+export declare function bpf_jiffies64(): u64;
