@@ -99,6 +99,11 @@ interface PacketPointerOps {
    * path, e.g. `if (data + 14 > end) return XdpAction.DROP;`.
    */
   load<T extends Scalar>(offset: number): T;
+  /**
+   * Writes `value` as a `T` at `offset` bytes past this pointer; proven like
+   * a load. `p.store<be16>(12, htons(0x0800))`.
+   */
+  store<T extends Scalar>(offset: number, value: T): void;
   /** This pointer moved `bytes` forward, still a packet pointer. */
   add(bytes: number): PacketPointer;
 }
@@ -113,6 +118,8 @@ interface MetaPointerOps {
   readonly [metaBrand]: true;
   /** Reads a `T` at `offset` bytes into the metadata area; proven against `ctx.data`. */
   load<T extends Scalar>(offset: number): T;
+  /** Writes `value` as a `T` at `offset` bytes into the metadata area; proven against `ctx.data`. */
+  store<T extends Scalar>(offset: number, value: T): void;
   /** This pointer moved `bytes` forward, still a metadata pointer. */
   add(bytes: number): MetaPointer;
 }

@@ -14,7 +14,7 @@
 import type ts from "typescript";
 import { Codes } from "../diagnostics/codes";
 import { type DiagnosticBag, locationOf } from "../diagnostics/diagnostic";
-import { type Block, type Compare, type MemoryLoad, type Operand, type ProgramIR, reversePostOrder, successors } from "../ir/ir";
+import { type Block, type Compare, type MemoryLoad, type MemoryStore, type Operand, type ProgramIR, reversePostOrder, successors } from "../ir/ir";
 
 type Region = "packet" | "meta";
 
@@ -85,7 +85,8 @@ export function checkPacketBounds(program: ProgramIR, diagnostics: DiagnosticBag
           facts.set(instr.dst.id, comparisonFacts(instr, valueOf(instr.a), valueOf(instr.b)));
           break;
         case "load":
-          checkLoad(instr, valueOf(instr.ptr), instr.region === "packet" ? state.packet : state.meta, program, diagnostics);
+        case "store":
+          checkAccess(instr, valueOf(instr.ptr), instr.region === "packet" ? state.packet : state.meta, program, diagnostics);
           break;
         default:
           break;
@@ -183,14 +184,14 @@ function mirror(pred: Compare["pred"]): Compare["pred"] {
   return m[pred]!;
 }
 
-function checkLoad(load: MemoryLoad, ptr: Abstract, proven: Proven, program: ProgramIR, d: DiagnosticBag): void {
-  const what = load.region === "packet" ? "packet" : "metadata";
+function checkAccess(load: MemoryLoad | MemoryStore, ptr: Abstract, proven: Proven, program: ProgramIR, d: DiagnosticBag): void {
+  const what = `${load.region === "packet" ? "packet" : "metadata"} ${load.op === "load" ? "read" : "write"}`;
   if (ptr.kind !== "ptr") {
-    d.report(Codes.internal, load.node, "a load from something that is not a pointer reached the bounds analysis");
+    d.report(Codes.internal, load.node, "an access through something that is not a pointer reached the bounds analysis");
     return;
   }
   if (ptr.offset === undefined) {
-    d.report(Codes.packetVariableOffset, load.node, `this ${what} read is through a pointer whose offset is not a constant, which cannot be proven in bounds yet`, {
+    d.report(Codes.packetVariableOffset, load.node, `this ${what} is through a pointer whose offset is not a constant, which cannot be proven in bounds yet`, {
       hints: ["use constant offsets from `data` for now"],
     });
     return;
@@ -198,7 +199,7 @@ function checkLoad(load: MemoryLoad, ptr: Abstract, proven: Proven, program: Pro
   const from = ptr.offset + load.offset;
   const to = from + load.size;
   if (from < 0) {
-    d.report(Codes.packetNegative, load.node, `${what} read of bytes [${from}, ${to}) starts before the ${load.region === "packet" ? "packet" : "metadata area"}`);
+    d.report(Codes.packetNegative, load.node, `${what} of bytes [${from}, ${to}) starts before the ${load.region === "packet" ? "packet" : "metadata area"}`);
     return;
   }
   if (to <= proven.bytes) return;
@@ -208,16 +209,16 @@ function checkLoad(load: MemoryLoad, ptr: Abstract, proven: Proven, program: Pro
   if (proven.bytes > 0) {
     related.push({ message: `proven here: [0, ${proven.bytes})${proven.by ? ", by this check" : ""}`, location: proven.by ? locationOf(proven.by) : undefined });
   } else {
-    related.push({ message: `proven here: nothing; no check against ${endName} covers this read on every path` });
+    related.push({ message: `proven here: nothing; no check against ${endName} covers this access on every path` });
   }
   if (proven.weakerJoin) {
     related.push({
-      message: `[0, ${proven.weakerJoin.stronger}) is proven on some paths only${proven.weakerJoin.strongerBy ? ", by this check" : ""}; another path reaches this read without it`,
+      message: `[0, ${proven.weakerJoin.stronger}) is proven on some paths only${proven.weakerJoin.strongerBy ? ", by this check" : ""}; another path reaches this access without it`,
       location: proven.weakerJoin.strongerBy ? locationOf(proven.weakerJoin.strongerBy) : undefined,
     });
   }
   const line = locationOf(load.node).line;
-  d.report(load.region === "packet" ? Codes.packetBounds : Codes.metaBounds, load.node, `${what} read of bytes [${from}, ${to}) is not proven within ${endName}`, {
+  d.report(load.region === "packet" ? Codes.packetBounds : Codes.metaBounds, load.node, `${what} of bytes [${from}, ${to}) is not proven within ${endName}`, {
     related,
     hints: [`add \`if (${program.ctxName}.${base} + ${to} > ${program.ctxName}.${endName}) return XdpAction.DROP;\` on every path before line ${line}`],
   });

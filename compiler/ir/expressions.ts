@@ -114,10 +114,11 @@ function call(fb: FunctionBuilder, e: ts.CallExpression): Value {
   const callee = e.expression;
   if (ts.isPropertyAccessExpression(callee) && fb.intrinsics.dialectSymbol(callee.name)) {
     const method = callee.name.text;
-    if (method === "load" || method === "add") {
+    if (method === "load" || method === "store" || method === "add") {
       const base = operand(fb, lowerExpression(fb, callee.expression), callee.expression);
-      if (base.kind !== "temp" || base.type.kind !== "ptr") throw fb.fail(Codes.typeMismatch, callee.expression, "only packet and metadata pointers have `load` and `add`");
-      return method === "load" ? load(fb, base, e) : pointerAdd(fb, base, argument(fb, e, 0), e, "add");
+      if (base.kind !== "temp" || base.type.kind !== "ptr") throw fb.fail(Codes.typeMismatch, callee.expression, "only packet and metadata pointers have `load`, `store` and `add`");
+      if (method === "add") return pointerAdd(fb, base, argument(fb, e, 0), e, "add");
+      return memoryAccess(fb, base, e, method);
     }
   }
   const intrinsic = fb.intrinsics.resolve(callee);
@@ -149,26 +150,34 @@ function argument(fb: FunctionBuilder, e: ts.CallExpression, i: number, count = 
   return e.arguments[i]!;
 }
 
-function load(fb: FunctionBuilder, ptr: Temp, e: ts.CallExpression): Value {
+/** `p.load<T>(off)` and `p.store<T>(off, v)`: a constant offset and an explicit scalar type. */
+function memoryAccess(fb: FunctionBuilder, ptr: Temp, e: ts.CallExpression, method: "load" | "store"): Value {
   const typeArg = e.typeArguments?.[0];
   const t = typeArg && fb.intrinsics.intType(typeArg);
   if (!t) {
-    throw fb.fail(Codes.loadType, typeArg ?? e.expression, "a packet load needs its type as an explicit type argument", {
-      hints: ["e.g. `data.load<be16>(12)` or `data.load<u8>(23)`"],
+    throw fb.fail(Codes.loadType, typeArg ?? e.expression, `a packet ${method} needs its type as an explicit type argument`, {
+      hints: [method === "load" ? "e.g. `data.load<be16>(12)` or `data.load<u8>(23)`" : "e.g. `data.store<u8>(22, ttl)`"],
     });
   }
-  const offArg = argument(fb, e, 0);
+  const offArg = argument(fb, e, 0, method === "load" ? 1 : 2);
   const off = lowerExpression(fb, offArg);
   const offset = off.kind === "untyped" ? off.value : off.kind === "const" && off.type.kind === "int" ? (off.type.signed ? BigInt.asIntN(off.type.bits, off.value) : off.value) : undefined;
   if (offset === undefined) {
-    throw fb.fail(Codes.packetVariableOffset, offArg, "the offset of a load must be a constant", {
+    throw fb.fail(Codes.packetVariableOffset, offArg, `the offset of a ${method} must be a constant`, {
       hints: ["move the pointer instead: `p.add(n).load<u8>(0)` is checked like any other pointer"],
     });
   }
   if (offset > 0xffffn || offset < -0xffffn) throw fb.fail(Codes.packetOffsetLimit, offArg, `offset ${offset} is beyond the largest packet offset the verifier tracks (65535)`);
-  const ptrType = ptr.type as { region: "packet" | "meta" };
+  const region = (ptr.type as { region: "packet" | "meta" }).region;
+  const size = (t.bits / 8) as 1 | 2 | 4 | 8;
+  if (method === "store") {
+    const valueArg = e.arguments[1]!;
+    const value = convertTo(fb, lowerExpression(fb, valueArg, t), t, valueArg) as Operand;
+    fb.emit({ op: "store", ptr, region, offset: Number(offset), size, value, node: e });
+    return { kind: "const", value: 0n, type: bool };
+  }
   const dst = fb.temp(t);
-  fb.emit({ op: "load", dst, ptr, region: ptrType.region, offset: Number(offset), size: (t.bits / 8) as 1 | 2 | 4 | 8, node: e });
+  fb.emit({ op: "load", dst, ptr, region, offset: Number(offset), size, node: e });
   return dst;
 }
 

@@ -106,6 +106,16 @@ export interface MemoryLoad extends InstrBase {
   readonly size: 1 | 2 | 4 | 8;
 }
 
+/** A write of `size` bytes at `ptr + offset`. */
+export interface MemoryStore extends InstrBase {
+  readonly op: "store";
+  readonly ptr: Temp;
+  readonly region: PointerType["region"];
+  readonly offset: number;
+  readonly size: 1 | 2 | 4 | 8;
+  readonly value: Operand;
+}
+
 export interface HelperCall extends InstrBase {
   readonly op: "call";
   readonly dst: Temp;
@@ -131,7 +141,7 @@ export interface CtxPointer extends InstrBase {
   readonly dst: Temp;
 }
 
-export type Instr = CtxLoad | Binary | Compare | Cast | ByteSwap | PointerAdd | MemoryLoad | HelperCall | LocalGet | LocalSet | CtxPointer;
+export type Instr = CtxLoad | Binary | Compare | Cast | ByteSwap | PointerAdd | MemoryLoad | MemoryStore | HelperCall | LocalGet | LocalSet | CtxPointer;
 
 export interface Jump extends InstrBase {
   readonly op: "br";

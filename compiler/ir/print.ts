@@ -44,6 +44,8 @@ function printInstr(i: Instr): string {
       return `t${i.dst.id} = ptr_add t${i.base.id}, ${op(i.offset)}`;
     case "load":
       return `t${i.dst.id} = load.${i.size} ${i.region} t${i.ptr.id}+${i.offset} : ${typeName(i.dst.type)}`;
+    case "store":
+      return `store.${i.size} ${i.region} t${i.ptr.id}+${i.offset}, ${op(i.value)}`;
     case "call":
       return `t${i.dst.id} = call ${i.helper.name}#${i.helper.id}(${i.args.map(op).join(", ")})`;
     case "local_get":

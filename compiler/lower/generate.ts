@@ -201,6 +201,15 @@ class ProgramLowering {
         L.LLVMSetAlignment(v, i.size);
         return this.define(i.dst.id, v);
       }
+      case "store": {
+        const value = this.operand(i.value);
+        const type = L.LLVMTypeOf(value);
+        let p = this.operand(i.ptr);
+        if (i.offset !== 0) p = L.LLVMBuildGEP2(b, t.i8, p, [t.constI64(BigInt(i.offset))], 1, "");
+        p = L.LLVMBuildBitCast(b, p, L.LLVMPointerType(type, 0), "");
+        L.LLVMSetAlignment(L.LLVMBuildStore(b, value, p), i.size);
+        return;
+      }
       case "call": {
         const params = i.helper.params.map((p) => (p.kind === "ctx" ? t.ptr : t.of(p.type)));
         const fnType = L.LLVMFunctionType(t.of(i.helper.returns), params, params.length, 0);

@@ -1,0 +1,25 @@
+// Bundles the compiler and the CLI into dist/ for the published package.
+// typescript and koffi stay external: they are dependencies, installed beside us.
+import { build } from "esbuild";
+import { rmSync } from "node:fs";
+
+rmSync("dist", { recursive: true, force: true });
+const common = {
+  bundle: true,
+  platform: "node",
+  format: "esm",
+  target: "node20",
+  external: ["typescript", "koffi"],
+  sourcemap: true,
+  logLevel: "warning",
+  // Bundled ESM has no `require`; koffi and typescript are loaded through it by some paths.
+  banner: { js: 'import { createRequire as __tsxdpCreateRequire } from "node:module"; const require = __tsxdpCreateRequire(import.meta.url);' },
+};
+await build({ ...common, entryPoints: { cli: "compiler/cli/bin.ts" }, outdir: "dist", banner: { js: "#!/usr/bin/env node\n" + common.banner.js } });
+await build({ ...common, entryPoints: { compiler: "compiler/index.ts", loader: "compiler/loader/index.ts" }, outdir: "dist" });
+
+// Declarations for `tsxdp/compiler` users: emitted by TypeScript itself.
+import { execFileSync } from "node:child_process";
+import { createRequire } from "node:module";
+const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");
+execFileSync(process.execPath, [tsc, "-p", "tsconfig.build.json"], { stdio: "inherit" });
