@@ -23,3 +23,24 @@ import { execFileSync } from "node:child_process";
 import { createRequire } from "node:module";
 const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");
 execFileSync(process.execPath, [tsc, "-p", "tsconfig.build.json"], { stdio: "inherit" });
+
+// Our sources import without extensions (bundler resolution); users on
+// node16/nodenext resolution need explicit ones in the published declarations.
+import { readdirSync, readFileSync, writeFileSync, existsSync, statSync } from "node:fs";
+import { join, dirname, resolve } from "node:path";
+function* declarations(dir) {
+  for (const entry of readdirSync(dir)) {
+    const p = join(dir, entry);
+    if (statSync(p).isDirectory()) yield* declarations(p);
+    else if (p.endsWith(".d.ts")) yield p;
+  }
+}
+for (const file of declarations("dist/types")) {
+  const text = readFileSync(file, "utf8").replace(/(from\s+|import\()(["'])(\.\.?\/[^"']*)\2/g, (whole, lead, quote, spec) => {
+    const target = resolve(dirname(file), spec);
+    if (existsSync(`${target}.d.ts`)) return `${lead}${quote}${spec}.js${quote}`;
+    if (existsSync(join(target, "index.d.ts"))) return `${lead}${quote}${spec}/index.js${quote}`;
+    return whole;
+  });
+  writeFileSync(file, text);
+}

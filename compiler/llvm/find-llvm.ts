@@ -83,7 +83,7 @@ export function findLLVM(options: FindLLVMOptions = {}): FoundLLVM {
       tried.push({ candidate: explicit, reason: r.reason });
       throw new LLVMNotFoundError(
         `TSXDP_LIBLLVM=${explicit} is not a usable libLLVM: ${r.reason}. ` +
-          `Point TSXDP_LIBLLVM at a libLLVM >= ${MIN_LLVM_VERSION} built with the BPF target, or unset it to search the standard locations.`,
+          `Point TSXDP_LIBLLVM at a libLLVM >= ${MIN_LLVM_VERSION} built with the BPF target (on Debian: apt-get install libllvm14), or unset it to search the standard locations.`,
         tried,
       );
     }
