@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { compile } from "../compiler/index";
 import { loadObject } from "../compiler/loader/index";
 import { readElf } from "../compiler/object/elf";
+import { findLLVM } from "../compiler/llvm/find-llvm";
 import { skipKernel } from "./support/kernel";
 import * as P from "./support/packets";
 
@@ -92,6 +93,35 @@ describe("tsxdp build", () => {
     expect(tsxdp(["build", "--help"]).stdout).toContain("--emit-llvm");
     expect(tsxdp(["check", "--help"]).stdout).toContain("without generating");
     expect(tsxdp(["--version"]).stdout.trim()).toBe(JSON.parse(fs.readFileSync("package.json", "utf8")).version);
+  });
+});
+
+describe.skipIf(skipKernel)("every installed libLLVM (14 and newer) builds objects the kernel runs alike", () => {
+  const versions = [14, 15, 16, 17, 18, 19, 20, 21].filter((v) => {
+    try {
+      findLLVM({ version: v });
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  test("libLLVM 14 is among them (the minimum we promise)", () => {
+    expect(versions).toContain(14);
+  });
+  test.each(versions)("libLLVM %i", (v) => {
+    const out = `llvm${v}.o`;
+    const r = tsxdp(["build", path.resolve("examples/drop_non_ipv4.ts"), "-o", out], { TSXDP_LLVM_VERSION: String(v) });
+    expect(r.code, r.stderr).toBe(0);
+    const obj = loadObject(path.join(dir, out));
+    try {
+      const prog = obj.program("drop_non_ipv4");
+      const ipv4 = P.ethernet({ proto: P.ETH_P_IP, vlans: [[P.ETH_P_8021Q, 5]] }, new Uint8Array(20));
+      expect(prog.testRun({ data: ipv4 }).action).toBe("PASS");
+      expect(prog.testRun({ data: P.ethernet({ proto: P.ETH_P_IPV6 }, new Uint8Array(40)) }).action).toBe("DROP");
+      expect(prog.info().nrLineInfo).toBeGreaterThan(0);
+    } finally {
+      obj.close();
+    }
   });
 });
 

@@ -5,7 +5,6 @@
  *
  * Ranges: 1xxx unsupported syntax, 2xxx types and values, 4xxx programs and
  * sections, 5xxx verifier rules (packet bounds), 9xxx internal errors.
- * docs/diagnostics.md documents each with an example and the fix.
  */
 
 export interface DiagnosticKind {

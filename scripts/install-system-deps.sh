@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs the Debian packages tsxdp and its tests use, when missing (run as root).
+#   libllvm14  the compiler's backend (any libLLVM >= 14 with the BPF target works)
+#   libbpf1    the loader
+#   bpftool, clang-14, libbpf-dev, linux-libc-dev, iproute2: the tests' independent references and tools
+set -euo pipefail
+packages=(libllvm14 libbpf1 bpftool clang-14 libbpf-dev linux-libc-dev iproute2)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
