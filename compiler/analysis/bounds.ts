@@ -60,6 +60,9 @@ export function checkPacketBounds(program: ProgramIR, diagnostics: DiagnosticBag
     let state = entryStates.get(block);
     if (!state) continue;
     const locals = new Map(state.locals);
+    // Only a comparison in the branch's own block counts: a boolean kept
+    // from earlier may reach the kernel as a 0/1 register, which proves nothing.
+    const comparedHere = new Set<number>();
     for (const instr of block.instrs) {
       switch (instr.op) {
         case "ctx":
@@ -83,6 +86,7 @@ export function checkPacketBounds(program: ProgramIR, diagnostics: DiagnosticBag
           break;
         case "cmp":
           facts.set(instr.dst.id, comparisonFacts(instr, valueOf(instr.a), valueOf(instr.b)));
+          comparedHere.add(instr.dst.id);
           break;
         case "load":
         case "store":
@@ -96,7 +100,7 @@ export function checkPacketBounds(program: ProgramIR, diagnostics: DiagnosticBag
     const term = block.term;
     if (!term) continue;
     if (term.op === "cond_br" && term.cond.kind === "temp") {
-      const f = facts.get(term.cond.id);
+      const f = comparedHere.has(term.cond.id) ? facts.get(term.cond.id) : undefined;
       propagate(entryStates, term.then, apply(state, f?.onTrue));
       propagate(entryStates, term.else, apply(state, f?.onFalse));
     } else {
@@ -160,6 +164,9 @@ function comparisonFacts(cmp: Compare, a: Abstract, b: Abstract): { onTrue: Fact
     return none;
   }
   if (ptr.kind !== "ptr" || ptr.offset === undefined || ptr.offset <= 0 || ptr.offset > maxPacketOffset) return none;
+  // Each area has its own end: the kernel learns nothing from `data_meta + k` against data_end
+  // (try_match_pkt_pointers pairs packet with data_end and metadata with data only).
+  if (end.kind === "end" && ptr.region !== "packet") return none;
   if (end.kind === "ptr" && ptr.region !== "meta") return none;
   const fact = [{ region: ptr.region, bytes: ptr.offset, by: cmp.node }];
   switch (pred) {
