@@ -10,4 +10,4 @@ export type { Diagnostic, Location, RelatedInformation, Severity } from "./diagn
 export { EnvironmentError } from "./diagnostics/diagnostic";
 export { formatDiagnostics, toJson, type FormatOptions, type JsonDiagnostic } from "./diagnostics/format";
 export { Codes } from "./diagnostics/codes";
-export type { CpuVersion, OptLevel } from "./lower/generate";
+export { llvmInUse, type CpuVersion, type OptLevel } from "./lower/generate";

@@ -29,7 +29,10 @@
 //                  slower.
 //
 // Machine, kernel, Node, clang-14 and the libLLVM tsxdp loaded are printed
-// first, since every figure depends on them.
+// first, since every figure depends on them. tsxdp takes the newest libLLVM
+// it finds, which may not be clang's: TSXDP_LLVM_VERSION=14 puts both sides on
+// LLVM 14. The C side is built exactly as above, so with clang's default
+// -mcpu (v1), while tsxdp defaults to v3.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -55,7 +58,7 @@ for (const file of [CLI, COMPILER, LOADER]) {
   }
 }
 
-const { compile, formatDiagnostics } = await import(COMPILER);
+const { compile, formatDiagnostics, llvmInUse } = await import(COMPILER);
 const isRoot = process.getuid?.() === 0;
 const tmp = mkdtempSync(join(tmpdir(), "tsxdp-bench-"));
 process.on("exit", () => rmSync(tmp, { recursive: true, force: true }));
@@ -138,50 +141,13 @@ function newestMtime(dir) {
   return newest;
 }
 
-/**
- * The libLLVM tsxdp loads. dist/ exports only the public API, so llvm() is
- * bundled from the sources on the fly and asked in a child process, which
- * keeps a second copy of the binding out of the process being measured.
- */
-async function llvmInfo() {
+/** The libLLVM tsxdp loads, as the compiler reports it. */
+function llvmInfo() {
   try {
-    const { build } = await import("esbuild");
-    const requireFromRoot = createRequire(join(ROOT, "package.json"));
-    const outfile = join(tmp, "llvm-info.mjs");
-    await build({
-      stdin: {
-        contents: [
-          'import { findLLVM, llvm } from "./compiler/llvm/llvm-c.ts";',
-          "let info;",
-          "try { const L = llvm(); info = { version: L.version, path: L.path, via: 'llvm()' }; }",
-          "catch (e) { try { info = { ...findLLVM(), via: 'findLLVM()' }; } catch (e2) { info = { error: String(e2?.message ?? e2) }; } }",
-          "console.log(JSON.stringify(info));",
-        ].join("\n"),
-        resolveDir: ROOT,
-        loader: "ts",
-      },
-      bundle: true,
-      platform: "node",
-      format: "esm",
-      target: "node20",
-      outfile,
-      logLevel: "silent",
-      plugins: [
-        {
-          // The bundle lives in a temp dir, where a bare "koffi" would not resolve.
-          name: "koffi-from-repo",
-          setup(b) {
-            b.onResolve({ filter: /^koffi$/ }, () => ({ path: requireFromRoot.resolve("koffi"), external: true }));
-          },
-        },
-      ],
-    });
-    const r = spawnSync(process.execPath, [outfile], { encoding: "utf8" });
-    if (r.status !== 0) return `unknown (${r.stderr.trim().split("\n")[0]})`;
-    const info = JSON.parse(r.stdout);
-    return info.error ? `not found (${info.error})` : `LLVM ${info.version} (${info.path}, via ${info.via})`;
+    const info = llvmInUse();
+    return { text: `LLVM ${info.version} (${info.path})`, major: info.version };
   } catch (e) {
-    return `unknown (${e instanceof Error ? e.message.split("\n")[0] : String(e)})`;
+    return { text: `not found (${e instanceof Error ? e.message.split("\n")[0] : String(e)})` };
   }
 }
 
@@ -208,8 +174,13 @@ console.log("tsxdp benchmark");
 console.log(`  machine  ${cpuModel} (${cpus().length} CPUs, ${machine()})`);
 console.log(`  kernel   Linux ${release()}`);
 console.log(`  node     ${process.version}`);
-console.log(`  tsxdp    ${await llvmInfo()}`);
+const tsxdpLLVM = llvmInfo();
+console.log(`  tsxdp    ${tsxdpLLVM.text}`);
 console.log(`  clang    ${clangVersion ?? "clang-14 not found: no C columns"}`);
+const clangMajor = Number(clangVersion?.match(/version (\d+)/)?.[1]);
+if (tsxdpLLVM.major !== undefined && clangVersion !== undefined && tsxdpLLVM.major !== clangMajor) {
+  console.log(`  note     different LLVMs on each side; TSXDP_LLVM_VERSION=${clangMajor} makes tsxdp use clang's`);
+}
 if (statSync(COMPILER).mtimeMs < newestMtime(join(ROOT, "compiler"))) {
   console.log("  warning  dist/ is older than compiler/: run `npm run build` to measure the current sources");
 }

@@ -42,6 +42,12 @@ export function loadLlvm(): LLVMC {
   }
 }
 
+/** Which libLLVM the compiler uses (loading it if needed); throws EnvironmentError when there is none. */
+export function llvmInUse(): { readonly version: number; readonly path: string } {
+  const L = loadLlvm();
+  return { version: L.version, path: L.path };
+}
+
 export function generateObject(module: ModuleIR, opts: GenerateOptions): Generated {
   const L = loadLlvm();
   const context = L.LLVMContextCreate();
