@@ -51,6 +51,8 @@ function checkNode(node: ts.Node, intrinsics: Intrinsics, d: DiagnosticBag): "sk
       });
       return "skip";
     case ts.SyntaxKind.FunctionDeclaration:
+      // A bodiless `declare function` only names something: calling it is what gets refused (TSX1015).
+      if (!(node as ts.FunctionDeclaration).body) return "skip";
       d.report(Codes.unsupportedClosure, (node as ts.FunctionDeclaration).name ?? node, "user functions are not supported yet", {
         hints: ["write the logic inline in the program body"],
       });

@@ -91,8 +91,11 @@ export function parseProgram(input: SourceInput, diagnostics: DiagnosticBag): Fr
   const sources = new Map<string, string>([[rootFile, rootText]]);
   diagnostics.addTypeScript(program.getSyntacticDiagnostics(sourceFile));
   if (!diagnostics.hasErrors) {
-    diagnostics.addTypeScript(program.getGlobalDiagnostics());
-    diagnostics.addTypeScript(program.getSemanticDiagnostics(sourceFile));
+    const found = [...program.getGlobalDiagnostics(), ...program.getSemanticDiagnostics(sourceFile)];
+    // A global complaint ("Cannot find global value 'Promise'") has no location; it comes
+    // with the located error of the construct that needed it, which says more: keep that one.
+    const located = found.some((d) => d.file !== undefined && d.category === ts.DiagnosticCategory.Error);
+    diagnostics.addTypeScript(found.filter((d) => !located || d.file !== undefined));
   }
   for (const d of diagnostics.all) {
     const f = d.location?.file;

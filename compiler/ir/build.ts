@@ -16,7 +16,7 @@ export type { BuildOptions } from "./builder";
 const validName = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export function buildModule(sourceFile: ts.SourceFile, checker: ts.TypeChecker, intrinsics: Intrinsics, diagnostics: DiagnosticBag, options: BuildOptions): ModuleIR {
-  const scope: ModuleScope = { checker, intrinsics, diagnostics, options, constants: new Map() };
+  const scope: ModuleScope = { checker, intrinsics, diagnostics, options, constants: new Map(), poisoned: new Set() };
   // Constants are evaluated without a block: any instruction they would need is refused.
   const constantBuilder = new FunctionBuilder(scope);
   constantBuilder.current = undefined;
@@ -26,6 +26,8 @@ export function buildModule(sourceFile: ts.SourceFile, checker: ts.TypeChecker, 
 
   for (const stmt of sourceFile.statements) {
     if (ts.isImportDeclaration(stmt) || ts.isTypeAliasDeclaration(stmt) || ts.isInterfaceDeclaration(stmt) || ts.isEmptyStatement(stmt)) continue;
+    // Declarations without a body generate nothing; their calls are refused where they are made.
+    if (ts.isFunctionDeclaration(stmt) && !stmt.body) continue;
     if (ts.isExpressionStatement(stmt) && ts.isCallExpression(stmt.expression) && intrinsics.resolve(stmt.expression.expression)?.kind === "license") {
       const call = stmt.expression;
       const arg = call.arguments[0];
@@ -106,5 +108,6 @@ function declareConstant(scope: ModuleScope, fb: FunctionBuilder, decl: ts.Varia
     scope.constants.set(sym, value);
   } catch (e) {
     if (!(e instanceof Abort)) throw e;
+    scope.poisoned.add(sym);
   }
 }

@@ -25,6 +25,11 @@ export interface ModuleScope {
   readonly options: BuildOptions;
   /** Module-level constants, already folded. */
   readonly constants: Map<ts.Symbol, Value>;
+  /**
+   * Names whose declaration failed (already reported): a later use abandons
+   * its statement silently instead of adding "not a value" to the first error.
+   */
+  readonly poisoned: Set<ts.Symbol>;
 }
 
 export type Binding = { readonly kind: "value"; readonly value: Value } | { readonly kind: "local"; readonly local: Local; readonly mutable: boolean };
@@ -43,8 +48,12 @@ export class FunctionBuilder {
    * the one register that the checks were made against.
    */
   readonly ctxPointers = new Map<string, Temp>();
+  /** The program's section; some context fields exist in some sections only. Undefined for module constants. */
+  section: SectionName | undefined;
   /** The block being filled; undefined after a return, where code is unreachable. */
   current: Block | undefined;
+  /** A statement was abandoned: the control flow built is incomplete, so "missing return" would be a guess. */
+  abandoned = false;
   private nextTemp = 0;
 
   constructor(readonly scope: ModuleScope) {
@@ -111,6 +120,7 @@ export class FunctionBuilder {
   binding(node: ts.Identifier): Binding | undefined {
     const sym = this.symbolOf(node);
     if (!sym) return undefined;
+    if (this.scope.poisoned.has(sym)) throw new Abort(`\`${node.text}\` failed to declare`);
     const own = this.bindings.get(sym);
     if (own) return own;
     const c = this.scope.constants.get(sym);
@@ -149,6 +159,7 @@ export class FunctionBuilder {
       this.lowerStatement(stmt);
     } catch (e) {
       if (!(e instanceof Abort)) throw e;
+      this.abandoned = true;
       // Keep lowering later statements in a fresh block to report their problems too.
       if (!this.current) this.current = this.newBlock();
     }
@@ -158,7 +169,14 @@ export class FunctionBuilder {
     if (ts.isBlock(stmt)) {
       for (const s of stmt.statements) this.statement(s);
     } else if (ts.isVariableStatement(stmt)) {
-      for (const decl of stmt.declarationList.declarations) this.variable(decl, (stmt.declarationList.flags & ts.NodeFlags.Const) !== 0);
+      for (const decl of stmt.declarationList.declarations) {
+        try {
+          this.variable(decl, (stmt.declarationList.flags & ts.NodeFlags.Const) !== 0);
+        } catch (e) {
+          if (e instanceof Abort) this.poison(decl.name);
+          throw e;
+        }
+      }
     } else if (ts.isExpressionStatement(stmt)) {
       lowerExpression(this, stmt.expression, undefined, { discard: true });
     } else if (ts.isIfStatement(stmt)) {
@@ -207,6 +225,15 @@ export class FunctionBuilder {
     const local = this.local(decl.name.text, value.type, decl);
     this.bindings.set(sym, { kind: "local", local, mutable: true });
     this.emit({ op: "local_set", local, value, node: decl });
+  }
+
+  private poison(name: ts.BindingName): void {
+    if (ts.isIdentifier(name)) {
+      const sym = this.symbolOf(name);
+      if (sym) this.scope.poisoned.add(sym);
+    } else {
+      for (const el of name.elements) if (!ts.isOmittedExpression(el)) this.poison(el.name);
+    }
   }
 
   /** `const { data, data_end } = ctx;` */
@@ -265,6 +292,7 @@ function zeroOf(t: ValueType, fb: FunctionBuilder, node: ts.Node): Operand {
 
 export function buildProgram(scope: ModuleScope, name: string, section: SectionName, node: ts.Node, handler: ts.ArrowFunction | ts.FunctionExpression): ProgramIR | undefined {
   const fb = new FunctionBuilder(scope);
+  fb.section = section;
   const entry = fb.current!;
   let ctxName = "ctx";
   if (handler.parameters.length > 1) {
@@ -289,7 +317,8 @@ export function buildProgram(scope: ModuleScope, name: string, section: SectionN
   const body = handler.body;
   if (ts.isBlock(body)) {
     for (const s of body.statements) fb.statement(s);
-    if (fb.current) {
+    // After an abandoned statement the flow is incomplete and the real error is already reported.
+    if (fb.current && !fb.abandoned) {
       const close = body.getLastToken() ?? body;
       scope.diagnostics.report(Codes.missingReturn, close, `program \`${name}\` can reach its end without returning an action`, { hints: ["end every path with `return XdpAction.…;`"] });
     }

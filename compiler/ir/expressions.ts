@@ -48,6 +48,12 @@ export function ctxField(fb: FunctionBuilder, name: string, node: ts.Node): Temp
     throw fb.fail(Codes.contextUse, node, `the XDP context has no field \`${name}\``, { hints: [`its fields are ${Object.keys(ctxFields).join(", ")}`] });
   }
   const field = name as CtxField;
+  // The kernel refuses the read elsewhere (xdp_is_valid_access: egress_ifindex needs BPF_XDP_DEVMAP).
+  if (field === "egress_ifindex" && fb.section !== undefined && !fb.section.endsWith("/devmap")) {
+    throw fb.fail(Codes.contextUse, node, "`egress_ifindex` exists only in programs run from a DEVMAP entry", {
+      hints: ["declare the program with `xdp.devmap(…)` (or `xdp.frags.devmap(…)`), or do not read the field here"],
+    });
+  }
   const cached = fb.ctxPointers.get(field);
   if (cached) return cached;
   const dst = fb.temp(ctxFields[field]);
@@ -62,7 +68,9 @@ export function lowerExpression(fb: FunctionBuilder, e: ts.Expression, expected?
     case ts.SyntaxKind.ParenthesizedExpression:
       return lowerExpression(fb, (e as ts.ParenthesizedExpression).expression, expected, opts);
     case ts.SyntaxKind.NumericLiteral:
-      return untyped(BigInt((e as ts.NumericLiteral).text.replace(/_/g, "")));
+      // The source text, not `.text`: TypeScript rewrites 0x… literals through a double,
+      // which rounds u64 constants above 2^53 (0xffffffffffffffff would become 2^64).
+      return untyped(BigInt(e.getText().replace(/_/g, "")));
     case ts.SyntaxKind.TrueKeyword:
       return boolConst(true);
     case ts.SyntaxKind.FalseKeyword:
