@@ -72,6 +72,20 @@ const examples: Record<string, Record<string, Case[]>> = {
       { what: "a 14-byte runt", packet: P.truncate(ipv4Udp(9), 14), action: "PASS" },
     ],
   },
+  drop_udp_port_options: {
+    drop_udp_port_options: [
+      { what: "UDP to port 9, no options", packet: ipv4Udp(9), action: "DROP" },
+      { what: "UDP to port 9 behind 4 bytes of IPv4 options", packet: P.ethernet({ proto: P.ETH_P_IP }, P.ipv4({ protocol: P.IPPROTO_UDP, options: [1, 1, 1, 0] }, P.udp(40000, 9))), action: "DROP" },
+      { what: "UDP to port 9 behind 40 bytes of options", packet: P.ethernet({ proto: P.ETH_P_IP }, P.ipv4({ protocol: P.IPPROTO_UDP, options: new Array(40).fill(1) }, P.udp(40000, 9))), action: "DROP" },
+      { what: "UDP to port 53 behind options", packet: P.ethernet({ proto: P.ETH_P_IP }, P.ipv4({ protocol: P.IPPROTO_UDP, options: [1, 1, 1, 0] }, P.udp(40000, 53))), action: "PASS" },
+      {
+        what: "UDP to port 9 behind options, cut inside the UDP header",
+        packet: P.truncate(P.ethernet({ proto: P.ETH_P_IP }, P.ipv4({ protocol: P.IPPROTO_UDP, options: [1, 1, 1, 0] }, P.udp(40000, 9))), 45),
+        action: "PASS",
+      },
+      { what: "an IHL below 5 (malformed)", packet: (() => { const f = ipv4Udp(9); f[14] = 0x44; return f; })(), action: "DROP" },
+    ],
+  },
   swap_macs_tx: {
     swap_macs_tx: [
       {

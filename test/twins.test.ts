@@ -181,6 +181,22 @@ function randomFrames(seed: number): Vector[] {
   return v;
 }
 
+/** Every IHL from 0 to 15, to port 9 and another, whole and cut inside the UDP header: the variable-offset path. */
+function ihlFrames(): Vector[] {
+  const v: Vector[] = [];
+  for (let ihl = 0; ihl <= 15; ihl++) {
+    for (const port of [DISCARD_PORT, 53]) {
+      const options = Array.from({ length: Math.max(ihl - 5, 0) * 4 }, (_, i) => (i % 4 === 0 ? 1 : 0));
+      const frame = ethernet({ proto: ETH_P_IP }, ipv4({ protocol: IPPROTO_UDP, options }, udp(40000, port)));
+      frame[14] = 0x40 | ihl;
+      v.push({ label: `ihl ${ihl}, udp to ${port}`, data: frame });
+      v.push({ label: `ihl ${ihl}, udp to ${port}, cut 1 byte into the udp header`, data: frame.slice(0, Math.max(14, 14 + ihl * 4 + 1)) });
+      v.push({ label: `ihl ${ihl}, udp to ${port}, cut right after the destination port`, data: frame.slice(0, Math.max(14, 14 + ihl * 4 + 4)) });
+    }
+  }
+  return v;
+}
+
 /** Up to 3000 bytes: all fit the linear buffer of a non-frags test run (one page minus head- and tailroom). */
 function largeFrames(): Vector[] {
   return [
@@ -247,6 +263,10 @@ const PLANS: ExamplePlan[] = [
   { example: "pass", programs: [{ name: "pass", section: "xdp", runs: plain(COMMON), verdicts: ["PASS"] }] },
   { example: "drop_non_ipv4", programs: [{ name: "drop_non_ipv4", section: "xdp", runs: plain(COMMON), verdicts: ["PASS", "DROP"] }] },
   { example: "drop_udp_port", programs: [{ name: "drop_udp_port", section: "xdp", runs: plain(COMMON), verdicts: ["PASS", "DROP"] }] },
+  {
+    example: "drop_udp_port_options",
+    programs: [{ name: "drop_udp_port_options", section: "xdp", runs: plain([...COMMON, ...ihlFrames()]), verdicts: ["PASS", "DROP"] }],
+  },
   // The 14-byte minimum of a test run makes the DROP branch (runt frame) unreachable here.
   { example: "swap_macs_tx", programs: [{ name: "swap_macs_tx", section: "xdp", runs: plain(COMMON), verdicts: ["TX"] }] },
   {

@@ -21,15 +21,24 @@
  * check into the branch that uses it, so an access made before the check
  * counts as made after it unless that branch just returns an action.
  */
-import type ts from "typescript";
+import ts from "typescript";
 import { Codes } from "../diagnostics/codes";
 import { type DiagnosticBag, locationOf } from "../diagnostics/diagnostic";
 import { type Block, type Compare, type MemoryLoad, type MemoryStore, type Operand, type ProgramIR, reversePostOrder, successors } from "../ir/ir";
 
 type Region = "packet" | "meta";
 
-/** What the analysis knows about a value. */
-type Abstract = { readonly kind: "ptr"; readonly region: Region; readonly offset: number | undefined } | { readonly kind: "end" } | { readonly kind: "scalar" };
+/**
+ * What the analysis knows about a value. A pointer is a base plus a constant
+ * offset, as the kernel sees a packet register: base 0 is `data` (or
+ * `data_meta`) itself; adding a variable makes a new base (the kernel gives
+ * the register a new id), whose variable part is at most `varMax`. Ranges
+ * are proven per base. A scalar carries its largest unsigned value when known.
+ */
+type Abstract =
+  | { readonly kind: "ptr"; readonly region: Region; readonly base: number; readonly offset: number | undefined; readonly varMax: bigint }
+  | { readonly kind: "end" }
+  | { readonly kind: "scalar"; readonly max?: bigint };
 
 interface Proven {
   readonly bytes: number;
@@ -40,16 +49,18 @@ interface Proven {
 }
 
 interface State {
-  readonly packet: Proven;
+  /** Packet bytes proven readable, per pointer base (0: from `data`). */
+  readonly ranges: ReadonlyMap<number, Proven>;
   readonly meta: Proven;
   readonly locals: ReadonlyMap<number, Abstract>;
-  /** Packet offsets found at or beyond data_end on some path here, by offset. */
-  readonly beyond: ReadonlyMap<number, Beyond>;
+  /** Packet pointers found at or beyond data_end on some path here, by "base:offset". */
+  readonly beyond: ReadonlyMap<string, Beyond>;
   /** Packet accesses made on every path to here: those LLVM may sink to here (into blocks they dominate). */
   readonly accessed: readonly Access[];
 }
 
 interface Access {
+  readonly base: number;
   readonly from: number;
   readonly to: number;
   /** Offset of the pointer the access goes through (the register LLVM uses for it). */
@@ -59,6 +70,7 @@ interface Access {
 
 /** `data + offset` was found at or beyond data_end; `regained` is what later checks proved since. */
 interface Beyond {
+  readonly base: number;
   readonly offset: number;
   readonly regained: number;
   readonly by: ts.Node;
@@ -66,6 +78,7 @@ interface Beyond {
 
 interface Fact {
   readonly region: Region;
+  readonly base: number;
   readonly bytes: number;
   readonly by: ts.Node;
 }
@@ -73,9 +86,9 @@ interface Fact {
 interface Outcomes {
   readonly onTrue: Fact[];
   readonly onFalse: Fact[];
-  /** The packet offset the branch finds at or beyond data_end, if any. */
-  readonly beyondOnTrue?: number;
-  readonly beyondOnFalse?: number;
+  /** The packet pointer (base, offset) the branch finds at or beyond data_end, if any. */
+  readonly beyondOnTrue?: readonly [number, number];
+  readonly beyondOnFalse?: readonly [number, number];
   readonly by?: ts.Node;
 }
 
@@ -84,14 +97,24 @@ const nothing: Proven = { bytes: 0 };
 
 /** The verifier's MAX_PACKET_OFF: beyond it a comparison proves nothing. */
 const maxPacketOffset = 0xffff;
+const unbounded = 1n << 64n;
 
 export function checkPacketBounds(program: ProgramIR, diagnostics: DiagnosticBag): void {
   const values = new Map<number, Abstract>();
   const facts = new Map<number, Outcomes>();
   const entryStates = new Map<Block, State>();
-  entryStates.set(program.entry, { packet: nothing, meta: nothing, locals: new Map(), beyond: new Map(), accessed: [] });
+  entryStates.set(program.entry, { ranges: new Map(), meta: nothing, locals: new Map(), beyond: new Map(), accessed: [] });
+  /** Where each variable base was made, for messages. */
+  const bases = new Map<number, ts.Node>();
+  /** Bases whose making was already refused: their uses add nothing to that diagnostic. */
+  const refused = new Set<number>();
+  const isRefused = (v: Abstract) => v.kind === "ptr" && refused.has(v.base);
 
-  const valueOf = (o: Operand): Abstract => (o.kind === "const" ? scalar : (values.get(o.id) ?? scalar));
+  const valueOf = (o: Operand): Abstract => (o.kind === "const" ? { kind: "scalar", max: BigInt.asUintN(64, o.value) } : (values.get(o.id) ?? scalar));
+  const maxOf = (o: Operand): bigint | undefined => {
+    const v = valueOf(o);
+    return v.kind === "scalar" ? v.max : undefined;
+  };
 
   // No loops yet: one pass in reverse post-order sees every predecessor first.
   for (const block of reversePostOrder(program.entry)) {
@@ -107,16 +130,53 @@ export function checkPacketBounds(program: ProgramIR, diagnostics: DiagnosticBag
         case "ctx":
           values.set(
             instr.dst.id,
-            instr.field === "data" ? { kind: "ptr", region: "packet", offset: 0 } : instr.field === "data_meta" ? { kind: "ptr", region: "meta", offset: 0 } : instr.field === "data_end" ? { kind: "end" } : scalar,
+            instr.field === "data"
+              ? { kind: "ptr", region: "packet", base: 0, offset: 0, varMax: 0n }
+              : instr.field === "data_meta"
+                ? { kind: "ptr", region: "meta", base: 0, offset: 0, varMax: 0n }
+                : instr.field === "data_end"
+                  ? { kind: "end" }
+                  : { kind: "scalar", max: 0xffffffffn },
           );
           break;
         case "ptr_add": {
           const base = valueOf(instr.base);
           if (base.kind !== "ptr") break;
-          const delta = instr.offset.kind === "const" ? Number(BigInt.asIntN(64, instr.offset.value)) : undefined;
-          values.set(instr.dst.id, { kind: "ptr", region: base.region, offset: base.offset === undefined || delta === undefined ? undefined : base.offset + delta });
+          if (instr.offset.kind === "const") {
+            const delta = Number(BigInt.asIntN(64, instr.offset.value));
+            values.set(instr.dst.id, { ...base, offset: base.offset === undefined ? undefined : base.offset + delta });
+            break;
+          }
+          // adjust_ptr_min_max_vals: a variable added to a packet pointer gives a new id, the
+          // constant offset stays, and the variable's bounds add up.
+          const add = maxOf(instr.offset);
+          const varMax = add === undefined ? unbounded : base.varMax + add;
+          const fresh = instr.dst.id + 1;
+          bases.set(fresh, instr.node);
+          if (varMax >= 1n << 63n) {
+            // check_reg_sane_offset: a value that may be negative (as the verifier reads it) cannot move a pointer at all.
+            diagnostics.report(Codes.packetVariableOffset, instr.node, "the verifier refuses moving a packet pointer by a value this large: it may be negative as the verifier reads it", {
+              hints: ["bound the amount first, e.g. with a mask (`x & 0xffff`) or a narrower type (`u16(x)`)"],
+            });
+            refused.add(fresh);
+          }
+          values.set(instr.dst.id, { kind: "ptr", region: base.region, base: fresh, offset: base.region === "meta" ? undefined : base.offset, varMax });
           break;
         }
+        case "binary":
+          values.set(instr.dst.id, { kind: "scalar", max: binaryMax(instr.kind, maxOf(instr.a), maxOf(instr.b), bitsOf(instr.dst.type)) });
+          break;
+        case "cast": {
+          const from = instr.src.type;
+          const to = bitsOf(instr.dst.type);
+          const m = from.kind === "bool" ? 1n : from.kind === "int" && !from.signed ? maxOf(instr.src) : undefined;
+          values.set(instr.dst.id, { kind: "scalar", max: m !== undefined && m <= limit(to) ? m : limit(to) });
+          break;
+        }
+        case "bswap":
+        case "call":
+          values.set(instr.dst.id, { kind: "scalar", max: limit(bitsOf(instr.dst.type)) });
+          break;
         case "local_get":
           values.set(instr.dst.id, locals.get(instr.local.id) ?? scalar);
           break;
@@ -126,6 +186,7 @@ export function checkPacketBounds(program: ProgramIR, diagnostics: DiagnosticBag
         case "cmp": {
           const a = valueOf(instr.a);
           const b = valueOf(instr.b);
+          if (isRefused(a) || isRefused(b)) break;
           if (isVariablePointer(a) || isVariablePointer(b)) {
             // Such a check proves nothing here, and keeps alive pointer arithmetic that the
             // kernel refuses when the offset's range is unbounded ("math between pkt pointer
@@ -146,8 +207,11 @@ export function checkPacketBounds(program: ProgramIR, diagnostics: DiagnosticBag
           break;
         }
         case "load":
+          values.set(instr.dst.id, { kind: "scalar", max: limit(instr.size * 8) });
+          if (!isRefused(valueOf(instr.ptr))) checkAccess(instr, valueOf(instr.ptr), state, program, diagnostics, accessed, bases);
+          break;
         case "store":
-          checkAccess(instr, valueOf(instr.ptr), state, program, diagnostics, accessed);
+          if (!isRefused(valueOf(instr.ptr))) checkAccess(instr, valueOf(instr.ptr), state, program, diagnostics, accessed, bases);
           break;
         default:
           break;
@@ -168,18 +232,66 @@ export function checkPacketBounds(program: ProgramIR, diagnostics: DiagnosticBag
   }
 }
 
-function apply(state: State, facts: readonly Fact[] | undefined, beyondOffset: number | undefined, by: ts.Node | undefined): State {
+function apply(state: State, facts: readonly Fact[] | undefined, beyond: readonly [number, number] | undefined, by: ts.Node | undefined): State {
   let s = state;
   for (const f of facts ?? []) {
-    // find_good_pkt_pointers raises every copy of the pointer, the marked ones included.
-    if (f.region === "packet" && s.beyond.size > 0) {
-      s = { ...s, beyond: new Map([...s.beyond].map(([k, b]) => [k, { ...b, regained: Math.max(b.regained, f.bytes) }])) };
+    if (f.region === "meta") {
+      if (f.bytes > s.meta.bytes) s = { ...s, meta: { bytes: f.bytes, by: f.by } };
+      continue;
     }
-    const current = s[f.region];
-    if (f.bytes > current.bytes) s = { ...s, [f.region]: { bytes: f.bytes, by: f.by } };
+    // find_good_pkt_pointers raises every copy of the pointer (same id), the marked ones included.
+    if (s.beyond.size > 0) {
+      s = { ...s, beyond: new Map([...s.beyond].map(([k, b]) => [k, b.base === f.base ? { ...b, regained: Math.max(b.regained, f.bytes) } : b])) };
+    }
+    if (f.bytes > rangeOf(s, f.base).bytes) s = { ...s, ranges: new Map(s.ranges).set(f.base, { bytes: f.bytes, by: f.by }) };
   }
-  if (beyondOffset !== undefined && by) s = { ...s, beyond: new Map(s.beyond).set(beyondOffset, { offset: beyondOffset, regained: 0, by }) };
+  if (beyond !== undefined && by) {
+    const [base, offset] = beyond;
+    s = { ...s, beyond: new Map(s.beyond).set(`${base}:${offset}`, { base, offset, regained: 0, by }) };
+  }
   return s;
+}
+
+function rangeOf(s: State, base: number): Proven {
+  return s.ranges.get(base) ?? nothing;
+}
+
+function bitsOf(t: { kind: string; bits?: number }): number {
+  return t.kind === "int" ? t.bits! : t.kind === "bool" ? 1 : 64;
+}
+
+function limit(bits: number): bigint {
+  return (1n << BigInt(bits)) - 1n;
+}
+
+/**
+ * The largest unsigned result of an operation, from its operands' largest
+ * values (undefined: unknown), never above what the width holds. The kernel
+ * tracks at least this much (tnums and min/max in adjust_scalar_min_max_vals).
+ */
+function binaryMax(kind: string, a: bigint | undefined, b: bigint | undefined, bits: number): bigint {
+  const top = limit(bits);
+  const fit = (v: bigint | undefined) => (v === undefined || v > top ? top : v);
+  switch (kind) {
+    case "and":
+      return a === undefined ? fit(b) : b === undefined ? fit(a) : fit(a < b ? a : b);
+    case "or":
+    case "xor":
+      return a === undefined || b === undefined ? top : fit((1n << BigInt((a > b ? a : b).toString(2).length)) - 1n);
+    case "add":
+      return a === undefined || b === undefined ? top : fit(a + b);
+    case "mul":
+      return a === undefined || b === undefined ? top : fit(a * b);
+    case "shl":
+      return a === undefined || b === undefined || b >= BigInt(bits) ? top : fit(a << b);
+    case "lshr":
+    case "udiv":
+      return fit(a);
+    case "urem":
+      return b === undefined || b === 0n ? fit(a) : fit(a !== undefined && a < b - 1n ? a : b - 1n);
+    default:
+      return top;
+  }
 }
 
 function propagate(states: Map<Block, State>, target: Block, incoming: State): void {
@@ -199,7 +311,9 @@ function join(a: State, b: State): State {
     beyond.set(k, va && va.regained <= vb.regained ? va : vb);
   }
   const accessed = a.accessed.filter((x) => b.accessed.includes(x));
-  return { packet: joinProven(a.packet, b.packet), meta: joinProven(a.meta, b.meta), locals, beyond, accessed };
+  const ranges = new Map<number, Proven>();
+  for (const base of new Set([...a.ranges.keys(), ...b.ranges.keys()])) ranges.set(base, joinProven(rangeOf(a, base), rangeOf(b, base)));
+  return { ranges, meta: joinProven(a.meta, b.meta), locals, beyond, accessed };
 }
 
 function joinProven(a: Proven, b: Proven): Proven {
@@ -209,8 +323,11 @@ function joinProven(a: Proven, b: Proven): Proven {
 }
 
 function joinValue(a: Abstract, b: Abstract): Abstract {
-  if (a.kind === "ptr" && b.kind === "ptr" && a.region === b.region) return a.offset === b.offset ? a : { kind: "ptr", region: a.region, offset: undefined };
-  return a.kind === b.kind && a.kind !== "ptr" ? a : scalar;
+  if (a.kind === "ptr" && b.kind === "ptr" && a.region === b.region) {
+    return a.offset === b.offset && a.base === b.base ? a : { ...a, offset: undefined };
+  }
+  if (a.kind === "scalar" && b.kind === "scalar") return { kind: "scalar", max: a.max === undefined || b.max === undefined ? undefined : a.max > b.max ? a.max : b.max };
+  return a.kind === b.kind ? a : scalar;
 }
 
 /**
@@ -239,8 +356,9 @@ function comparisonFacts(cmp: Compare, a: Abstract, b: Abstract): Outcomes {
   if (end.kind === "end" && ptr.region !== "packet") return none;
   if (end.kind === "ptr" && ptr.region !== "meta") return none;
   // The kernel marks the packet pointer on its "at or beyond the end" branch whatever its offset.
-  const beyond = ptr.region === "packet" ? ptr.offset : undefined;
-  const fact = ptr.offset <= 0 || ptr.offset > maxPacketOffset ? [] : [{ region: ptr.region, bytes: ptr.offset, by: cmp.node }];
+  const beyond = ptr.region === "packet" ? ([ptr.base, ptr.offset] as const) : undefined;
+  // find_good_pkt_pointers gives no range when the variable part could reach past MAX_PACKET_OFF.
+  const fact = ptr.offset <= 0 || BigInt(ptr.offset) + ptr.varMax > BigInt(maxPacketOffset) ? [] : [{ region: ptr.region, base: ptr.base, bytes: ptr.offset, by: cmp.node }];
   switch (pred) {
     case "ugt": // p > end: false branch p <= end
     case "uge": // p >= end: false branch p < end
@@ -257,7 +375,7 @@ function isOrdering(pred: Compare["pred"]): boolean {
   return pred !== "eq" && pred !== "ne";
 }
 
-/** A packet pointer at offset 0 or before, against data_end. */
+/** A packet pointer at offset 0 or before (of its base), against data_end. */
 function isUselessStart(p: Abstract, end: Abstract): boolean {
   return p.kind === "ptr" && p.region === "packet" && p.offset !== undefined && p.offset <= 0 && end.kind === "end";
 }
@@ -282,8 +400,7 @@ function mirror(pred: Compare["pred"]): Compare["pred"] {
   return m[pred]!;
 }
 
-function checkAccess(load: MemoryLoad | MemoryStore, ptr: Abstract, state: State, program: ProgramIR, d: DiagnosticBag, accessed: Access[]): void {
-  const proven = load.region === "packet" ? state.packet : state.meta;
+function checkAccess(load: MemoryLoad | MemoryStore, ptr: Abstract, state: State, program: ProgramIR, d: DiagnosticBag, accessed: Access[], bases: ReadonlyMap<number, ts.Node>): void {
   const what = `${load.region === "packet" ? "packet" : "metadata"} ${load.op === "load" ? "read" : "write"}`;
   if (ptr.kind !== "ptr") {
     d.report(Codes.internal, load.node, "an access through something that is not a pointer reached the bounds analysis");
@@ -293,6 +410,15 @@ function checkAccess(load: MemoryLoad | MemoryStore, ptr: Abstract, state: State
     reportVariableOffset(d, load.node, what);
     return;
   }
+  const moved = ptr.base !== 0 ? bases.get(ptr.base) : undefined;
+  if (moved && ptr.varMax > BigInt(maxPacketOffset)) {
+    d.report(Codes.packetVariableOffset, load.node, `this ${what} is through a pointer moved by a value the compiler cannot bound, so no check can prove it`, {
+      related: [{ message: "the pointer is moved here", location: locationOf(moved) }],
+      hints: ["bound the offset first, e.g. with a mask: `(x & 0x3f)`, or a narrower type such as `u8`"],
+    });
+    return;
+  }
+  const proven = load.region === "packet" ? rangeOf(state, ptr.base) : state.meta;
   const from = ptr.offset + load.offset;
   const to = from + load.size;
   if (from < 0) {
@@ -301,19 +427,21 @@ function checkAccess(load: MemoryLoad | MemoryStore, ptr: Abstract, state: State
   }
   if (to <= proven.bytes) {
     if (load.region === "packet") {
-      checkBeyond(load, ptr.offset, from, to, state, what, program.ctxName, d);
-      accessed.push({ from, to, pointer: ptr.offset, instr: load });
+      checkBeyond(load, ptr.base, ptr.offset, from, to, state, what, program.ctxName, d);
+      accessed.push({ base: ptr.base, from, to, pointer: ptr.offset, instr: load });
     }
     return;
   }
   const endName = load.region === "packet" ? "data_end" : "data";
-  const base = load.region === "packet" ? "data" : "data_meta";
   const related = [];
+  const pointerText = moved ? pointerExpression(load) : undefined;
+  const past = moved ? ` past \`${moved.getText()}\`` : "";
   if (proven.bytes > 0) {
-    related.push({ message: `proven here: [0, ${proven.bytes})${proven.by ? ", by this check" : ""}`, location: proven.by ? locationOf(proven.by) : undefined });
+    related.push({ message: `proven here: [0, ${proven.bytes})${past}${proven.by ? ", by this check" : ""}`, location: proven.by ? locationOf(proven.by) : undefined });
   } else {
-    related.push({ message: `proven here: nothing; no check against ${endName} covers this access on every path` });
+    related.push({ message: `proven here: nothing${past}; no check against ${endName} covers this access on every path` });
   }
+  if (moved) related.push({ message: "the pointer moves by a variable amount here, so checks made before it do not count for it (the kernel gives it a new identity)", location: locationOf(moved) });
   if (proven.weakerJoin) {
     related.push({
       message: `[0, ${proven.weakerJoin.stronger}) is proven on some paths only${proven.weakerJoin.strongerBy ? ", by this check" : ""}; another path reaches this access without it`,
@@ -321,16 +449,30 @@ function checkAccess(load: MemoryLoad | MemoryStore, ptr: Abstract, state: State
     });
   }
   const line = locationOf(load.node).line;
-  d.report(load.region === "packet" ? Codes.packetBounds : Codes.metaBounds, load.node, `${what} of bytes [${from}, ${to}) is not proven within ${endName}`, {
+  const base = load.region === "packet" ? "data" : "data_meta";
+  const check = moved
+    ? pointerText
+      ? `\`if (${pointerText} + ${to - ptr.offset} > ${program.ctxName}.data_end) return XdpAction.DROP;\``
+      : `a check of this pointer plus ${to - ptr.offset} against data_end`
+    : `\`if (${program.ctxName}.${base} + ${to} > ${program.ctxName}.${endName}) return XdpAction.DROP;\``;
+  d.report(load.region === "packet" ? Codes.packetBounds : Codes.metaBounds, load.node, `${what} of bytes [${from}, ${to})${past} is not proven within ${endName}`, {
     related,
-    hints: [`add \`if (${program.ctxName}.${base} + ${to} > ${program.ctxName}.${endName}) return XdpAction.DROP;\` on every path before line ${line}`],
+    hints: [`add ${check} on every path before line ${line}`],
   });
 }
 
+/** `p` in `p.load<…>(…)`, when it is a plain name (for hints). */
+function pointerExpression(access: MemoryLoad | MemoryStore): string | undefined {
+  const call = access.node;
+  if (!ts.isCallExpression(call) || !ts.isPropertyAccessExpression(call.expression)) return undefined;
+  const target = call.expression.expression;
+  return ts.isIdentifier(target) ? target.text : undefined;
+}
+
 /** An access the kernel may make through a register it marked at or beyond data_end (see the top). */
-function checkBeyond(load: MemoryLoad | MemoryStore, pointerOffset: number, from: number, to: number, state: State, what: string, ctxName: string, d: DiagnosticBag): void {
+function checkBeyond(load: MemoryLoad | MemoryStore, base: number, pointerOffset: number, from: number, to: number, state: State, what: string, ctxName: string, d: DiagnosticBag): void {
   for (const b of state.beyond.values()) {
-    if ((from >= b.offset || pointerOffset === b.offset) && to > b.regained) {
+    if (b.base === base && (from >= b.offset || pointerOffset === b.offset) && to > b.regained) {
       d.report(Codes.packetBounds, load.node, `${what} of bytes [${from}, ${to}) is not proven within data_end on every path`, {
         related: [
           {
@@ -349,11 +491,11 @@ function checkBeyond(load: MemoryLoad | MemoryStore, pointerOffset: number, from
  * A check about to find `data + offset` at or beyond the end, on the edge to `target`: an
  * access made before it through that pointer, or past it, may be sunk into that branch.
  */
-function checkSunk(offset: number, by: ts.Node, target: Block, state: State, d: DiagnosticBag): void {
+function checkSunk([base, offset]: readonly [number, number], by: ts.Node, target: Block, state: State, d: DiagnosticBag): void {
   // A branch that only returns an action uses no loaded value: nothing is sunk into it.
   if (target.instrs.length === 0 && target.term?.op === "ret" && target.term.value.kind === "const") return;
   for (const a of state.accessed) {
-    if (a.from < offset && a.pointer !== offset) continue;
+    if (a.base !== base || (a.from < offset && a.pointer !== offset)) continue;
     const what = `packet ${a.instr.op === "load" ? "read" : "write"}`;
     d.report(Codes.packetBounds, a.instr.node, `${what} of bytes [${a.from}, ${a.to}) is not proven within data_end on every path`, {
       related: [

@@ -200,8 +200,17 @@ function pointerAdd(fb: FunctionBuilder, base: Temp, offsetExpr: ts.Expression, 
   }
   const o = operand(fb, off, offsetExpr);
   if (!isInt(o.type) || o.type.be) throw fb.fail(Codes.pointerArithmetic, offsetExpr, `a pointer moves by a host-order integer, not by \`${typeName(o.type)}\``);
-  let wide = widen(fb, o, o.type.signed ? i64 : u64, offsetExpr);
-  if (kind === "sub") wide = arith(fb, "sub", constant(0n, wide.type as IntType), wide, node);
+  // The verifier refuses packet pointers moved by a value that may be negative
+  // (check_packet_access: "min value is negative"), so variable moves are unsigned and forward.
+  if (o.type.signed) {
+    throw fb.fail(Codes.pointerArithmetic, offsetExpr, `a packet pointer moves by an unsigned amount; \`${typeName(o.type)}\` may be negative`, {
+      hints: [`convert it, e.g. \`u${o.type.bits}(…)\`, once you know it is not negative`],
+    });
+  }
+  if (kind === "sub") {
+    throw fb.fail(Codes.pointerArithmetic, node, "a packet pointer can move back only by a constant", { hints: ["move forward from an earlier pointer instead"] });
+  }
+  const wide = widen(fb, o, u64, offsetExpr);
   const dst = fb.temp(base.type);
   fb.emit({ op: "ptr_add", dst, base, offset: wide, node });
   return dst;

@@ -195,8 +195,17 @@ class ProgramLowering {
         const { fn, type: fnType } = L.intrinsic(this.llmod, "llvm.bswap", [type]);
         return this.define(i.dst.id, L.LLVMBuildCall2(b, fnType, fn, [this.operand(i.src)], 1, ""));
       }
-      case "ptr_add":
-        return this.define(i.dst.id, L.LLVMBuildGEP2(b, t.i8, this.operand(i.base), [this.operand(i.offset)], 1, ""));
+      case "ptr_add": {
+        const moved = L.LLVMBuildGEP2(b, t.i8, this.operand(i.base), [this.operand(i.offset)], 1, "");
+        if (i.offset.kind === "const") return this.define(i.dst.id, moved);
+        // A pointer moved by a variable is a new base for the verifier (a new register id);
+        // the analysis proves ranges per base. An opaque passthrough stops LLVM from
+        // re-associating later constant offsets into the variable, which would give the
+        // checks and the accesses different bases.
+        const { fn, type } = L.intrinsic(this.llmod, "llvm.bpf.passthrough", [t.ptr, t.ptr]);
+        const seq = L.LLVMConstInt(t.i32, BigInt(i.dst.id), 0);
+        return this.define(i.dst.id, L.LLVMBuildCall2(b, type, fn, [seq, moved], 2, ""));
+      }
       case "load": {
         const type = t.of(i.dst.type);
         let p = this.operand(i.ptr);
