@@ -106,6 +106,12 @@ export function checkPacketBounds(program: ProgramIR, diagnostics: DiagnosticBag
   entryStates.set(program.entry, { ranges: new Map(), meta: nothing, locals: new Map(), beyond: new Map(), accessed: [] });
   /** Where each variable base was made, for messages. */
   const bases = new Map<number, ts.Node>();
+  const joinBases: JoinBases = (block, localId) => {
+    const id = -(block.id * 0x10000 + localId + 1);
+    const local = program.locals[localId];
+    if (local && !bases.has(id)) bases.set(id, local.node);
+    return id;
+  };
   /** Bases whose making was already refused: their uses add nothing to that diagnostic. */
   const refused = new Set<number>();
   const isRefused = (v: Abstract) => v.kind === "ptr" && refused.has(v.base);
@@ -224,10 +230,10 @@ export function checkPacketBounds(program: ProgramIR, diagnostics: DiagnosticBag
       const f = comparedHere.has(term.cond.id) ? facts.get(term.cond.id) : undefined;
       if (f?.by && f.beyondOnTrue !== undefined) checkSunk(f.beyondOnTrue, f.by, term.then, state, diagnostics);
       if (f?.by && f.beyondOnFalse !== undefined) checkSunk(f.beyondOnFalse, f.by, term.else, state, diagnostics);
-      propagate(entryStates, term.then, apply(state, f?.onTrue, f?.beyondOnTrue, f?.by));
-      propagate(entryStates, term.else, apply(state, f?.onFalse, f?.beyondOnFalse, f?.by));
+      propagate(entryStates, term.then, apply(state, f?.onTrue, f?.beyondOnTrue, f?.by), joinBases);
+      propagate(entryStates, term.else, apply(state, f?.onFalse, f?.beyondOnFalse, f?.by), joinBases);
     } else {
-      for (const s of successors(block)) propagate(entryStates, s, state);
+      for (const s of successors(block)) propagate(entryStates, s, state, joinBases);
     }
   }
 }
@@ -294,16 +300,19 @@ function binaryMax(kind: string, a: bigint | undefined, b: bigint | undefined, b
   }
 }
 
-function propagate(states: Map<Block, State>, target: Block, incoming: State): void {
+/** Registers a base made where a variable's pointers from several paths meet. */
+type JoinBases = (block: Block, localId: number) => number;
+
+function propagate(states: Map<Block, State>, target: Block, incoming: State, joinBases: JoinBases): void {
   const existing = states.get(target);
-  states.set(target, existing ? join(existing, incoming) : incoming);
+  states.set(target, existing ? join(existing, incoming, (localId) => joinBases(target, localId)) : incoming);
 }
 
-function join(a: State, b: State): State {
+function join(a: State, b: State, joinBase: (localId: number) => number): State {
   const locals = new Map<number, Abstract>();
   for (const [id, va] of a.locals) {
     const vb = b.locals.get(id);
-    if (vb) locals.set(id, joinValue(va, vb));
+    if (vb) locals.set(id, joinValue(va, vb, () => joinBase(id)));
   }
   const beyond = new Map(a.beyond);
   for (const [k, vb] of b.beyond) {
@@ -322,9 +331,15 @@ function joinProven(a: Proven, b: Proven): Proven {
   return { ...weak, weakerJoin: weak.weakerJoin ?? { stronger: strong.bytes, strongerBy: strong.by } };
 }
 
-function joinValue(a: Abstract, b: Abstract): Abstract {
+function joinValue(a: Abstract, b: Abstract, joinBase: () => number): Abstract {
   if (a.kind === "ptr" && b.kind === "ptr" && a.region === b.region) {
-    return a.offset === b.offset && a.base === b.base ? a : { ...a, offset: undefined };
+    if (a.offset === b.offset && a.base === b.base) return a;
+    if (a.offset === undefined || b.offset === undefined || a.region !== "packet") return { ...a, offset: undefined };
+    // Pointers from different paths meet (a walk through options): one new base, with no
+    // range proven yet, whose variable part covers both. The kernel explores the paths
+    // apart and knows at least this much on each.
+    const reach = (p: typeof a) => BigInt(p.offset!) + p.varMax;
+    return { kind: "ptr", region: "packet", base: joinBase(), offset: 0, varMax: reach(a) > reach(b) ? reach(a) : reach(b) };
   }
   if (a.kind === "scalar" && b.kind === "scalar") return { kind: "scalar", max: a.max === undefined || b.max === undefined ? undefined : a.max > b.max ? a.max : b.max };
   return a.kind === b.kind ? a : scalar;
@@ -435,13 +450,19 @@ function checkAccess(load: MemoryLoad | MemoryStore, ptr: Abstract, state: State
   const endName = load.region === "packet" ? "data_end" : "data";
   const related = [];
   const pointerText = moved ? pointerExpression(load) : undefined;
-  const past = moved ? ` past \`${moved.getText()}\`` : "";
-  if (proven.bytes > 0) {
-    related.push({ message: `proven here: [0, ${proven.bytes})${past}${proven.by ? ", by this check" : ""}`, location: proven.by ? locationOf(proven.by) : undefined });
+  const past = moved ? ` past ${describeBase(moved)}` : "";
+  // Past a moved pointer, bytes count from that pointer, as the user wrote them.
+  const shift = moved ? ptr.offset : 0;
+  if (proven.bytes - shift > 0) {
+    related.push({ message: `proven here: [0, ${proven.bytes - shift})${past}${proven.by ? ", by this check" : ""}`, location: proven.by ? locationOf(proven.by) : undefined });
   } else {
     related.push({ message: `proven here: nothing${past}; no check against ${endName} covers this access on every path` });
   }
-  if (moved) related.push({ message: "the pointer moves by a variable amount here, so checks made before it do not count for it (the kernel gives it a new identity)", location: locationOf(moved) });
+  if (moved && ts.isVariableDeclaration(moved)) {
+    related.push({ message: `\`${moved.name.getText()}\` points at different places on the paths that meet before this access; check it again after they meet`, location: locationOf(moved) });
+  } else if (moved) {
+    related.push({ message: "the pointer moves by a variable amount here, so checks made before it do not count for it (the kernel gives it a new identity)", location: locationOf(moved) });
+  }
   if (proven.weakerJoin) {
     related.push({
       message: `[0, ${proven.weakerJoin.stronger}) is proven on some paths only${proven.weakerJoin.strongerBy ? ", by this check" : ""}; another path reaches this access without it`,
@@ -455,10 +476,15 @@ function checkAccess(load: MemoryLoad | MemoryStore, ptr: Abstract, state: State
       ? `\`if (${pointerText} + ${to - ptr.offset} > ${program.ctxName}.data_end) return XdpAction.DROP;\``
       : `a check of this pointer plus ${to - ptr.offset} against data_end`
     : `\`if (${program.ctxName}.${base} + ${to} > ${program.ctxName}.${endName}) return XdpAction.DROP;\``;
-  d.report(load.region === "packet" ? Codes.packetBounds : Codes.metaBounds, load.node, `${what} of bytes [${from}, ${to})${past} is not proven within ${endName}`, {
+  d.report(load.region === "packet" ? Codes.packetBounds : Codes.metaBounds, load.node, `${what} of bytes [${from - shift}, ${to - shift})${past} is not proven within ${endName}`, {
     related,
     hints: [`add ${check} on every path before line ${line}`],
   });
+}
+
+/** A variable base, for messages: the move that made it, or the variable whose paths met. */
+function describeBase(node: ts.Node): string {
+  return ts.isVariableDeclaration(node) ? `\`${node.name.getText()}\` (where paths meet)` : `\`${node.getText()}\``;
 }
 
 /** `p` in `p.load<…>(…)`, when it is a plain name (for hints). */

@@ -85,13 +85,6 @@ function checkNode(node: ts.Node, intrinsics: Intrinsics, d: DiagnosticBag): "sk
     case ts.SyntaxKind.BigIntLiteral:
       d.report(Codes.unsupportedLiteral, node, "bigint literals are not supported", { hints: ["write the number without `n`; u64 constants are exact"] });
       return;
-    case ts.SyntaxKind.ForStatement:
-    case ts.SyntaxKind.ForInStatement:
-    case ts.SyntaxKind.ForOfStatement:
-    case ts.SyntaxKind.WhileStatement:
-    case ts.SyntaxKind.DoStatement:
-      d.report(Codes.unsupportedLoop, firstToken(node), "loops are not supported yet", { hints: ["unroll the loop by hand for now"] });
-      return "skip";
     case ts.SyntaxKind.ObjectLiteralExpression:
     case ts.SyntaxKind.ArrayLiteralExpression:
       d.report(Codes.unsupportedLiteral, node, "object and array values are not supported", { hints: ["use separate integer variables"] });
@@ -122,9 +115,6 @@ function checkNode(node: ts.Node, intrinsics: Intrinsics, d: DiagnosticBag): "sk
       return "skip";
     case ts.SyntaxKind.NonNullExpression:
       d.report(Codes.unsupportedOperator, node, "the non-null assertion `!` is not supported");
-      return "skip";
-    case ts.SyntaxKind.SwitchStatement:
-      d.report(Codes.unsupportedSyntax, firstToken(node), "`switch` is not supported yet", { hints: ["use `if`/`else if` chains"] });
       return "skip";
     case ts.SyntaxKind.NewExpression:
     case ts.SyntaxKind.DeleteExpression:

@@ -8,8 +8,9 @@ import ts from "typescript";
 import { Codes, type DiagnosticKind } from "../diagnostics/codes";
 import type { DiagnosticBag, ReportOptions } from "../diagnostics/diagnostic";
 import type { Intrinsics } from "../dialect/intrinsics";
-import { lowerCondition, lowerExpression, lowerAssignable, convertTo, type Value } from "./expressions";
-import type { Block, Const, Instr, Local, Operand, ProgramIR, SectionName, Temp, Terminator } from "./ir";
+import { compareValues, lowerCondition, lowerExpression, lowerAssignable, convertTo, type Value } from "./expressions";
+import { unrollFor } from "./loops";
+import { type Block, type Const, type Instr, type Local, type Operand, type ProgramIR, type SectionName, type Temp, type Terminator, isJumpedTo } from "./ir";
 import type { Refusal } from "./typing";
 import { type ValueType, bool, metaPtr, packetEnd, packetPtr, u32, intTypeByName, typeName } from "./types";
 
@@ -48,6 +49,8 @@ export class FunctionBuilder {
    * the one register that the checks were made against.
    */
   readonly ctxPointers = new Map<string, Temp>();
+  /** Where `break` and `continue` go, innermost last. */
+  readonly jumpTargets: { readonly break: Block; readonly continue?: Block }[] = [];
   /** The program's section; some context fields exist in some sections only. Undefined for module constants. */
   section: SectionName | undefined;
   /** The block being filled; undefined after a return, where code is unreachable. */
@@ -179,6 +182,16 @@ export class FunctionBuilder {
       }
     } else if (ts.isExpressionStatement(stmt)) {
       lowerExpression(this, stmt.expression, undefined, { discard: true });
+    } else if (ts.isForStatement(stmt)) {
+      unrollFor(this, stmt);
+    } else if (ts.isWhileStatement(stmt) || ts.isDoStatement(stmt) || ts.isForInStatement(stmt) || ts.isForOfStatement(stmt)) {
+      throw this.fail(Codes.unsupportedLoop, stmt.getFirstToken() ?? stmt, "the compiler cannot prove that this loop ends", {
+        hints: ["write it as `for (let i = 0; i < N; i++) { … }` with a constant N (at most 64), and `break` out early"],
+      });
+    } else if (ts.isSwitchStatement(stmt)) {
+      this.switchStatement(stmt);
+    } else if (ts.isBreakStatement(stmt) || ts.isContinueStatement(stmt)) {
+      this.jumpStatement(stmt);
     } else if (ts.isIfStatement(stmt)) {
       this.ifStatement(stmt);
     } else if (ts.isReturnStatement(stmt)) {
@@ -263,8 +276,51 @@ export class FunctionBuilder {
       this.jump(join, stmt.elseStatement);
     }
     // A join nobody jumps to means both branches returned.
-    const reached = this.blocks.some((b) => b.term && successorsOf(b.term).includes(join));
-    this.current = reached ? join : undefined;
+    this.current = isJumpedTo(this.blocks, join) ? join : undefined;
+  }
+
+  /**
+   * `switch` as a chain of comparisons, clause bodies in source order so that
+   * an empty clause falls into the next one (TypeScript refuses other
+   * fallthrough here: noFallthroughCasesInSwitch).
+   */
+  private switchStatement(stmt: ts.SwitchStatement): void {
+    const subject = lowerExpression(this, stmt.expression);
+    const clauses = stmt.caseBlock.clauses;
+    const bodies = clauses.map(() => this.newBlock());
+    const exit = this.newBlock();
+    let defaultBody: Block | undefined;
+    clauses.forEach((clause, i) => {
+      if (ts.isDefaultClause(clause)) {
+        defaultBody = bodies[i];
+        return;
+      }
+      const next = this.newBlock();
+      const cond = compareValues(this, "eq", subject, stmt.expression, lowerExpression(this, clause.expression), clause.expression, clause.expression);
+      if (cond.kind === "const") this.jump(cond.value !== 0n ? bodies[i]! : next, clause);
+      else this.terminate({ op: "cond_br", cond, then: bodies[i]!, else: next, node: clause });
+      this.current = next;
+    });
+    this.jump(defaultBody ?? exit, stmt);
+    this.jumpTargets.push({ break: exit, continue: this.jumpTargets.at(-1)?.continue });
+    try {
+      clauses.forEach((clause, i) => {
+        this.current = bodies[i];
+        for (const s of clause.statements) this.statement(s);
+        this.jump(bodies[i + 1] ?? exit, clause);
+      });
+    } finally {
+      this.jumpTargets.pop();
+    }
+    this.current = isJumpedTo(this.blocks, exit) ? exit : undefined;
+  }
+
+  private jumpStatement(stmt: ts.BreakStatement | ts.ContinueStatement): void {
+    if (stmt.label) throw this.fail(Codes.unsupportedSyntax, stmt.label, "labelled jumps are not supported");
+    const targets = this.jumpTargets.at(-1);
+    const target = ts.isBreakStatement(stmt) ? targets?.break : targets?.continue;
+    if (!target) throw this.fail(Codes.unsupportedSyntax, stmt, `\`${stmt.getFirstToken()?.getText()}\` outside a loop`);
+    this.jump(target, stmt);
   }
 
   private returnStatement(stmt: ts.ReturnStatement): void {
@@ -281,9 +337,6 @@ const pointerTypes = new Map<string, ValueType>([
   ["PacketEnd", packetEnd],
 ]);
 
-function successorsOf(t: Terminator): Block[] {
-  return t.op === "br" ? [t.target] : t.op === "cond_br" ? [t.then, t.else] : [];
-}
 
 function zeroOf(t: ValueType, fb: FunctionBuilder, node: ts.Node): Operand {
   if (t.kind === "int" || t.kind === "bool") return { kind: "const", value: 0n, type: t } satisfies Const;

@@ -503,6 +503,22 @@ function compareDirect(fb: FunctionBuilder, e: ts.BinaryExpression): Operand | u
   return compare(fb, rel, left, e.left, right, e.right, e);
 }
 
+/** A comparison of two lowered values, with the dialect's typing rules (for `switch` and loops). */
+export function compareValues(fb: FunctionBuilder, rel: "eq" | "ne" | "lt" | "le" | "gt" | "ge", left: Value, leftNode: ts.Node, right: Value, rightNode: ts.Node, node: ts.Node): Operand {
+  return compare(fb, rel, left, leftNode, right, rightNode, node);
+}
+
+export function relationOf(kind: ts.SyntaxKind): "eq" | "ne" | "lt" | "le" | "gt" | "ge" | undefined {
+  return comparisonOps.get(kind);
+}
+
+/** An arithmetic operation on two lowered values, with the dialect's typing rules and folding. */
+export function arithmeticValues(fb: FunctionBuilder, kind: ts.SyntaxKind, left: Value, right: Value, node: ts.Node): Value {
+  const op = arithmeticOps.get(kind);
+  if (!op) throw fb.fail(Codes.unsupportedOperator, node, "this operator cannot update a loop counter");
+  return arithmetic(fb, op, left, node, right, node, node);
+}
+
 function compare(fb: FunctionBuilder, rel: "eq" | "ne" | "lt" | "le" | "gt" | "ge", left: Value, leftNode: ts.Node, right: Value, rightNode: ts.Node, node: ts.Node): Operand {
   if (left.kind === "ctx" || right.kind === "ctx") throw fb.fail(Codes.contextUse, left.kind === "ctx" ? leftNode : rightNode, "the context cannot be compared");
   if (left.kind === "untyped" && right.kind === "untyped") return boolConst(foldCompare(signedPred(rel), left.value, right.value, undefined));

@@ -205,6 +205,11 @@ export function successors(block: Block): Block[] {
   }
 }
 
+/** Whether any of `blocks` jumps to `target` (a join nobody jumps to is dead code). */
+export function isJumpedTo(blocks: readonly Block[], target: Block): boolean {
+  return blocks.some((b) => successors(b).includes(target));
+}
+
 /** Blocks reachable from the entry, in reverse post-order (every block after its forward predecessors). */
 export function reversePostOrder(entry: Block): Block[] {
   const seen = new Set<Block>();
