@@ -18,6 +18,7 @@ import type { ModuleIR, SectionName } from "./ir/ir";
 import { printModule } from "./ir/print";
 import { generateObject, type CpuVersion, type OptLevel } from "./lower/generate";
 import { checkObject } from "./object/check";
+import { fixLineZero } from "./object/line-info";
 
 export interface CompileOptions {
   /** Optimisation level, as clang's -O (default 2). */
@@ -95,6 +96,7 @@ export function compile(input: CompileInput): CompileResult {
       emitLlvm: input.emitLlvm ?? false,
       emitAsm: input.emitAsm ?? false,
     });
+    fixLineZero(out.object);
     checkObject(out.object, module, diagnostics);
     if (diagnostics.hasErrors) return done({ programs, license: module.license, ir });
     return done({ programs, license: module.license, object: out.object, llvmIr: out.llvmIr, assembly: out.assembly, ir });

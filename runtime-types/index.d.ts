@@ -198,6 +198,17 @@ export declare function license(name: string): void;
 
 /** Length of the whole packet, all fragments included (`bpf_xdp_get_buff_len`, kernel 5.18). */
 export declare function bpf_xdp_get_buff_len(ctx: XdpContext): u64;
+/**
+ * Moves the start of the packet by `delta` bytes (negative: grow the front,
+ * e.g. to push a header; positive: shrink it, e.g. to pop one). Returns 0 on
+ * success. Every packet pointer taken before the call is dead after it: read
+ * `ctx.data` and `ctx.data_end` again and check them again.
+ */
+export declare function bpf_xdp_adjust_head(ctx: XdpContext, delta: i32): i64;
+/** Moves the start of the metadata area by `delta` bytes (negative: make room). Returns 0 on success; packet pointers die as with adjust_head. */
+export declare function bpf_xdp_adjust_meta(ctx: XdpContext, delta: i32): i64;
+/** Moves the end of the packet by `delta` bytes (negative: trim). Returns 0 on success; packet pointers die as with adjust_head. */
+export declare function bpf_xdp_adjust_tail(ctx: XdpContext, delta: i32): i64;
 /** Nanoseconds since boot, excluding suspend (`bpf_ktime_get_ns`). */
 export declare function bpf_ktime_get_ns(): u64;
 /** Nanoseconds since boot, including suspend (`bpf_ktime_get_boot_ns`, kernel 5.8). */

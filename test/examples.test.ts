@@ -86,6 +86,19 @@ const examples: Record<string, Record<string, Case[]>> = {
       { what: "an IHL below 5 (malformed)", packet: (() => { const f = ipv4Udp(9); f[14] = 0x44; return f; })(), action: "DROP" },
     ],
   },
+  vlan_pop: {
+    vlan_pop: [
+      { what: "an 802.1Q-tagged IPv4 frame loses its tag", packet: ipv4Udp(53, { vlans: [[P.ETH_P_8021Q, 100]] }), action: "PASS", output: ipv4Udp(53) },
+      {
+        what: "a double-tagged frame loses its outer tag only",
+        packet: ipv4Udp(53, { vlans: [[P.ETH_P_8021AD, 7], [P.ETH_P_8021Q, 100]] }),
+        action: "PASS",
+        output: ipv4Udp(53, { vlans: [[P.ETH_P_8021Q, 100]] }),
+      },
+      { what: "an untagged frame is unchanged", packet: ipv4Udp(53), action: "PASS" },
+      { what: "a tagged frame cut inside the tag is unchanged", packet: P.truncate(ipv4Udp(53, { vlans: [[P.ETH_P_8021Q, 100]] }), 17), action: "PASS" },
+    ],
+  },
   swap_macs_tx: {
     swap_macs_tx: [
       {

@@ -267,6 +267,7 @@ const PLANS: ExamplePlan[] = [
     example: "drop_udp_port_options",
     programs: [{ name: "drop_udp_port_options", section: "xdp", runs: plain([...COMMON, ...ihlFrames()]), verdicts: ["PASS", "DROP"] }],
   },
+  { example: "vlan_pop", programs: [{ name: "vlan_pop", section: "xdp", runs: plain(COMMON), verdicts: ["PASS"] }] },
   // The 14-byte minimum of a test run makes the DROP branch (runt frame) unreachable here.
   { example: "swap_macs_tx", programs: [{ name: "swap_macs_tx", section: "xdp", runs: plain(COMMON), verdicts: ["TX"] }] },
   {

@@ -36,8 +36,8 @@ type Region = "packet" | "meta";
  * are proven per base. A scalar carries its largest unsigned value when known.
  */
 type Abstract =
-  | { readonly kind: "ptr"; readonly region: Region; readonly base: number; readonly offset: number | undefined; readonly varMax: bigint }
-  | { readonly kind: "end" }
+  | { readonly kind: "ptr"; readonly region: Region; readonly base: number; readonly offset: number | undefined; readonly varMax: bigint; readonly epoch?: number }
+  | { readonly kind: "end"; readonly epoch?: number }
   | { readonly kind: "scalar"; readonly max?: bigint };
 
 interface Proven {
@@ -49,6 +49,12 @@ interface Proven {
 }
 
 interface State {
+  /**
+   * How many packet-moving helper calls (bpf_xdp_adjust_head, …) lie behind
+   * this point on some path; pointers from an earlier epoch are dead.
+   */
+  readonly epoch: number;
+  readonly movedBy?: ts.Node;
   /** Packet bytes proven readable, per pointer base (0: from `data`). */
   readonly ranges: ReadonlyMap<number, Proven>;
   readonly meta: Proven;
@@ -103,7 +109,7 @@ export function checkPacketBounds(program: ProgramIR, diagnostics: DiagnosticBag
   const values = new Map<number, Abstract>();
   const facts = new Map<number, Outcomes>();
   const entryStates = new Map<Block, State>();
-  entryStates.set(program.entry, { ranges: new Map(), meta: nothing, locals: new Map(), beyond: new Map(), accessed: [] });
+  entryStates.set(program.entry, { epoch: 0, ranges: new Map(), meta: nothing, locals: new Map(), beyond: new Map(), accessed: [] });
   /** Where each variable base was made, for messages. */
   const bases = new Map<number, ts.Node>();
   const joinBases: JoinBases = (block, localId) => {
@@ -131,23 +137,38 @@ export function checkPacketBounds(program: ProgramIR, diagnostics: DiagnosticBag
     // Only a comparison in the branch's own block counts: a boolean kept
     // from earlier may reach the kernel as a 0/1 register, which proves nothing.
     const comparedHere = new Set<number>();
+    /** A pointer (or data_end) from before a packet-moving call: reports it once per use. */
+    const stale = (v: Abstract, node: ts.Node): boolean => {
+      if (v.kind === "scalar" || (v.epoch ?? 0) >= state!.epoch) return false;
+      const call = state!.movedBy;
+      const helper = call && ts.isCallExpression(call) ? call.expression.getText() : "a helper that moves the packet";
+      diagnostics.report(Codes.packetStale, node, `${v.kind === "end" ? "this `data_end`" : "this pointer"} is from before \`${helper}\`${call ? ` at line ${locationOf(call).line}` : ""} moved the packet; the kernel forgets every packet pointer there`, {
+        related: call ? [{ message: "the packet moves here", location: locationOf(call) }] : [],
+        hints: ["read `ctx.data` and `ctx.data_end` again after the call, and check them again before use"],
+      });
+      return true;
+    };
     for (const instr of block.instrs) {
       switch (instr.op) {
         case "ctx":
           values.set(
             instr.dst.id,
             instr.field === "data"
-              ? { kind: "ptr", region: "packet", base: 0, offset: 0, varMax: 0n }
+              ? { kind: "ptr", region: "packet", base: 0, offset: 0, varMax: 0n, epoch: state.epoch }
               : instr.field === "data_meta"
-                ? { kind: "ptr", region: "meta", base: 0, offset: 0, varMax: 0n }
+                ? { kind: "ptr", region: "meta", base: 0, offset: 0, varMax: 0n, epoch: state.epoch }
                 : instr.field === "data_end"
-                  ? { kind: "end" }
+                  ? { kind: "end", epoch: state.epoch }
                   : { kind: "scalar", max: 0xffffffffn },
           );
           break;
         case "ptr_add": {
           const base = valueOf(instr.base);
           if (base.kind !== "ptr") break;
+          if (stale(base, instr.node)) {
+            values.set(instr.dst.id, base);
+            break;
+          }
           if (instr.offset.kind === "const") {
             const delta = Number(BigInt.asIntN(64, instr.offset.value));
             values.set(instr.dst.id, { ...base, offset: base.offset === undefined ? undefined : base.offset + delta });
@@ -180,8 +201,15 @@ export function checkPacketBounds(program: ProgramIR, diagnostics: DiagnosticBag
           break;
         }
         case "bswap":
+          values.set(instr.dst.id, { kind: "scalar", max: limit(bitsOf(instr.dst.type)) });
+          break;
         case "call":
           values.set(instr.dst.id, { kind: "scalar", max: limit(bitsOf(instr.dst.type)) });
+          if (instr.helper.changesPacket) {
+            // clear_all_pkt_pointers: nothing proven survives, and every packet pointer is dead.
+            state = { ...state, epoch: state.epoch + 1, movedBy: instr.node, ranges: new Map(), meta: nothing, beyond: new Map() };
+            accessed.length = 0;
+          }
           break;
         case "local_get":
           values.set(instr.dst.id, locals.get(instr.local.id) ?? scalar);
@@ -193,6 +221,7 @@ export function checkPacketBounds(program: ProgramIR, diagnostics: DiagnosticBag
           const a = valueOf(instr.a);
           const b = valueOf(instr.b);
           if (isRefused(a) || isRefused(b)) break;
+          if (stale(a, instr.node) || stale(b, instr.node)) break;
           if (isVariablePointer(a) || isVariablePointer(b)) {
             // Such a check proves nothing here, and keeps alive pointer arithmetic that the
             // kernel refuses when the offset's range is unbounded ("math between pkt pointer
@@ -214,10 +243,10 @@ export function checkPacketBounds(program: ProgramIR, diagnostics: DiagnosticBag
         }
         case "load":
           values.set(instr.dst.id, { kind: "scalar", max: limit(instr.size * 8) });
-          if (!isRefused(valueOf(instr.ptr))) checkAccess(instr, valueOf(instr.ptr), state, program, diagnostics, accessed, bases);
+          if (!isRefused(valueOf(instr.ptr)) && !stale(valueOf(instr.ptr), instr.node)) checkAccess(instr, valueOf(instr.ptr), state, program, diagnostics, accessed, bases);
           break;
         case "store":
-          if (!isRefused(valueOf(instr.ptr))) checkAccess(instr, valueOf(instr.ptr), state, program, diagnostics, accessed, bases);
+          if (!isRefused(valueOf(instr.ptr)) && !stale(valueOf(instr.ptr), instr.node)) checkAccess(instr, valueOf(instr.ptr), state, program, diagnostics, accessed, bases);
           break;
         default:
           break;
@@ -322,7 +351,8 @@ function join(a: State, b: State, joinBase: (localId: number) => number): State 
   const accessed = a.accessed.filter((x) => b.accessed.includes(x));
   const ranges = new Map<number, Proven>();
   for (const base of new Set([...a.ranges.keys(), ...b.ranges.keys()])) ranges.set(base, joinProven(rangeOf(a, base), rangeOf(b, base)));
-  return { ranges, meta: joinProven(a.meta, b.meta), locals, beyond, accessed };
+  const later = a.epoch >= b.epoch ? a : b;
+  return { epoch: later.epoch, movedBy: later.movedBy, ranges, meta: joinProven(a.meta, b.meta), locals, beyond, accessed };
 }
 
 function joinProven(a: Proven, b: Proven): Proven {

@@ -4,7 +4,8 @@
  * kinds get new numbers and retired ones are never reused.
  *
  * Ranges: 1xxx unsupported syntax, 2xxx types and values, 4xxx programs and
- * sections, 5xxx verifier rules (packet bounds), 9xxx internal errors.
+ * sections, 5xxx verifier rules (packet bounds; 51xx the kernel's own
+ * rejections at load time), 9xxx internal errors.
  */
 
 export interface DiagnosticKind {
@@ -64,9 +65,12 @@ export const Codes = {
   packetBounds: kind(5001, "packet access not proven within data_end"),
   metaBounds: kind(5002, "metadata access not proven within data"),
   packetNegative: kind(5003, "packet access before the start of the packet"),
+  packetStale: kind(5004, "packet pointer used after the packet moved"),
   packetVariableOffset: kind(5005, "packet offset is not a constant"),
   packetOffsetLimit: kind(5006, "packet offset too large"),
   pointerCompare: kind(5007, "pointer comparison the verifier cannot use"),
+  // 51xx: the kernel's own verdicts, reported at load time against the source
+  kernelRejected: kind(5100, "the kernel rejected the program"),
 
   // 9xxx: the compiler's own failures
   internal: kind(9001, "internal compiler error"),

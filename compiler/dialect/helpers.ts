@@ -4,7 +4,7 @@
  * each against the installed UAPI header. One table, one choke point: the IR
  * builder and the code generator both read helpers from here only.
  */
-import { type IntType, u32, u64, i32 } from "../ir/types";
+import { type IntType, u32, u64, i32, i64 } from "../ir/types";
 
 export type HelperParam = { readonly kind: "ctx" } | { readonly kind: "int"; readonly type: IntType };
 
@@ -15,6 +15,11 @@ export interface HelperSpec {
   readonly returns: IntType;
   /** First kernel with the helper, for messages. */
   readonly since: string;
+  /**
+   * The helper may move or resize the packet: the verifier then forgets every
+   * packet pointer (bpf_helper_changes_pkt_data → clear_all_pkt_pointers).
+   */
+  readonly changesPacket?: boolean;
 }
 
 const ctx: HelperParam = { kind: "ctx" };
@@ -26,6 +31,9 @@ export const helpers: ReadonlyMap<string, HelperSpec> = new Map(
       { name: "bpf_get_prandom_u32", id: 7, params: [], returns: u32, since: "4.1" },
       { name: "bpf_get_smp_processor_id", id: 8, params: [], returns: u32, since: "4.1" },
       { name: "bpf_get_numa_node_id", id: 42, params: [], returns: i32, since: "4.10" },
+      { name: "bpf_xdp_adjust_head", id: 44, params: [ctx, { kind: "int", type: i32 }], returns: i64, since: "4.10", changesPacket: true },
+      { name: "bpf_xdp_adjust_meta", id: 54, params: [ctx, { kind: "int", type: i32 }], returns: i64, since: "4.15", changesPacket: true },
+      { name: "bpf_xdp_adjust_tail", id: 65, params: [ctx, { kind: "int", type: i32 }], returns: i64, since: "4.18", changesPacket: true },
       { name: "bpf_jiffies64", id: 118, params: [], returns: u64, since: "5.5" },
       { name: "bpf_ktime_get_boot_ns", id: 125, params: [], returns: u64, since: "5.8" },
       { name: "bpf_xdp_get_buff_len", id: 188, params: [ctx], returns: u64, since: "5.18" },

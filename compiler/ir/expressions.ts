@@ -268,6 +268,8 @@ function helperCall(fb: FunctionBuilder, helper: HelperSpec, e: ts.CallExpressio
   });
   const dst = fb.temp(helper.returns);
   fb.emit({ op: "call", dst, helper, args, node: e });
+  // The packet moved: `ctx.data` and friends must be read again from here on.
+  if (helper.changesPacket) fb.ctxPointers.clear();
   return dst;
 }
 
