@@ -26,6 +26,28 @@ function build(name: string): Uint8Array {
 }
 
 const ipv4Udp = (port: number, o: Partial<P.EthOptions> = {}) => P.ethernet({ proto: P.ETH_P_IP, ...o }, P.ipv4({ protocol: P.IPPROTO_UDP }, P.udp(40000, port)));
+/** An ICMP echo request from macB/10.0.0.1 to macA/10.0.0.2. */
+function echoRequest(options: number[] = []): Uint8Array {
+  return P.ethernet({ proto: P.ETH_P_IP }, P.ipv4({ protocol: P.IPPROTO_ICMP, options }, P.icmpEcho(0x4242, 7)));
+}
+
+/** The reply, built independently: addresses swapped, type 0, the ICMP checksum computed from scratch. */
+function echoReply(request: Uint8Array): Uint8Array {
+  const f = request.slice();
+  f.set(request.slice(6, 12), 0);
+  f.set(request.slice(0, 6), 6);
+  f.set(request.slice(30, 34), 26);
+  f.set(request.slice(26, 30), 30);
+  const icmp = 14 + (request[14]! & 0x0f) * 4;
+  f[icmp] = 0;
+  f[icmp + 2] = 0;
+  f[icmp + 3] = 0;
+  const sum = P.checksum(f.slice(icmp));
+  f[icmp + 2] = sum >> 8;
+  f[icmp + 3] = sum & 0xff;
+  return f;
+}
+
 const ipv6Frame = P.ethernet({ proto: P.ETH_P_IPV6 }, new Uint8Array(48));
 const arpFrame = P.ethernet({ proto: P.ETH_P_ARP }, new Uint8Array(28));
 
@@ -84,6 +106,15 @@ const examples: Record<string, Record<string, Case[]>> = {
         action: "PASS",
       },
       { what: "an IHL below 5 (malformed)", packet: (() => { const f = ipv4Udp(9); f[14] = 0x44; return f; })(), action: "DROP" },
+    ],
+  },
+  icmp_echo_responder: {
+    icmp_echo_responder: [
+      { what: "an echo request is answered", packet: echoRequest(), action: "TX", output: echoReply(echoRequest()) },
+      { what: "an echo request behind IPv4 options is answered", packet: echoRequest([1, 1, 1, 0]), action: "TX", output: echoReply(echoRequest([1, 1, 1, 0])) },
+      { what: "an echo reply is left alone", packet: (() => { const f = echoRequest(); f[34] = 0; return f; })(), action: "PASS" },
+      { what: "UDP is left alone", packet: ipv4Udp(7), action: "PASS" },
+      { what: "an echo request cut inside the ICMP header is left alone", packet: P.truncate(echoRequest(), 41), action: "PASS" },
     ],
   },
   vlan_pop: {

@@ -197,6 +197,27 @@ function ihlFrames(): Vector[] {
   return v;
 }
 
+/** ICMP echo requests with every IHL, odd payloads, wrong codes and checksums, cut at every length through the ICMP header. */
+function echoRequests(): Vector[] {
+  const v: Vector[] = [];
+  for (let ihl = 5; ihl <= 15; ihl += 5) {
+    for (const seq of [0, 1, 0xffff]) {
+      const options = Array.from({ length: (ihl - 5) * 4 }, () => 1);
+      const frame = ethernet({ proto: ETH_P_IP }, ipv4({ protocol: IPPROTO_ICMP, options }, icmpEcho(0x1234, seq)));
+      v.push({ label: `echo request, ihl ${ihl}, seq ${seq}`, data: frame });
+      const code1 = frame.slice();
+      code1[14 + ihl * 4 + 1] = 1;
+      v.push({ label: `echo request with code 1, ihl ${ihl}`, data: code1 });
+      for (let cut = 14 + ihl * 4; cut < 14 + ihl * 4 + 8; cut++) v.push({ label: `echo request cut at ${cut}, ihl ${ihl}`, data: frame.slice(0, cut) });
+    }
+  }
+  const zeroSum = ethernet({ proto: ETH_P_IP }, ipv4({ protocol: IPPROTO_ICMP }, icmpEcho(0, 0)));
+  zeroSum[14 + 20 + 2] = 0xff;
+  zeroSum[14 + 20 + 3] = 0xff;
+  v.push({ label: "echo request with checksum 0xffff", data: zeroSum });
+  return v;
+}
+
 /** Up to 3000 bytes: all fit the linear buffer of a non-frags test run (one page minus head- and tailroom). */
 function largeFrames(): Vector[] {
   return [
@@ -267,6 +288,7 @@ const PLANS: ExamplePlan[] = [
     example: "drop_udp_port_options",
     programs: [{ name: "drop_udp_port_options", section: "xdp", runs: plain([...COMMON, ...ihlFrames()]), verdicts: ["PASS", "DROP"] }],
   },
+  { example: "icmp_echo_responder", programs: [{ name: "icmp_echo_responder", section: "xdp", runs: plain([...COMMON, ...echoRequests()]), verdicts: ["PASS", "TX"] }] },
   { example: "vlan_pop", programs: [{ name: "vlan_pop", section: "xdp", runs: plain(COMMON), verdicts: ["PASS"] }] },
   // The 14-byte minimum of a test run makes the DROP branch (runt frame) unreachable here.
   { example: "swap_macs_tx", programs: [{ name: "swap_macs_tx", section: "xdp", runs: plain(COMMON), verdicts: ["TX"] }] },

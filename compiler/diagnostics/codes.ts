@@ -35,6 +35,7 @@ export const Codes = {
   unsupportedNullish: kind(1014, "`null` and `undefined` are not values here"),
   unsupportedCall: kind(1015, "unsupported call"),
   unsupportedReference: kind(1016, "unsupported reference"),
+  recursion: kind(1017, "recursion is not supported"),
 
   // 2xxx: types and values
   untypedNumber: kind(2001, "a width is needed"),

@@ -50,13 +50,23 @@ function checkNode(node: ts.Node, intrinsics: Intrinsics, d: DiagnosticBag): "sk
         hints: ["write the logic inline in the program body"],
       });
       return "skip";
-    case ts.SyntaxKind.FunctionDeclaration:
+    case ts.SyntaxKind.FunctionDeclaration: {
       // A bodiless `declare function` only names something: calling it is what gets refused (TSX1015).
-      if (!(node as ts.FunctionDeclaration).body) return "skip";
-      d.report(Codes.unsupportedClosure, (node as ts.FunctionDeclaration).name ?? node, "user functions are not supported yet", {
-        hints: ["write the logic inline in the program body"],
+      const fn = node as ts.FunctionDeclaration;
+      if (!fn.body) return "skip";
+      // Module-level functions are inlined where they are called; nested ones would be closures.
+      if (ts.isSourceFile(fn.parent)) {
+        if (fn.asteriskToken || fn.modifiers?.some((m) => m.kind === ts.SyntaxKind.AsyncKeyword)) {
+          d.report(Codes.unsupportedClosure, fn.name ?? fn, "a function cannot be async or a generator");
+          return "skip";
+        }
+        return;
+      }
+      d.report(Codes.unsupportedClosure, fn.name ?? node, "functions inside functions are closures, which are not supported", {
+        hints: ["declare the function at the top level of the file"],
       });
       return "skip";
+    }
     case ts.SyntaxKind.AnyKeyword:
     case ts.SyntaxKind.UnknownKeyword:
       d.report(Codes.unsupportedAny, node, `\`${node.getText()}\` has no size or representation in BPF`, {
@@ -66,7 +76,7 @@ function checkNode(node: ts.Node, intrinsics: Intrinsics, d: DiagnosticBag): "sk
     case ts.SyntaxKind.ClassDeclaration:
     case ts.SyntaxKind.ClassExpression:
       d.report(Codes.unsupportedClass, (node as ts.ClassLikeDeclaration).name ?? node, "classes are not supported: BPF has no objects or methods", {
-        hints: ["use integers and packet reads; header structs come with the standard network module"],
+        hints: ["use integers, packet reads at offsets, and top-level functions"],
       });
       return "skip";
     case ts.SyntaxKind.ThrowStatement:

@@ -16,7 +16,7 @@ export type { BuildOptions } from "./builder";
 const validName = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export function buildModule(sourceFile: ts.SourceFile, checker: ts.TypeChecker, intrinsics: Intrinsics, diagnostics: DiagnosticBag, options: BuildOptions): ModuleIR {
-  const scope: ModuleScope = { checker, intrinsics, diagnostics, options, constants: new Map(), poisoned: new Set() };
+  const scope: ModuleScope = { checker, intrinsics, diagnostics, options, constants: new Map(), functions: new Map(), poisoned: new Set() };
   // Constants are evaluated without a block: any instruction they would need is refused.
   const constantBuilder = new FunctionBuilder(scope);
   constantBuilder.current = undefined;
@@ -24,10 +24,18 @@ export function buildModule(sourceFile: ts.SourceFile, checker: ts.TypeChecker, 
   const programs: ProgramIR[] = [];
   const names = new Set<string>();
 
+  // Functions first: a program may call one declared below it.
+  for (const stmt of sourceFile.statements) {
+    if (ts.isFunctionDeclaration(stmt) && stmt.body && stmt.name) {
+      const sym = constantBuilder.symbolOf(stmt.name);
+      if (sym) scope.functions.set(sym, stmt);
+    }
+  }
   for (const stmt of sourceFile.statements) {
     if (ts.isImportDeclaration(stmt) || ts.isTypeAliasDeclaration(stmt) || ts.isInterfaceDeclaration(stmt) || ts.isEmptyStatement(stmt)) continue;
     // Declarations without a body generate nothing; their calls are refused where they are made.
     if (ts.isFunctionDeclaration(stmt) && !stmt.body) continue;
+    if (ts.isFunctionDeclaration(stmt)) continue; // collected above
     if (ts.isExpressionStatement(stmt) && ts.isCallExpression(stmt.expression) && intrinsics.resolve(stmt.expression.expression)?.kind === "license") {
       const call = stmt.expression;
       const arg = call.arguments[0];

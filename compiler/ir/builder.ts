@@ -31,6 +31,16 @@ export interface ModuleScope {
    * its statement silently instead of adding "not a value" to the first error.
    */
   readonly poisoned: Set<ts.Symbol>;
+  /** The file's own functions, inlined where they are called. */
+  readonly functions: Map<ts.Symbol, ts.FunctionDeclaration>;
+}
+
+/** A function being inlined: where its `return` goes. */
+export interface InlineFrame {
+  readonly fn: ts.FunctionDeclaration;
+  readonly exit: Block;
+  /** Holds the result; absent for `void` functions. */
+  readonly result?: Local;
 }
 
 export type Binding = { readonly kind: "value"; readonly value: Value } | { readonly kind: "local"; readonly local: Local; readonly mutable: boolean };
@@ -49,6 +59,8 @@ export class FunctionBuilder {
    * the one register that the checks were made against.
    */
   readonly ctxPointers = new Map<string, Temp>();
+  /** Functions being inlined, innermost last; empty in the program's own body. */
+  readonly inlineFrames: InlineFrame[] = [];
   /** Where `break` and `continue` go, innermost last. */
   readonly jumpTargets: { readonly break: Block; readonly continue?: Block }[] = [];
   /** The program's section; some context fields exist in some sections only. Undefined for module constants. */
@@ -324,6 +336,18 @@ export class FunctionBuilder {
   }
 
   private returnStatement(stmt: ts.ReturnStatement): void {
+    const frame = this.inlineFrames.at(-1);
+    if (frame) {
+      if (frame.result) {
+        if (!stmt.expression) throw this.fail(Codes.missingReturn, stmt, `\`${frame.fn.name?.text}\` must return a value`);
+        const value = convertTo(this, lowerExpression(this, stmt.expression, frame.result.type), frame.result.type, stmt.expression);
+        this.emit({ op: "local_set", local: frame.result, value: value as Operand, node: stmt });
+      } else if (stmt.expression) {
+        lowerExpression(this, stmt.expression, undefined, { discard: true });
+      }
+      this.jump(frame.exit, stmt);
+      return;
+    }
     if (!stmt.expression) throw this.fail(Codes.missingReturn, stmt, "a program must return an action", { hints: ["e.g. `return XdpAction.PASS;`"] });
     const value = convertTo(this, lowerExpression(this, stmt.expression, u32), u32, stmt.expression);
     if (value.kind === "ctx" || value.kind === "untyped") throw this.fail(Codes.typeMismatch, stmt.expression, "a program returns an action");

@@ -7,10 +7,11 @@
  */
 import ts from "typescript";
 import { Codes } from "../diagnostics/codes";
+import { locationOf } from "../diagnostics/diagnostic";
 import type { HelperSpec } from "../dialect/helpers";
 import type { ByteSwapName } from "../dialect/intrinsics";
 import type { FunctionBuilder } from "./builder";
-import type { BinaryKind, Block, Const, CtxField, Operand, Predicate, Temp } from "./ir";
+import { type BinaryKind, type Block, type Const, type CtxField, type Operand, type Predicate, type Temp, isJumpedTo } from "./ir";
 import {
   type Untyped,
   boolConst,
@@ -129,6 +130,11 @@ function call(fb: FunctionBuilder, e: ts.CallExpression): Value {
       return memoryAccess(fb, base, e, method);
     }
   }
+  if (ts.isIdentifier(callee)) {
+    const sym = fb.symbolOf(callee);
+    const fn = sym && fb.scope.functions.get(sym);
+    if (fn) return inlineCall(fb, fn, e);
+  }
   const intrinsic = fb.intrinsics.resolve(callee);
   if (!intrinsic) {
     throw fb.fail(Codes.unsupportedCall, callee, `\`${callee.getText()}\` cannot be called from an XDP program`, {
@@ -149,6 +155,92 @@ function call(fb: FunctionBuilder, e: ts.CallExpression): Value {
     case "action":
       throw fb.fail(Codes.unsupportedCall, callee, "an action is not a function");
   }
+}
+
+/** Most nested calls inlined into one another; deeper is surely a mistake (or recursion through many). */
+const maxInlineDepth = 16;
+
+/**
+ * A call of one of the file's functions, inlined: arguments are evaluated in
+ * the caller, parameters become variables of the callee's body, `return`
+ * jumps to the end of the copy. Inlined code is plain code for the analyses,
+ * so a pointer passed in is checked exactly as if the body were written at
+ * the call.
+ */
+function inlineCall(fb: FunctionBuilder, fn: ts.FunctionDeclaration, e: ts.CallExpression): Value {
+  const name = fn.name?.text ?? "function";
+  if (fb.inlineFrames.some((f) => f.fn === fn)) {
+    throw fb.fail(Codes.recursion, e, `\`${name}\` calls itself${fb.inlineFrames.at(-1)?.fn === fn ? "" : " through other functions"}: BPF programs cannot recurse`, {
+      hints: ["rewrite the recursion as a counted loop"],
+      related: [{ message: `\`${name}\` is declared here`, location: locationOf(fn.name ?? fn) }],
+    });
+  }
+  if (fb.inlineFrames.length >= maxInlineDepth) throw fb.fail(Codes.recursion, e, `calls nest more than ${maxInlineDepth} deep here`);
+  if (!fb.current) throw fb.fail(Codes.unsupportedTopLevel, e, "a module-level constant must be computable at compile time");
+  const params = fn.parameters.map((p, i) => {
+    if (!ts.isIdentifier(p.name) || p.dotDotDotToken || p.initializer || p.questionToken) {
+      throw fb.fail(Codes.unsupportedSyntax, p, "parameters are plain names with a type (no defaults, rest or optional parameters)");
+    }
+    if (!p.type) throw fb.fail(Codes.untypedNumber, p.name, `parameter \`${p.name.text}\` needs a type`);
+    const argExpr = e.arguments[i];
+    if (!argExpr) throw fb.fail(Codes.callArguments, e, `\`${name}\` takes ${fn.parameters.length} argument${fn.parameters.length === 1 ? "" : "s"}`);
+    const sym = fb.symbolOf(p.name);
+    if (!sym) throw fb.fail(Codes.internal, p.name, "no symbol for a parameter");
+    if (isContextType(fb, p.type)) {
+      const v = lowerExpression(fb, argExpr);
+      if (v.kind !== "ctx") throw fb.fail(Codes.callArguments, argExpr, "pass the program's context here");
+      return { sym, binding: { kind: "value", value: v } as const };
+    }
+    const t = fb.annotatedType(p.type);
+    const v = convertTo(fb, lowerExpression(fb, argExpr, t), t, argExpr) as Operand;
+    return { sym, type: t, value: v, node: p as ts.Node, name: p.name.text };
+  });
+  const returnsValue = fn.type !== undefined && fn.type.kind !== ts.SyntaxKind.VoidKeyword;
+  if (!fn.type) throw fb.fail(Codes.untypedNumber, fn.name ?? fn, `\`${name}\` needs its return type written (\`: u32\`, \`: void\`, …)`);
+  const resultType = returnsValue ? fb.annotatedType(fn.type) : undefined;
+  const exit = fb.newBlock();
+  const result = resultType ? fb.local(`${name}.result`, resultType, fn) : undefined;
+
+  const saved = params.map((p) => [p.sym, fb.bindings.get(p.sym)] as const);
+  for (const p of params) {
+    if (!("type" in p) || !p.type) {
+      fb.bindings.set(p.sym, { kind: "value", value: { kind: "ctx" } });
+      continue;
+    }
+    const local = fb.local(p.name, p.type, p.node);
+    fb.emit({ op: "local_set", local, value: p.value, node: e });
+    fb.bindings.set(p.sym, { kind: "local", local, mutable: true });
+  }
+  // `break` and `continue` in the body belong to the body's own loops, never to the caller's.
+  const callerTargets = fb.jumpTargets.splice(0);
+  const callerAbandoned = fb.abandoned;
+  fb.abandoned = false;
+  fb.inlineFrames.push({ fn, exit, result });
+  try {
+    for (const s of fn.body!.statements) fb.statement(s);
+    // After an abandoned statement the flow is incomplete and the real error is already reported.
+    if (fb.current && !fb.abandoned) {
+      if (result) throw fb.fail(Codes.missingReturn, fn.body!.getLastToken() ?? fn, `\`${name}\` can reach its end without returning a value`);
+      fb.jump(exit, fn.body!.getLastToken() ?? fn);
+    }
+  } finally {
+    fb.abandoned ||= callerAbandoned;
+    fb.inlineFrames.pop();
+    fb.jumpTargets.push(...callerTargets);
+    for (const [sym, b] of saved) {
+      if (b) fb.bindings.set(sym, b);
+      else fb.bindings.delete(sym);
+    }
+  }
+  fb.current = isJumpedTo(fb.blocks, exit) ? exit : undefined;
+  if (!result) return { kind: "const", value: 0n, type: bool };
+  const dst = fb.temp(result.type);
+  fb.emit({ op: "local_get", dst, local: result, node: e });
+  return dst;
+}
+
+function isContextType(fb: FunctionBuilder, t: ts.TypeNode): boolean {
+  return ts.isTypeReferenceNode(t) && fb.intrinsics.dialectSymbol(t.typeName)?.name === "XdpContext";
 }
 
 function argument(fb: FunctionBuilder, e: ts.CallExpression, i: number, count = 1): ts.Expression {
