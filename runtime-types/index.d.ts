@@ -104,6 +104,14 @@ interface PacketPointerOps {
    * a load. `p.store<be16>(12, htons(0x0800))`.
    */
   store<T extends Scalar>(offset: number, value: T): void;
+  /**
+   * A view of a header struct `T` (an interface of integer fields, nested
+   * structs and `FixedArray`s, laid out as C lays out the same struct) at
+   * `offset` bytes past this pointer, or `null` when the packet is too short
+   * for it: `const eth = data.header<EthHdr>(0); if (!eth) return XdpAction.DROP;`.
+   * The null test is the bounds check. Fields read and write the packet.
+   */
+  header<T extends object>(offset: number): T | null;
   /** This pointer moved `bytes` forward, still a packet pointer. */
   add(bytes: number): PacketPointer;
 }
@@ -126,6 +134,27 @@ interface MetaPointerOps {
 
 /** `ctx.data_meta`: the metadata area in front of the packet, which ends at `ctx.data`. */
 export type MetaPointer = number & MetaPointerOps;
+
+// ------------------------------------------------------------ header structs
+
+declare const packedBrand: unique symbol;
+
+/** `N` elements of `T` in a header struct: `dst: FixedArray<u8, 6>`. Indexes must be constants. */
+export interface FixedArray<T, N extends number> {
+  readonly length: N;
+  [index: number]: T;
+}
+
+/**
+ * Extend it to lay a struct out without padding (`__attribute__((packed))`),
+ * where the wire format puts fields at unaligned offsets.
+ */
+export interface Packed {
+  readonly [packedBrand]?: true;
+}
+
+/** The size in bytes of a header struct or integer type, as a compile-time constant. */
+export declare function sizeof<T>(): number;
 
 // ---------------------------------------------------------------- context
 

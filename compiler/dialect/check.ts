@@ -29,8 +29,8 @@ function checkNode(node: ts.Node, intrinsics: Intrinsics, d: DiagnosticBag): "sk
   switch (node.kind) {
     case ts.SyntaxKind.ImportDeclaration: {
       const spec = (node as ts.ImportDeclaration).moduleSpecifier;
-      if (!ts.isStringLiteral(spec) || spec.text !== "tsxdp") {
-        d.report(Codes.unsupportedImport, spec, `only the dialect can be imported ("tsxdp"); a program is one self-contained file for now`);
+      if (!ts.isStringLiteral(spec) || (spec.text !== "tsxdp" && spec.text !== "tsxdp/net")) {
+        d.report(Codes.unsupportedImport, spec, `only the dialect can be imported ("tsxdp" and "tsxdp/net"); a program is one self-contained file for now`);
       }
       return "skip";
     }
@@ -134,7 +134,6 @@ function checkNode(node: ts.Node, intrinsics: Intrinsics, d: DiagnosticBag): "sk
     case ts.SyntaxKind.YieldExpression:
     case ts.SyntaxKind.SpreadElement:
     case ts.SyntaxKind.RegularExpressionLiteral:
-    case ts.SyntaxKind.ElementAccessExpression:
       d.report(Codes.unsupportedOperator, node, `${describe(node)} is not supported in an XDP program`);
       return "skip";
     case ts.SyntaxKind.BinaryExpression: {

@@ -13,6 +13,7 @@ export type Intrinsic =
   | { readonly kind: "byteswap"; readonly name: ByteSwapName }
   | { readonly kind: "section"; readonly section: SectionName }
   | { readonly kind: "license" }
+  | { readonly kind: "sizeof" }
   | { readonly kind: "action"; readonly name: string; readonly value: bigint }
   | { readonly kind: "helper"; readonly helper: HelperSpec };
 
@@ -42,7 +43,24 @@ export class Intrinsics {
   }
 
   isDialect(sym: ts.Symbol): boolean {
-    return (sym.declarations ?? []).some((d) => d.getSourceFile().fileName === this.dialectFile);
+    return (sym.declarations ?? []).some((d) => this.isDialectFile(d.getSourceFile().fileName));
+  }
+
+  /** The dialect's own declaration files: tsxdp and tsxdp/net. */
+  isDialectFile(fileName: string): boolean {
+    return fileName === this.dialectFile || fileName === this.netFile;
+  }
+
+  private get netFile(): string {
+    return this.dialectFile.replace(/index\.d\.ts$/, "net.d.ts");
+  }
+
+  /** A dialect constant declared with a number literal type (`ETH_P_IP: 0x0800`), as its value. */
+  literalConstant(node: ts.Node): bigint | undefined {
+    const sym = this.dialectSymbol(node);
+    if (!sym || !(sym.flags & ts.SymbolFlags.Variable)) return undefined;
+    const type = this.checker.getTypeOfSymbol(sym);
+    return type.isNumberLiteral() ? BigInt(type.value) : undefined;
   }
 
   /** An integer type named in an annotation or type argument (`u32`, `be16`, …). */
@@ -68,6 +86,7 @@ export class Intrinsics {
     if (to && !to.be) return { kind: "conversion", to };
     if (byteSwapNames.has(sym.name)) return { kind: "byteswap", name: sym.name as ByteSwapName };
     if (sym.name === "license") return { kind: "license" };
+    if (sym.name === "sizeof") return { kind: "sizeof" };
     const helper = helpers.get(sym.name);
     if (helper) return { kind: "helper", helper };
     return undefined;

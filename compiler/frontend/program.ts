@@ -78,8 +78,9 @@ export function parseProgram(input: SourceInput, diagnostics: DiagnosticBag): Fr
   };
   host.resolveModuleNameLiterals = (literals, containingFile) =>
     literals.map((lit) => {
-      if (lit.text === "tsxdp") {
-        return { resolvedModule: { resolvedFileName: dialectFile, extension: ts.Extension.Dts, isExternalLibraryImport: false } };
+      if (lit.text === "tsxdp" || lit.text === "tsxdp/net") {
+        const resolvedFileName = lit.text === "tsxdp" ? dialectFile : path.join(typesDir, "net.d.ts");
+        return { resolvedModule: { resolvedFileName, extension: ts.Extension.Dts, isExternalLibraryImport: false } };
       }
       return ts.resolveModuleName(lit.text, containingFile, compilerOptions, host);
     });

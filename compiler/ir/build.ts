@@ -10,13 +10,14 @@ import type { Intrinsics } from "../dialect/intrinsics";
 import { Abort, type BuildOptions, FunctionBuilder, type ModuleScope, buildProgram } from "./builder";
 import { convertTo, lowerExpression, type Value } from "./expressions";
 import type { ModuleIR, ProgramIR } from "./ir";
+import { Layouts } from "./layout";
 
 export type { BuildOptions } from "./builder";
 
 const validName = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export function buildModule(sourceFile: ts.SourceFile, checker: ts.TypeChecker, intrinsics: Intrinsics, diagnostics: DiagnosticBag, options: BuildOptions): ModuleIR {
-  const scope: ModuleScope = { checker, intrinsics, diagnostics, options, constants: new Map(), functions: new Map(), poisoned: new Set() };
+  const scope: ModuleScope = { checker, intrinsics, diagnostics, options, constants: new Map(), functions: new Map(), poisoned: new Set(), layouts: new Layouts(checker, intrinsics) };
   // Constants are evaluated without a block: any instruction they would need is refused.
   const constantBuilder = new FunctionBuilder(scope);
   constantBuilder.current = undefined;

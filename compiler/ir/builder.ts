@@ -9,6 +9,7 @@ import { Codes, type DiagnosticKind } from "../diagnostics/codes";
 import type { DiagnosticBag, ReportOptions } from "../diagnostics/diagnostic";
 import type { Intrinsics } from "../dialect/intrinsics";
 import { compareValues, lowerCondition, lowerExpression, lowerAssignable, convertTo, type Value } from "./expressions";
+import type { Layouts } from "./layout";
 import { unrollFor } from "./loops";
 import { type Block, type Const, type Instr, type Local, type Operand, type ProgramIR, type SectionName, type Temp, type Terminator, isJumpedTo } from "./ir";
 import type { Refusal } from "./typing";
@@ -33,6 +34,8 @@ export interface ModuleScope {
   readonly poisoned: Set<ts.Symbol>;
   /** The file's own functions, inlined where they are called. */
   readonly functions: Map<ts.Symbol, ts.FunctionDeclaration>;
+  /** Header struct layouts, computed once per interface. */
+  readonly layouts: Layouts;
 }
 
 /** A function being inlined: where its `return` goes. */
@@ -242,6 +245,9 @@ export class FunctionBuilder {
       this.bindings.set(sym, { kind: "value", value });
       return;
     }
+    if (value.kind === "view") {
+      throw this.fail(Codes.typeMismatch, decl.name, "a header view is bound with `const`", { hints: [`write \`const ${decl.name.text} = …\``] });
+    }
     if (value.kind === "untyped") {
       throw this.fail(Codes.untypedNumber, decl.name, `\`${decl.name.text}\` needs a width: a \`let\` variable's type is not inferred from a number`, {
         hints: [`write \`let ${decl.name.text}: u32 = ${decl.initializer.getText()};\` (or u8, u16, u64, i32, …)`],
@@ -350,7 +356,7 @@ export class FunctionBuilder {
     }
     if (!stmt.expression) throw this.fail(Codes.missingReturn, stmt, "a program must return an action", { hints: ["e.g. `return XdpAction.PASS;`"] });
     const value = convertTo(this, lowerExpression(this, stmt.expression, u32), u32, stmt.expression);
-    if (value.kind === "ctx" || value.kind === "untyped") throw this.fail(Codes.typeMismatch, stmt.expression, "a program returns an action");
+    if (value.kind === "ctx" || value.kind === "untyped" || value.kind === "view") throw this.fail(Codes.typeMismatch, stmt.expression, "a program returns an action");
     this.terminate({ op: "ret", value, node: stmt });
   }
 }

@@ -26,9 +26,22 @@ import {
   toNet,
   untyped,
 } from "./typing";
+import { type Field, type FieldType, LayoutError, sizeOfField } from "./layout";
 import { type IntType, type ValueType, bool, byteSwap, int, metaPtr, packetEnd, packetPtr, typeName, u16, u32, u64, i64, isInt } from "./types";
 
-export type Value = Operand | Untyped | { readonly kind: "ctx" };
+/**
+ * A header struct (or fixed array) in the packet: `ptr + offset`, shaped by
+ * a layout. `nullable` until tested: the null test is the bounds check.
+ */
+export interface View {
+  readonly kind: "view";
+  readonly ptr: Temp;
+  readonly offset: number;
+  readonly shape: FieldType;
+  readonly nullable: boolean;
+}
+
+export type Value = Operand | Untyped | { readonly kind: "ctx" } | View;
 
 export interface LowerOptions {
   /** The value is not used (expression statement). */
@@ -88,6 +101,8 @@ export function lowerExpression(fb: FunctionBuilder, e: ts.Expression, expected?
       return prefixUnary(fb, e as ts.PrefixUnaryExpression, expected);
     case ts.SyntaxKind.PostfixUnaryExpression:
       return increment(fb, e as ts.PostfixUnaryExpression, (e as ts.PostfixUnaryExpression).operator === ts.SyntaxKind.PlusPlusToken ? "add" : "sub", !opts.discard);
+    case ts.SyntaxKind.ElementAccessExpression:
+      return elementAccess(fb, e as ts.ElementAccessExpression);
     case ts.SyntaxKind.ConditionalExpression:
       return conditional(fb, e as ts.ConditionalExpression, expected);
     default:
@@ -103,10 +118,65 @@ function identifier(fb: FunctionBuilder, id: ts.Identifier): Value {
     fb.emit({ op: "local_get", dst, local: b.local, node: id });
     return dst;
   }
+  const literal = fb.intrinsics.literalConstant(id);
+  if (literal !== undefined) return untyped(literal);
   if (fb.intrinsics.resolve(id)) throw fb.fail(Codes.unsupportedReference, id, `\`${id.text}\` can only be called`);
   throw fb.fail(Codes.unsupportedReference, id, `\`${id.text}\` is not a value this program can use`, {
     hints: ["programs can use their context, their own constants and variables, and module-level `const` numbers"],
   });
+}
+
+/** `view.field` as a value: a load for a scalar field, a narrower view for a nested struct or array. */
+function fieldOf(fb: FunctionBuilder, view: View, name: string, node: ts.Node): View | { field: Field; view: View } {
+  if (view.shape.kind !== "struct") throw fb.fail(Codes.unsupportedReference, node, "a fixed array has no fields; index it with a constant: `a[0]`");
+  const field = view.shape.layout.fields.get(name);
+  if (!field) throw fb.fail(Codes.unsupportedReference, node, `\`${view.shape.layout.name}\` has no field \`${name}\``);
+  if (field.type.kind === "scalar") return { field, view };
+  return { kind: "view", ptr: view.ptr, offset: view.offset + field.offset, shape: field.type, nullable: false };
+}
+
+function loadField(fb: FunctionBuilder, view: View, offset: number, type: IntType, node: ts.Node): Temp {
+  const dst = fb.temp(type);
+  fb.emit({ op: "load", dst, ptr: view.ptr, region: "packet", offset: view.offset + offset, size: (type.bits / 8) as 1 | 2 | 4 | 8, node });
+  return dst;
+}
+
+/** Where a field or element lives: the view, its byte offset in the view, its scalar type. */
+interface Place {
+  readonly view: View;
+  readonly offset: number;
+  readonly type: IntType;
+}
+
+function place(fb: FunctionBuilder, e: ts.Expression): Place | View | undefined {
+  if (ts.isPropertyAccessExpression(e)) {
+    const base = lowerExpression(fb, e.expression);
+    if (base.kind !== "view") return undefined;
+    const f = fieldOf(fb, base, e.name.text, e.name);
+    return "field" in f ? { view: f.view, offset: f.field.offset, type: (f.field.type as { type: IntType }).type } : f;
+  }
+  if (ts.isElementAccessExpression(e)) {
+    const base = lowerExpression(fb, e.expression);
+    if (base.kind !== "view") return undefined;
+    if (base.shape.kind !== "array") throw fb.fail(Codes.unsupportedOperator, e, "only fixed arrays of header structs can be indexed");
+    const index = lowerExpression(fb, e.argumentExpression);
+    const i = index.kind === "untyped" ? index.value : index.kind === "const" ? index.value : undefined;
+    if (i === undefined) {
+      throw fb.fail(Codes.packetVariableOffset, e.argumentExpression, "an array index must be a constant", { hints: ["unroll with a counted loop: its counter is a constant in each copy"] });
+    }
+    if (i < 0n || i >= BigInt(base.shape.count)) throw fb.fail(Codes.packetBounds, e.argumentExpression, `index ${i} is outside the array (${base.shape.count} elements)`);
+    const element = base.shape.element;
+    const size = sizeOfField(element);
+    if (element.kind === "scalar") return { view: base, offset: Number(i) * size, type: element.type };
+    return { kind: "view", ptr: base.ptr, offset: base.offset + Number(i) * size, shape: element, nullable: false };
+  }
+  return undefined;
+}
+
+function elementAccess(fb: FunctionBuilder, e: ts.ElementAccessExpression): Value {
+  const p = place(fb, e);
+  if (!p) throw fb.fail(Codes.unsupportedOperator, e, "indexing works on fixed arrays in header structs only", { hints: ["read packet bytes with `p.load<u8>(offset)`"] });
+  return "kind" in p ? p : loadField(fb, p.view, p.offset, p.type, e);
 }
 
 function propertyAccess(fb: FunctionBuilder, e: ts.PropertyAccessExpression): Value {
@@ -114,6 +184,10 @@ function propertyAccess(fb: FunctionBuilder, e: ts.PropertyAccessExpression): Va
   if (intrinsic?.kind === "action") return untyped(intrinsic.value);
   const base = lowerExpression(fb, e.expression);
   if (base.kind === "ctx") return ctxField(fb, e.name.text, e.name);
+  if (base.kind === "view") {
+    const f = fieldOf(fb, base, e.name.text, e.name);
+    return "field" in f ? loadField(fb, f.view, f.field.offset, (f.field.type as { type: IntType }).type, e) : f;
+  }
   throw fb.fail(Codes.unsupportedReference, e, `\`${e.getText()}\` is not supported here`);
 }
 
@@ -123,6 +197,7 @@ function call(fb: FunctionBuilder, e: ts.CallExpression): Value {
   const callee = e.expression;
   if (ts.isPropertyAccessExpression(callee) && fb.intrinsics.dialectSymbol(callee.name)) {
     const method = callee.name.text;
+    if (method === "header") return headerView(fb, e, callee);
     if (method === "load" || method === "store" || method === "add") {
       const base = operand(fb, lowerExpression(fb, callee.expression), callee.expression);
       if (base.kind !== "temp" || base.type.kind !== "ptr") throw fb.fail(Codes.typeMismatch, callee.expression, "only packet and metadata pointers have `load`, `store` and `add`");
@@ -144,6 +219,16 @@ function call(fb: FunctionBuilder, e: ts.CallExpression): Value {
   switch (intrinsic.kind) {
     case "conversion":
       return conversion(fb, intrinsic.to, e);
+    case "sizeof": {
+      const typeArg = e.typeArguments?.[0];
+      if (!typeArg || e.arguments.length > 0) throw fb.fail(Codes.callArguments, e, "write `sizeof<T>()` with a type argument and no arguments");
+      try {
+        return untyped(BigInt(fb.scope.layouts.sizeOf(typeArg)));
+      } catch (err) {
+        if (err instanceof LayoutError) throw fb.fail(Codes.typeMismatch, err.node, err.message);
+        throw err;
+      }
+    }
     case "byteswap":
       return byteSwapCall(fb, intrinsic.name, e);
     case "helper":
@@ -155,6 +240,30 @@ function call(fb: FunctionBuilder, e: ts.CallExpression): Value {
     case "action":
       throw fb.fail(Codes.unsupportedCall, callee, "an action is not a function");
   }
+}
+
+/** `p.header<T>(offset)`: no code yet; the null test emits the bounds check, fields emit loads. */
+function headerView(fb: FunctionBuilder, e: ts.CallExpression, callee: ts.PropertyAccessExpression): Value {
+  const base = operand(fb, lowerExpression(fb, callee.expression), callee.expression);
+  if (base.kind !== "temp" || base.type.kind !== "ptr" || base.type.region !== "packet") {
+    throw fb.fail(Codes.typeMismatch, callee.expression, "headers are read from packet pointers (`data`, or a pointer moved from it)");
+  }
+  const typeArg = e.typeArguments?.[0];
+  if (!typeArg) throw fb.fail(Codes.loadType, e.expression, "a header view needs its struct as an explicit type argument", { hints: ["e.g. `data.header<EthHdr>(0)`"] });
+  let layout;
+  try {
+    layout = fb.scope.layouts.ofTypeNode(typeArg);
+  } catch (err) {
+    if (err instanceof LayoutError) throw fb.fail(Codes.typeMismatch, err.node, err.message);
+    throw err;
+  }
+  const offArg = argument(fb, e, 0);
+  const off = lowerExpression(fb, offArg);
+  const offset = off.kind === "untyped" || off.kind === "const" ? off.value : undefined;
+  if (offset === undefined || offset < 0n || offset > 0xffffn) {
+    throw fb.fail(Codes.packetVariableOffset, offArg, "the offset of a header must be a constant (0 to 65535)", { hints: ["move the pointer instead: `p.add(n).header<T>(0)`"] });
+  }
+  return { kind: "view", ptr: base, offset: Number(offset), shape: { kind: "struct", layout }, nullable: true };
 }
 
 /** Most nested calls inlined into one another; deeper is surely a mistake (or recursion through many). */
@@ -430,6 +539,15 @@ function binary(fb: FunctionBuilder, e: ts.BinaryExpression, expected?: ValueTyp
 }
 
 function assignedType(fb: FunctionBuilder, target: ts.Expression): ValueType | undefined {
+  if (ts.isPropertyAccessExpression(target) || ts.isElementAccessExpression(target)) {
+    // Typing only: the store itself re-evaluates the place (reading a view emits no code).
+    const b = ts.isIdentifier(target.expression) ? fb.binding(target.expression) : undefined;
+    if (b?.kind === "value" && b.value.kind === "view" && ts.isPropertyAccessExpression(target) && b.value.shape.kind === "struct") {
+      const f = b.value.shape.layout.fields.get(target.name.text);
+      return f?.type.kind === "scalar" ? f.type.type : undefined;
+    }
+    return undefined;
+  }
   if (!ts.isIdentifier(target)) return undefined;
   const b = fb.binding(target);
   return b?.kind === "local" ? b.local.type : undefined;
@@ -438,6 +556,15 @@ function assignedType(fb: FunctionBuilder, target: ts.Expression): ValueType | u
 /** Stores into a `let` variable; the expression's value is the stored value. */
 function assign(fb: FunctionBuilder, target: ts.Expression, value: () => Value, node: ts.Node): Value {
   const t = ts.isParenthesizedExpression(target) ? target.expression : target;
+  if (ts.isPropertyAccessExpression(t) || ts.isElementAccessExpression(t)) {
+    const p = place(fb, t);
+    if (p && !("kind" in p)) {
+      const v = convertTo(fb, value(), p.type, node) as Operand;
+      fb.emit({ op: "store", ptr: p.view.ptr, region: "packet", offset: p.view.offset + p.offset, size: (p.type.bits / 8) as 1 | 2 | 4 | 8, value: v, node });
+      return v;
+    }
+    if (p) throw fb.fail(Codes.unsupportedSyntax, t, "a whole struct or array cannot be assigned; assign its fields");
+  }
   if (!ts.isIdentifier(t)) {
     if (ts.isPropertyAccessExpression(t)) throw fb.fail(Codes.contextUse, t, "the XDP context is read-only");
     throw fb.fail(Codes.unsupportedSyntax, t, "only `let` variables can be assigned");
@@ -512,6 +639,7 @@ function arithmetic(fb: FunctionBuilder, op: BinaryKind | "shr" | "div" | "rem",
     [right, rightNode],
   ] as const) {
     if (v.kind === "ctx") throw fb.fail(Codes.contextUse, n, "the context is not a number");
+    if (v.kind === "view") throw notANumber(fb, n);
     if (v.kind !== "untyped" && !isInt(v.type)) throw fb.fail(Codes.operatorType, n, `arithmetic does not apply to \`${typeName(v.type)}\``);
   }
   let type: IntType;
@@ -615,6 +743,9 @@ export function arithmeticValues(fb: FunctionBuilder, kind: ts.SyntaxKind, left:
 
 function compare(fb: FunctionBuilder, rel: "eq" | "ne" | "lt" | "le" | "gt" | "ge", left: Value, leftNode: ts.Node, right: Value, rightNode: ts.Node, node: ts.Node): Operand {
   if (left.kind === "ctx" || right.kind === "ctx") throw fb.fail(Codes.contextUse, left.kind === "ctx" ? leftNode : rightNode, "the context cannot be compared");
+  if (left.kind === "view" || right.kind === "view") {
+    throw fb.fail(Codes.unsupportedOperator, node, "header views are not compared; test one with `if (!view)` (the bounds check) or compare its fields");
+  }
   if (left.kind === "untyped" && right.kind === "untyped") return boolConst(foldCompare(signedPred(rel), left.value, right.value, undefined));
   const lt = left.kind === "untyped" ? undefined : left.type;
   const rt = right.kind === "untyped" ? undefined : right.type;
@@ -710,6 +841,7 @@ function conditional(fb: FunctionBuilder, e: ts.ConditionalExpression, expected?
       throw fb.fail(Codes.untypedNumber, e, "the type of this choice between two numbers is unknown", { hints: ["give the variable a type, e.g. `const x: u32 = c ? 1 : 2`"] });
     }
     if (a.kind === "ctx" || b.kind === "ctx") throw fb.fail(Codes.contextUse, e, "the context cannot be chosen conditionally");
+    if (a.kind === "view" || b.kind === "view") throw notANumber(fb, e);
     const at = a.kind === "untyped" ? undefined : a.type;
     const bt = b.kind === "untyped" ? undefined : b.type;
     if (at && bt && isInt(at) && isInt(bt)) {
@@ -756,6 +888,16 @@ export function lowerCondition(fb: FunctionBuilder, e: ts.Expression, t: Block, 
 /** A value as a boolean: integers test against zero; pointers are refused (always true). */
 function truth(fb: FunctionBuilder, v: Value, node: ts.Node): Operand {
   if (v.kind === "untyped") return boolConst(v.value !== 0n);
+  if (v.kind === "view") {
+    if (!v.nullable) return boolConst(true);
+    // Present when its last byte is within the packet: `ptr + offset + size <= data_end`, the verifier's check.
+    const end = ctxField(fb, "data_end", node);
+    const last = fb.temp(v.ptr.type);
+    fb.emit({ op: "ptr_add", dst: last, base: v.ptr, offset: constant(BigInt(v.offset + sizeOfField(v.shape)), i64), node });
+    const dst = fb.temp(bool);
+    fb.emit({ op: "cmp", dst, pred: "ule", a: last, b: end, node });
+    return dst;
+  }
   if (v.kind === "ctx") throw fb.fail(Codes.contextUse, node, "the context is always present; test one of its fields");
   if (v.type.kind === "bool") return v;
   if (isInt(v.type)) return emitCompare(fb, "ne", v, constant(0n, v.type), node);
@@ -766,7 +908,12 @@ function truth(fb: FunctionBuilder, v: Value, node: ts.Node): Operand {
 
 // ------------------------------------------------------------ conversions
 
+function notANumber(fb: FunctionBuilder, node: ts.Node): Error {
+  return fb.fail(Codes.typeMismatch, node, "a header view is not a value; read its fields", { hints: ["e.g. `eth.proto`"] });
+}
+
 export function operand(fb: FunctionBuilder, v: Value, node: ts.Node): Operand {
+  if (v.kind === "view") throw notANumber(fb, node);
   if (v.kind === "ctx") throw fb.fail(Codes.contextUse, node, "the context can only be read from (`ctx.data`, …) or passed to helpers");
   if (v.kind === "untyped") throw fb.fail(Codes.untypedNumber, node, "this number needs a type here", { hints: ["convert it, e.g. `u32(…)`"] });
   return v;
@@ -779,6 +926,7 @@ export function convertTo(fb: FunctionBuilder, v: Value, to: ValueType, node: ts
     return fitOrFail(fb, v.value, to, node);
   }
   if (v.kind === "ctx") throw fb.fail(Codes.contextUse, node, "the context can only be read from (`ctx.data`, …) or passed to helpers");
+  if (v.kind === "view") throw notANumber(fb, node);
   const refusal = implicitlyConvertible(v.type, to);
   if (refusal) throw fb.refuse(refusal, node);
   return isInt(to) ? castTo(fb, v, to, node) : v;

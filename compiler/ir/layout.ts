@@ -1,0 +1,155 @@
+/**
+ * Header struct layouts, read from TypeScript interfaces through the type
+ * checker: fields in declaration order, each at the next offset its
+ * alignment allows, the size rounded up to the largest alignment, exactly
+ * as C lays out the same struct (or with no padding at all for interfaces
+ * that extend `Packed`). The layout is what makes `eth.proto` a 2-byte
+ * load at offset 12, so it must agree with clang's byte for byte.
+ */
+import ts from "typescript";
+import type { Intrinsics } from "../dialect/intrinsics";
+import type { IntType } from "./types";
+
+export type FieldType = { readonly kind: "scalar"; readonly type: IntType } | { readonly kind: "struct"; readonly layout: Layout } | { readonly kind: "array"; readonly element: FieldType; readonly count: number };
+
+export interface Field {
+  readonly name: string;
+  readonly offset: number;
+  readonly size: number;
+  readonly type: FieldType;
+}
+
+export interface Layout {
+  readonly name: string;
+  readonly size: number;
+  readonly align: number;
+  readonly packed: boolean;
+  readonly fields: ReadonlyMap<string, Field>;
+}
+
+/** Why a type is not a header struct, with the node to point at. */
+export class LayoutError extends Error {
+  constructor(
+    message: string,
+    readonly node: ts.Node,
+  ) {
+    super(message);
+  }
+}
+
+export class Layouts {
+  private readonly cache = new Map<ts.Node, Layout>();
+  private readonly inProgress = new Set<ts.Node>();
+
+  constructor(
+    private readonly checker: ts.TypeChecker,
+    private readonly intrinsics: Intrinsics,
+  ) {}
+
+  /** The layout of the struct a type argument names (`header<EthHdr>`). */
+  ofTypeNode(node: ts.TypeNode): Layout {
+    const decl = this.declarationOf(node);
+    if (!decl) throw new LayoutError(`\`${node.getText()}\` is not a header struct: declare it as an interface of integer fields`, node);
+    return this.ofDeclaration(decl, node);
+  }
+
+  /** Size in bytes of an integer type or a header struct (`sizeof<T>()`). */
+  sizeOf(node: ts.TypeNode): number {
+    const t = this.intrinsics.intType(node);
+    return t ? t.bits / 8 : this.ofTypeNode(node).size;
+  }
+
+  private declarationOf(node: ts.TypeNode, depth = 0): ts.InterfaceDeclaration | ts.TypeLiteralNode | undefined {
+    if (ts.isTypeLiteralNode(node)) return node;
+    if (!ts.isTypeReferenceNode(node) || depth > 8) return undefined;
+    let sym = this.checker.getSymbolAtLocation(node.typeName);
+    if (sym && sym.flags & ts.SymbolFlags.Alias) sym = this.checker.getAliasedSymbol(sym);
+    const decl = sym?.declarations?.[0];
+    if (!decl) return undefined;
+    if (ts.isInterfaceDeclaration(decl)) return decl;
+    if (ts.isTypeAliasDeclaration(decl)) return this.declarationOf(decl.type, depth + 1);
+    return undefined;
+  }
+
+  private ofDeclaration(decl: ts.InterfaceDeclaration | ts.TypeLiteralNode, at: ts.Node): Layout {
+    const cached = this.cache.get(decl);
+    if (cached) return cached;
+    if (this.inProgress.has(decl)) throw new LayoutError("a header struct cannot contain itself", at);
+    this.inProgress.add(decl);
+    try {
+      const name = ts.isInterfaceDeclaration(decl) ? decl.name.text : "struct";
+      let packed = false;
+      for (const clause of ts.isInterfaceDeclaration(decl) ? (decl.heritageClauses ?? []) : []) {
+        for (const base of clause.types) {
+          const sym = this.intrinsics.dialectSymbol(ts.isIdentifier(base.expression) ? base.expression : base);
+          if (sym?.name === "Packed") packed = true;
+          else throw new LayoutError(`a header struct extends only \`Packed\`; write the fields of \`${base.getText()}\` out, or nest it as a field`, base);
+        }
+      }
+      const fields = new Map<string, Field>();
+      let offset = 0;
+      let align = 1;
+      for (const member of decl.members) {
+        if (!ts.isPropertySignature(member) || !member.type || !ts.isIdentifier(member.name) || member.questionToken) {
+          throw new LayoutError("a header struct has plain fields with a type only (no methods, optional or computed fields)", member);
+        }
+        const type = this.fieldType(member.type);
+        const fieldAlign = packed ? 1 : alignOf(type);
+        offset = alignUp(offset, fieldAlign);
+        const size = sizeOfField(type);
+        fields.set(member.name.text, { name: member.name.text, offset, size, type });
+        offset += size;
+        align = Math.max(align, fieldAlign);
+      }
+      if (fields.size === 0) throw new LayoutError(`\`${name}\` has no fields`, at);
+      const layout: Layout = { name, size: alignUp(offset, align), align, packed, fields };
+      this.cache.set(decl, layout);
+      return layout;
+    } finally {
+      this.inProgress.delete(decl);
+    }
+  }
+
+  private fieldType(node: ts.TypeNode): FieldType {
+    const scalar = this.intrinsics.intType(node);
+    if (scalar) return { kind: "scalar", type: scalar };
+    if (ts.isTypeReferenceNode(node) && this.intrinsics.dialectSymbol(node.typeName)?.name === "FixedArray") {
+      const [elementNode, countNode] = node.typeArguments ?? [];
+      if (!elementNode || !countNode || !ts.isLiteralTypeNode(countNode) || !ts.isNumericLiteral(countNode.literal)) {
+        throw new LayoutError("write a fixed array as `FixedArray<u8, 6>`: an element type and a constant length", node);
+      }
+      const count = Number(countNode.literal.text);
+      if (!Number.isInteger(count) || count < 1 || count > 4096) throw new LayoutError("a fixed array has 1 to 4096 elements", countNode);
+      return { kind: "array", element: this.fieldType(elementNode), count };
+    }
+    const decl = this.declarationOf(node);
+    if (decl) return { kind: "struct", layout: this.ofDeclaration(decl, node) };
+    throw new LayoutError(`\`${node.getText()}\` cannot be a field of a header struct: use an integer type, a header struct or FixedArray`, node);
+  }
+}
+
+export function sizeOfField(t: FieldType): number {
+  switch (t.kind) {
+    case "scalar":
+      return t.type.bits / 8;
+    case "struct":
+      return t.layout.size;
+    case "array":
+      return sizeOfField(t.element) * t.count;
+  }
+}
+
+function alignOf(t: FieldType): number {
+  switch (t.kind) {
+    case "scalar":
+      return t.type.bits / 8;
+    case "struct":
+      return t.layout.align;
+    case "array":
+      return alignOf(t.element);
+  }
+}
+
+function alignUp(n: number, a: number): number {
+  return Math.ceil(n / a) * a;
+}
