@@ -39,6 +39,8 @@ function checkNode(node: ts.Node, intrinsics: Intrinsics, d: DiagnosticBag): "sk
     case ts.SyntaxKind.TemplateExpression:
     case ts.SyntaxKind.TaggedTemplateExpression:
       if (isLicenseArgument(node, intrinsics)) return;
+      // A trace message: the template's text becomes the format, its values the arguments.
+      if (isPrintkArgument(node, intrinsics) && node.kind !== ts.SyntaxKind.TaggedTemplateExpression) return;
       d.report(Codes.unsupportedString, node, "strings have no representation in an XDP program", {
         hints: ["compare bytes or integers read from the packet instead"],
       });
@@ -180,6 +182,11 @@ const unsupportedBinary = new Map<ts.SyntaxKind, string | undefined>([
   [ts.SyntaxKind.AmpersandAmpersandEqualsToken, undefined],
   [ts.SyntaxKind.BarBarEqualsToken, undefined],
 ]);
+
+function isPrintkArgument(node: ts.Node, intrinsics: Intrinsics): boolean {
+  const call = node.parent;
+  return ts.isCallExpression(call) && call.arguments[0] === node && intrinsics.resolve(call.expression)?.kind === "printk";
+}
 
 function isLicenseArgument(node: ts.Node, intrinsics: Intrinsics): boolean {
   const call = node.parent;

@@ -14,6 +14,7 @@ export type Intrinsic =
   | { readonly kind: "section"; readonly section: SectionName }
   | { readonly kind: "license" }
   | { readonly kind: "sizeof" }
+  | { readonly kind: "printk" }
   | { readonly kind: "action"; readonly name: string; readonly value: bigint }
   | { readonly kind: "helper"; readonly helper: HelperSpec };
 
@@ -87,6 +88,7 @@ export class Intrinsics {
     if (byteSwapNames.has(sym.name)) return { kind: "byteswap", name: sym.name as ByteSwapName };
     if (sym.name === "license") return { kind: "license" };
     if (sym.name === "sizeof") return { kind: "sizeof" };
+    if (sym.name === "bpf_printk") return { kind: "printk" };
     const helper = helpers.get(sym.name);
     if (helper) return { kind: "helper", helper };
     return undefined;

@@ -219,6 +219,8 @@ function call(fb: FunctionBuilder, e: ts.CallExpression): Value {
   switch (intrinsic.kind) {
     case "conversion":
       return conversion(fb, intrinsic.to, e);
+    case "printk":
+      return printk(fb, e);
     case "sizeof": {
       const typeArg = e.typeArguments?.[0];
       if (!typeArg || e.arguments.length > 0) throw fb.fail(Codes.callArguments, e, "write `sizeof<T>()` with a type argument and no arguments");
@@ -240,6 +242,44 @@ function call(fb: FunctionBuilder, e: ts.CallExpression): Value {
     case "action":
       throw fb.fail(Codes.unsupportedCall, callee, "an action is not a function");
   }
+}
+
+/** bpf_trace_printk's limit on values after the format. */
+const maxPrintkArgs = 3;
+
+/** `bpf_printk(\`text ${value}\`)`: the text becomes a printf format, each value a 64-bit argument. */
+function printk(fb: FunctionBuilder, e: ts.CallExpression): Value {
+  const message = argument(fb, e, 0);
+  const escape = (text: string) => text.replace(/%/g, "%%");
+  let format: string;
+  const args: Operand[] = [];
+  if (ts.isStringLiteral(message) || ts.isNoSubstitutionTemplateLiteral(message)) {
+    format = escape(message.text);
+  } else if (ts.isTemplateExpression(message)) {
+    format = escape(message.head.text);
+    for (const span of message.templateSpans) {
+      if (args.length === maxPrintkArgs) {
+        throw fb.fail(Codes.callArguments, span.expression, `bpf_printk takes at most ${maxPrintkArgs} values (a limit of bpf_trace_printk)`, { hints: ["split the message into several calls"] });
+      }
+      let v = lowerExpression(fb, span.expression);
+      if (v.kind === "untyped") v = constant(v.value, v.value < 0n ? i64 : u64);
+      const o = operand(fb, v, span.expression);
+      if (o.type.kind !== "int" && o.type.kind !== "bool") throw fb.fail(Codes.typeMismatch, span.expression, `a \`${typeName(o.type)}\` cannot be printed; print integers`);
+      let host: Operand = o;
+      if (o.type.kind === "int" && o.type.be) {
+        const dst = fb.temp(int(o.type.bits, false));
+        fb.emit({ op: "bswap", dst, src: o, node: span.expression });
+        host = dst;
+      }
+      const signed = host.type.kind === "int" && host.type.signed;
+      args.push(castTo(fb, host, signed ? i64 : u64, span.expression));
+      format += (signed ? "%lld" : "%llu") + escape(span.literal.text);
+    }
+  } else {
+    throw fb.fail(Codes.unsupportedString, message, "bpf_printk takes a string or template literal written in place");
+  }
+  fb.emit({ op: "printk", format, args, node: e });
+  return { kind: "const", value: 0n, type: bool };
 }
 
 /** `p.header<T>(offset)`: no code yet; the null test emits the bounds check, fields emit loads. */

@@ -135,13 +135,20 @@ export interface LocalSet extends InstrBase {
   readonly value: Operand;
 }
 
+/** A trace line through bpf_trace_printk: the format is a constant in .rodata, the values 64-bit. */
+export interface Printk extends InstrBase {
+  readonly op: "printk";
+  readonly format: string;
+  readonly args: readonly Operand[];
+}
+
 /** The context pointer itself, as an argument to helpers. */
 export interface CtxPointer extends InstrBase {
   readonly op: "ctx_ptr";
   readonly dst: Temp;
 }
 
-export type Instr = CtxLoad | Binary | Compare | Cast | ByteSwap | PointerAdd | MemoryLoad | MemoryStore | HelperCall | LocalGet | LocalSet | CtxPointer;
+export type Instr = CtxLoad | Binary | Compare | Cast | ByteSwap | PointerAdd | MemoryLoad | MemoryStore | HelperCall | LocalGet | LocalSet | CtxPointer | Printk;
 
 export interface Jump extends InstrBase {
   readonly op: "br";

@@ -48,6 +48,8 @@ function printInstr(i: Instr): string {
       return `store.${i.size} ${i.region} t${i.ptr.id}+${i.offset}, ${op(i.value)}`;
     case "call":
       return `t${i.dst.id} = call ${i.helper.name}#${i.helper.id}(${i.args.map(op).join(", ")})`;
+    case "printk":
+      return `printk ${JSON.stringify(i.format)}(${i.args.map(op).join(", ")})`;
     case "local_get":
       return `t${i.dst.id} = get %${i.local.name}.${i.local.id}`;
     case "local_set":

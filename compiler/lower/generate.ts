@@ -112,6 +112,7 @@ class ProgramLowering {
   private ctxParam!: LLVMValueRef;
   private retval!: LLVMValueRef;
   private exit!: LLVMBasicBlockRef;
+  private formats = 0;
 
   constructor(
     private readonly L: LLVMC,
@@ -231,6 +232,22 @@ class ProgramLowering {
         const callee = L.LLVMConstIntToPtr(t.constI64(BigInt(i.helper.id)), L.LLVMPointerType(fnType, 0));
         const args = i.args.map((a) => this.operand(a));
         return this.define(i.dst.id, L.LLVMBuildCall2(b, fnType, callee, args, args.length, ""));
+      }
+      case "printk": {
+        // A constant format in .rodata, as clang's bpf_printk does; libbpf makes it a read-only map.
+        const bytes = Buffer.byteLength(i.format) + 1;
+        const fmt = L.LLVMAddGlobal(this.llmod, L.LLVMArrayType(t.i8, bytes), `__tsxdp_fmt_${this.program.name}_${this.formats++}`);
+        L.LLVMSetInitializer(fmt, L.LLVMConstStringInContext(t.context, i.format, bytes - 1, 0));
+        L.LLVMSetGlobalConstant(fmt, 1);
+        L.LLVMSetLinkage(fmt, Linkage.Private);
+        L.LLVMSetSection(fmt, ".rodata");
+        L.LLVMSetAlignment(fmt, 1);
+        const params = [t.ptr, t.i32, ...i.args.map(() => t.i64)];
+        const fnType = L.LLVMFunctionType(t.i64, params, params.length, 0);
+        const callee = L.LLVMConstIntToPtr(t.constI64(6n), L.LLVMPointerType(fnType, 0));
+        const args = [L.LLVMBuildBitCast(b, fmt, t.ptr, ""), L.LLVMConstInt(t.i32, BigInt(bytes), 0), ...i.args.map((a) => this.operand(a))];
+        L.LLVMBuildCall2(b, fnType, callee, args, args.length, "");
+        return;
       }
       case "local_get":
         return this.define(i.dst.id, L.LLVMBuildLoad2(b, t.of(i.local.type), this.locals.get(i.local.id)!, ""));
