@@ -48,6 +48,46 @@ function echoReply(request: Uint8Array): Uint8Array {
   return f;
 }
 
+/** IPv6 over Ethernet (optionally tagged) with this hop limit, carrying UDP. */
+const ipv6Hop = (hopLimit: number, vlans: [number, number][] = []) =>
+  P.ethernet({ proto: P.ETH_P_IPV6, vlans }, P.ipv6({ nextHeader: P.IPPROTO_UDP, hopLimit }, P.udp(40000, 53)));
+
+/** IPv6 whose extension headers are `chain` (type and hdrlen; a fragment's offset), then UDP to `port`. */
+function ipv6Chain(chain: { type: number; hdrLen?: number; fragOffset?: number }[], port: number, upper: number = P.IPPROTO_UDP): Uint8Array {
+  const parts = chain.map((h, i) => {
+    const next = chain[i + 1]?.type ?? upper;
+    return h.type === P.NEXTHDR_FRAGMENT ? P.ipv6Fragment(next, h.fragOffset ?? 0, true) : P.ipv6Ext(next, h.hdrLen ?? 0);
+  });
+  const l4 = upper === P.IPPROTO_TCP ? P.tcp(40000, port) : P.udp(40000, port);
+  return P.ethernet({ proto: P.ETH_P_IPV6 }, P.ipv6({ nextHeader: chain[0]?.type ?? upper }, P.concat(...parts, l4)));
+}
+
+const ipv4To = (dst: number[], options: number[] = []) => P.ethernet({ proto: P.ETH_P_IP }, P.ipv4({ protocol: P.IPPROTO_UDP, dst, options }, P.udp(40000, 53)));
+
+/** The IP-in-IP frame, built independently: same Ethernet header, a fresh outer header with its checksum summed from scratch, the inner datagram whole. */
+function ipipEncapsulated(frame: Uint8Array): Uint8Array {
+  const innerLen = (frame[16]! << 8) | frame[17]!;
+  const total = (innerLen + 20) & 0xffff;
+  const outer = [0x45, 0, total >> 8, total & 0xff, 0, 0, 0x40, 0, 64, P.IPPROTO_IPIP, 0, 0, 203, 0, 113, 1, 203, 0, 113, 2];
+  const sum = P.checksum(outer);
+  outer[10] = sum >> 8;
+  outer[11] = sum & 0xff;
+  return P.concat(frame.slice(0, 14), Uint8Array.from(outer), frame.slice(14));
+}
+
+/** A SYN (or `flags`) over IPv4 with these TCP options, its checksum valid. */
+const tcpWith = (options: number[], flags = 0x02) =>
+  P.fixTcpChecksum(P.ethernet({ proto: P.ETH_P_IP }, P.ipv4({ protocol: P.IPPROTO_TCP }, P.tcpSegment({ options, flags, payload: Uint8Array.from([1, 2, 3, 4, 5]) }))));
+const mss = (value: number) => [2, 4, value >> 8, value & 0xff];
+
+/** The frame with the MSS value at `at` set to 1400 and the TCP checksum summed again from scratch. */
+function clamped(frame: Uint8Array, at: number): Uint8Array {
+  const f = frame.slice();
+  f[at] = 1400 >> 8;
+  f[at + 1] = 1400 & 0xff;
+  return P.fixTcpChecksum(f);
+}
+
 const ipv6Frame = P.ethernet({ proto: P.ETH_P_IPV6 }, new Uint8Array(48));
 const arpFrame = P.ethernet({ proto: P.ETH_P_ARP }, new Uint8Array(28));
 
@@ -152,6 +192,91 @@ const examples: Record<string, Record<string, Case[]>> = {
       { what: "a 1514-byte frame", packet: P.padTo(ipv4Udp(53), 1514), action: "PASS" },
       { what: "a 1515-byte frame", packet: P.padTo(ipv4Udp(53), 1515), action: "DROP" },
       { what: "a 5000-byte frame (several buffers)", packet: P.padTo(ipv4Udp(53), 5000), action: "DROP" },
+    ],
+  },
+  ipv6_hop_limit: {
+    ipv6_hop_limit: [
+      { what: "hop limit 0", packet: ipv6Hop(0), action: "DROP" },
+      { what: "hop limit 1", packet: ipv6Hop(1), action: "DROP" },
+      { what: "hop limit 2", packet: ipv6Hop(2), action: "PASS" },
+      { what: "hop limit 255", packet: ipv6Hop(255), action: "PASS" },
+      { what: "hop limit 1 behind an 802.1Q tag", packet: ipv6Hop(1, [[P.ETH_P_8021Q, 100]]), action: "DROP" },
+      { what: "hop limit 0 behind an 802.1ad tag", packet: ipv6Hop(0, [[P.ETH_P_8021AD, 7]]), action: "DROP" },
+      { what: "hop limit 64 behind an 802.1Q tag", packet: ipv6Hop(64, [[P.ETH_P_8021Q, 100]]), action: "PASS" },
+      { what: "hop limit 1 behind two tags (only one is looked through)", packet: ipv6Hop(1, [[P.ETH_P_8021AD, 7], [P.ETH_P_8021Q, 100]]), action: "PASS" },
+      { what: "IPv4 with TTL 1", packet: P.ethernet({ proto: P.ETH_P_IP }, P.ipv4({ protocol: P.IPPROTO_UDP, ttl: 1 }, P.udp(1, 2))), action: "PASS" },
+      { what: "hop limit 1 cut one byte short of the IPv6 header (53 bytes)", packet: P.truncate(ipv6Hop(1), 53), action: "PASS" },
+      { what: "hop limit 1, exactly the IPv6 header (54 bytes)", packet: P.truncate(ipv6Hop(1), 54), action: "DROP" },
+      { what: "tagged hop limit 1 cut inside the IPv6 header (57 bytes)", packet: P.truncate(ipv6Hop(1, [[P.ETH_P_8021Q, 100]]), 57), action: "PASS" },
+    ],
+  },
+  ipv6_ext_headers: {
+    ipv6_ext_headers: [
+      { what: "UDP to port 9, no extension headers", packet: ipv6Chain([], 9), action: "DROP" },
+      { what: "UDP to port 53", packet: ipv6Chain([], 53), action: "PASS" },
+      { what: "UDP to port 9 behind hop-by-hop options", packet: ipv6Chain([{ type: P.NEXTHDR_HOP }], 9), action: "DROP" },
+      {
+        what: "UDP to port 9 behind hop-by-hop, routing (24 bytes) and destination options (16 bytes)",
+        packet: ipv6Chain([{ type: P.NEXTHDR_HOP }, { type: P.NEXTHDR_ROUTING, hdrLen: 2 }, { type: P.NEXTHDR_DEST, hdrLen: 1 }], 9),
+        action: "DROP",
+      },
+      { what: "UDP to port 53 behind the same chain", packet: ipv6Chain([{ type: P.NEXTHDR_HOP }, { type: P.NEXTHDR_ROUTING, hdrLen: 2 }, { type: P.NEXTHDR_DEST, hdrLen: 1 }], 53), action: "PASS" },
+      { what: "UDP to port 9 in a first fragment", packet: ipv6Chain([{ type: P.NEXTHDR_FRAGMENT }], 9), action: "DROP" },
+      { what: "a later fragment (offset 185) whose bytes look like UDP to port 9", packet: ipv6Chain([{ type: P.NEXTHDR_FRAGMENT, fragOffset: 185 }], 9), action: "PASS" },
+      { what: "UDP to port 9 behind 6 extension headers", packet: ipv6Chain(new Array(6).fill({ type: P.NEXTHDR_DEST }), 9), action: "DROP" },
+      { what: "UDP to port 9 behind 7 extension headers (too long a chain)", packet: ipv6Chain(new Array(7).fill({ type: P.NEXTHDR_DEST }), 9), action: "PASS" },
+      { what: "TCP to port 9 behind hop-by-hop options", packet: ipv6Chain([{ type: P.NEXTHDR_HOP }], 9, P.IPPROTO_TCP), action: "PASS" },
+      { what: "UDP to port 9 cut inside the UDP header", packet: P.truncate(ipv6Chain([{ type: P.NEXTHDR_HOP }], 9), 14 + 40 + 8 + 3), action: "PASS" },
+      { what: "UDP to port 9 cut right after the destination port", packet: P.truncate(ipv6Chain([{ type: P.NEXTHDR_HOP }], 9), 14 + 40 + 8 + 4), action: "PASS" },
+      { what: "a hop-by-hop header longer than the frame", packet: ipv6Chain([{ type: P.NEXTHDR_HOP }], 9).map((b, i) => (i === 14 + 41 ? 9 : b)), action: "PASS" },
+      { what: "UDP to port 9 over IPv4", packet: ipv4Udp(9), action: "PASS" },
+    ],
+  },
+  ipip_encap: {
+    ipip_encap: [
+      { what: "IPv4 to 192.0.2.7 is encapsulated", packet: ipv4To([192, 0, 2, 7]), action: "TX", output: ipipEncapsulated(ipv4To([192, 0, 2, 7])) },
+      { what: "IPv4 to 192.0.2.255 is encapsulated", packet: ipv4To([192, 0, 2, 255]), action: "TX", output: ipipEncapsulated(ipv4To([192, 0, 2, 255])) },
+      {
+        what: "IPv4 with options to 192.0.2.1 is encapsulated whole",
+        packet: ipv4To([192, 0, 2, 1], [1, 1, 1, 0]),
+        action: "TX",
+        output: ipipEncapsulated(ipv4To([192, 0, 2, 1], [1, 1, 1, 0])),
+      },
+      {
+        what: "a 1500-byte datagram to 192.0.2.7 becomes 1520 bytes",
+        packet: P.ethernet({ proto: P.ETH_P_IP }, P.ipv4({ protocol: P.IPPROTO_UDP, dst: [192, 0, 2, 7] }, P.udp(1, 2, new Uint8Array(1472).fill(0xab)))),
+        action: "TX",
+        output: ipipEncapsulated(P.ethernet({ proto: P.ETH_P_IP }, P.ipv4({ protocol: P.IPPROTO_UDP, dst: [192, 0, 2, 7] }, P.udp(1, 2, new Uint8Array(1472).fill(0xab))))),
+      },
+      { what: "IPv4 to 192.0.3.1 passes unchanged", packet: ipv4To([192, 0, 3, 1]), action: "PASS" },
+      { what: "IPv4 to 10.0.0.2 passes unchanged", packet: ipv4To([10, 0, 0, 2]), action: "PASS" },
+      { what: "an 802.1Q-tagged frame to 192.0.2.7 passes unchanged", packet: P.ethernet({ proto: P.ETH_P_IP, vlans: [[P.ETH_P_8021Q, 1]] }, ipv4To([192, 0, 2, 7]).slice(14)), action: "PASS" },
+      { what: "IPv6 passes unchanged", packet: ipv6Frame, action: "PASS" },
+      { what: "IPv4 to 192.0.2.7 cut inside the header (33 bytes) passes unchanged", packet: P.truncate(ipv4To([192, 0, 2, 7]), 33), action: "PASS" },
+      { what: "a bare 20-byte IPv4 header to 192.0.2.7 is encapsulated", packet: P.truncate(ipv4To([192, 0, 2, 7]), 34), action: "TX", output: ipipEncapsulated(P.truncate(ipv4To([192, 0, 2, 7]), 34)) },
+    ],
+  },
+  tcp_mss_clamp: {
+    tcp_mss_clamp: [
+      { what: "a SYN with MSS 1460 is clamped to 1400", packet: tcpWith(mss(1460)), action: "PASS", output: clamped(tcpWith(mss(1460)), 14 + 20 + 22) },
+      { what: "a SYN-ACK with MSS 65535 is clamped", packet: tcpWith(mss(65535), 0x12), action: "PASS", output: clamped(tcpWith(mss(65535), 0x12), 14 + 20 + 22) },
+      { what: "MSS after one NOP (at an odd offset) is clamped", packet: tcpWith([1, ...mss(1460)]), action: "PASS", output: clamped(tcpWith([1, ...mss(1460)]), 14 + 20 + 23) },
+      {
+        what: "MSS after SACK-permitted, timestamps, NOP and window scale is clamped",
+        packet: tcpWith([4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7, ...mss(8960)]),
+        action: "PASS",
+        output: clamped(tcpWith([4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7, ...mss(8960)]), 14 + 20 + 20 + 16 + 2),
+      },
+      { what: "MSS 1401 is clamped", packet: tcpWith(mss(1401)), action: "PASS", output: clamped(tcpWith(mss(1401)), 14 + 20 + 22) },
+      { what: "MSS 1400 is left alone", packet: tcpWith(mss(1400)), action: "PASS" },
+      { what: "MSS 536 is left alone", packet: tcpWith(mss(536)), action: "PASS" },
+      { what: "an ACK with MSS 1460 is left alone", packet: tcpWith(mss(1460), 0x10), action: "PASS" },
+      { what: "MSS after 9 NOPs (the 10th step) is clamped", packet: tcpWith([...new Array(9).fill(1), ...mss(1460)]), action: "PASS", output: clamped(tcpWith([...new Array(9).fill(1), ...mss(1460)]), 14 + 20 + 20 + 9 + 2) },
+      { what: "MSS after 10 NOPs (past the 10 steps) is left alone", packet: tcpWith([...new Array(10).fill(1), ...mss(1460)]), action: "PASS" },
+      { what: "MSS after the end-of-list option is left alone", packet: tcpWith([0, ...mss(1460)]), action: "PASS" },
+      { what: "an MSS option of length 3 is left alone", packet: tcpWith([2, 3, 0x05, 0xb4]), action: "PASS" },
+      { what: "a SYN cut inside the MSS option is left alone", packet: P.truncate(tcpWith(mss(1460)), 14 + 20 + 20 + 3), action: "PASS" },
+      { what: "a SYN over IPv6 is left alone", packet: P.ethernet({ proto: P.ETH_P_IPV6 }, P.ipv6({ nextHeader: P.IPPROTO_TCP }, P.tcpSegment({ options: mss(1460) }))), action: "PASS" },
     ],
   },
   context_fields: {

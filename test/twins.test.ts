@@ -26,15 +26,26 @@ import {
   ETH_P_IP,
   ETH_P_IPV6,
   IPPROTO_ICMP,
+  IPPROTO_IPIP,
   IPPROTO_TCP,
   IPPROTO_UDP,
+  NEXTHDR_DEST,
+  NEXTHDR_FRAGMENT,
+  NEXTHDR_HOP,
+  NEXTHDR_NONE,
+  NEXTHDR_ROUTING,
   concat,
   ethernet,
+  fixTcpChecksum,
   icmpEcho,
   ipv4,
+  ipv6 as ipv6With,
+  ipv6Ext,
+  ipv6Fragment,
   padTo,
   rng,
   tcp,
+  tcpSegment,
   truncate,
   udp,
 } from "./support/packets";
@@ -218,6 +229,262 @@ function echoRequests(): Vector[] {
   return v;
 }
 
+/** IPv6 with every interesting hop limit, untagged and behind one or two tags, and cut at every length through the header. */
+function hopLimitFrames(): Vector[] {
+  const v: Vector[] = [];
+  const frame = (hopLimit: number, vlans: [number, number][] = []) =>
+    ethernet({ proto: ETH_P_IPV6, vlans }, ipv6With({ nextHeader: IPPROTO_UDP, hopLimit }, udp(40000, 53, pattern(8))));
+  const tagSets: [string, [number, number][]][] = [
+    ["untagged", []],
+    ["vlan 8100", [[ETH_P_8021Q, 100]]],
+    ["vlan 88a8", [[ETH_P_8021AD, 200]]],
+    ["qinq 88a8+8100", [[ETH_P_8021AD, 1], [ETH_P_8021Q, 2]]],
+  ];
+  for (const [tags, vlans] of tagSets) {
+    for (const hopLimit of [0, 1, 2, 3, 64, 128, 255]) v.push({ label: `ipv6 hop limit ${hopLimit}, ${tags}`, data: frame(hopLimit, vlans) });
+  }
+  // Hop limit 1 cut at every length through the Ethernet, VLAN and IPv6 headers: DROP only once the 40 bytes are there.
+  for (const [tags, vlans] of tagSets.slice(0, 2)) {
+    const f = frame(1, vlans);
+    const ipEnd = 14 + vlans.length * 4 + 40;
+    for (let len = 14; len <= ipEnd + 2; len++) v.push({ label: `ipv6 hop limit 1, ${tags}, cut to ${len}`, data: f.slice(0, len) });
+  }
+  // Hop limit 0 where another ethertype keeps it: IPv4 (TTL 0), ARP, an IPv6 payload behind a non-VLAN type.
+  v.push({ label: "ipv4 ttl 0", data: ethernet({ proto: ETH_P_IP }, ipv4({ protocol: IPPROTO_UDP, ttl: 0 }, udp(1, 2))) });
+  v.push({ label: "ipv4 ttl 1 behind vlan", data: ethernet({ proto: ETH_P_IP, vlans: [[ETH_P_8021Q, 5]] }, ipv4({ protocol: IPPROTO_UDP, ttl: 1 }, udp(1, 2))) });
+  v.push({ label: "ipv6 bytes behind ethertype 0x0800", data: ethernet({ proto: ETH_P_IP }, ipv6With({ nextHeader: IPPROTO_UDP, hopLimit: 0 }, udp(1, 2))) });
+  v.push({ label: "ipv6 bytes behind ethertype 0xdd86", data: ethernet({ proto: 0xdd86 }, ipv6With({ nextHeader: IPPROTO_UDP, hopLimit: 0 }, udp(1, 2))) });
+  v.push({ label: "ipv6 bytes behind vlan tpid 0x0081", data: ethernet({ proto: ETH_P_IPV6, vlans: [[0x0081, 5]] }, ipv6With({ nextHeader: IPPROTO_UDP, hopLimit: 0 }, udp(1, 2))) });
+  // The version nibble is not looked at: a "version 4" header behind 0x86dd with hop limit 0 is still dropped.
+  const v4 = frame(0);
+  v4[14] = 0x40;
+  v.push({ label: "ipv6 ethertype, version nibble 4, hop limit 0", data: v4 });
+  return v;
+}
+
+type ExtHeader = { type: number; hdrLen?: number; fragOffset?: number; more?: boolean };
+
+/** An IPv6 frame whose extension headers are `chain`, then `upper` (next header) with `payload`. */
+function extChain(chain: ExtHeader[], upper: number, payload: Uint8Array): Uint8Array {
+  const parts: Uint8Array[] = [];
+  chain.forEach((h, i) => {
+    const next = i + 1 < chain.length ? chain[i + 1]!.type : upper;
+    parts.push(h.type === NEXTHDR_FRAGMENT ? ipv6Fragment(next, h.fragOffset ?? 0, h.more ?? false) : ipv6Ext(next, h.hdrLen ?? 0));
+  });
+  return ethernet({ proto: ETH_P_IPV6 }, ipv6With({ nextHeader: chain[0]?.type ?? upper }, concat(...parts, payload)));
+}
+
+/** Extension header chains of every kind and length up to 7, fragments first and later, cut at every length through the headers. */
+function extHeaderFrames(): Vector[] {
+  const v: Vector[] = [];
+  const udpTo = (port: number) => udp(40000, port, pattern(8));
+  const hop: ExtHeader = { type: NEXTHDR_HOP };
+  const rt: ExtHeader = { type: NEXTHDR_ROUTING, hdrLen: 2 };
+  const dst: ExtHeader = { type: NEXTHDR_DEST, hdrLen: 1 };
+  const frag: ExtHeader = { type: NEXTHDR_FRAGMENT, more: true };
+  const chains: [string, ExtHeader[]][] = [
+    ["no extension headers", []],
+    ["hop-by-hop", [hop]],
+    ["hop-by-hop hdrlen 3", [{ type: NEXTHDR_HOP, hdrLen: 3 }]],
+    ["routing", [rt]],
+    ["destination options", [dst]],
+    ["first fragment", [frag]],
+    ["only fragment (offset 0, no M)", [{ type: NEXTHDR_FRAGMENT }]],
+    ["hop-by-hop, routing, destination options", [hop, rt, dst]],
+    ["hop-by-hop, destination, routing, fragment", [hop, dst, rt, frag]],
+    ["5 headers", [hop, dst, rt, frag, dst]],
+    ["6 headers", [hop, dst, rt, dst, frag, dst]],
+    ["6 destination options", new Array(6).fill(dst)],
+    ["7 headers (one too many)", [hop, dst, rt, dst, frag, dst, dst]],
+    ["8 hop-by-hop", new Array(8).fill(hop)],
+  ];
+  for (const [label, chain] of chains) {
+    for (const port of [DISCARD_PORT, 53, 0x0900]) v.push({ label: `ipv6 ${label}, udp to ${port}`, data: extChain(chain, IPPROTO_UDP, udpTo(port)) });
+    v.push({ label: `ipv6 ${label}, tcp to 9`, data: extChain(chain, IPPROTO_TCP, tcp(40000, DISCARD_PORT)) });
+    v.push({ label: `ipv6 ${label}, no next header`, data: extChain(chain, NEXTHDR_NONE, pattern(16)) });
+  }
+  // Later fragments carry no UDP header, whatever their bytes look like.
+  for (const offset of [1, 2, 185, 0x1fff]) {
+    for (const more of [false, true]) {
+      v.push({ label: `ipv6 fragment offset ${offset} M ${more}, udp-like bytes to 9`, data: extChain([{ type: NEXTHDR_FRAGMENT, fragOffset: offset, more }], IPPROTO_UDP, udpTo(DISCARD_PORT)) });
+    }
+  }
+  v.push({ label: "ipv6 hop-by-hop then later fragment, udp to 9", data: extChain([hop, { type: NEXTHDR_FRAGMENT, fragOffset: 3 }], IPPROTO_UDP, udpTo(DISCARD_PORT)) });
+  // The reserved bits beside the M flag are not part of the offset.
+  const reserved = extChain([frag], IPPROTO_UDP, udpTo(DISCARD_PORT));
+  reserved[14 + 40 + 3] |= 0x06;
+  reserved[14 + 40 + 1] = 0xff;
+  v.push({ label: "ipv6 first fragment with reserved bits set, udp to 9", data: reserved });
+  // A header whose length runs past the frame, or far past it.
+  for (const hdrLen of [4, 20, 255]) v.push({ label: `ipv6 hop-by-hop hdrlen ${hdrLen} past the end`, data: extChain([{ type: NEXTHDR_HOP, hdrLen: 0 }], IPPROTO_UDP, udpTo(DISCARD_PORT)).map((b, i) => (i === 14 + 41 ? hdrLen : b)) });
+  // hdrlen 255 (2048 bytes) whole, in a large frame.
+  v.push({ label: "ipv6 hop-by-hop hdrlen 255 whole, udp to 9", data: extChain([{ type: NEXTHDR_HOP, hdrLen: 255 }], IPPROTO_UDP, udpTo(DISCARD_PORT)) });
+  v.push({ label: "ipv6 routing hdrlen 255 twice, udp to 9", data: extChain([{ type: NEXTHDR_ROUTING, hdrLen: 255 }, { type: NEXTHDR_DEST, hdrLen: 100 }], IPPROTO_UDP, udpTo(DISCARD_PORT)) });
+  // Cut at every length through the headers: 3 extension headers then the UDP header.
+  const deep = extChain([hop, rt, frag], IPPROTO_UDP, udpTo(DISCARD_PORT));
+  const udpEnd = 14 + 40 + 8 + 24 + 8 + 8;
+  for (let len = 14; len <= udpEnd; len++) v.push({ label: `ipv6 hop-by-hop, routing, fragment, udp to 9, cut to ${len}`, data: deep.slice(0, len) });
+  // Random chains: next headers drawn from the extension types and a few others, random lengths.
+  const next = rng(0x6e78);
+  const types = [NEXTHDR_HOP, NEXTHDR_ROUTING, NEXTHDR_FRAGMENT, NEXTHDR_DEST, IPPROTO_UDP, IPPROTO_UDP, IPPROTO_TCP, NEXTHDR_NONE];
+  for (let i = 0; i < 40; i++) {
+    const chain: ExtHeader[] = [];
+    for (let n = next() % 8; n > 0; n--) {
+      const type = types[next() % 4]!;
+      chain.push(type === NEXTHDR_FRAGMENT ? { type, fragOffset: next() % 3 === 0 ? next() % 8 : 0, more: next() % 2 === 0 } : { type, hdrLen: next() % 4 });
+    }
+    const upper = types[next() % types.length]!;
+    const f = extChain(chain, upper, udpTo(next() % 3 === 0 ? 53 : DISCARD_PORT));
+    const len = next() % 4 === 0 ? 14 + (next() % (f.length - 13)) : f.length;
+    v.push({ label: `random ipv6 chain #${i} (${chain.map((h) => h.type).join(",")} → ${upper}, ${len} bytes)`, data: f.slice(0, len) });
+  }
+  return v;
+}
+
+const TUNNEL_DST = [192, 0, 2, 7];
+
+/** IPv4 to and around 192.0.2.0/24, of many sizes, with odd headers and lengths, cut at every length through the IPv4 header. */
+function ipipFrames(): Vector[] {
+  const v: Vector[] = [];
+  const to = (dst: number[], o: { payload?: number; options?: number[]; protocol?: number; vlans?: [number, number][] } = {}) =>
+    ethernet(
+      { proto: ETH_P_IP, ...(o.vlans ? { vlans: o.vlans } : {}) },
+      ipv4({ protocol: o.protocol ?? IPPROTO_UDP, dst, ...(o.options ? { options: o.options } : {}) }, udp(40000, 53, pattern(o.payload ?? 18))),
+    );
+  for (const dst of [[192, 0, 2, 0], [192, 0, 2, 1], TUNNEL_DST, [192, 0, 2, 255], [192, 0, 3, 1], [192, 0, 1, 255], [192, 1, 2, 7], [64, 0, 2, 7], [7, 2, 0, 192], [203, 0, 113, 2], [10, 0, 0, 2]]) {
+    v.push({ label: `ipv4 udp to ${dst.join(".")}`, data: to(dst) });
+  }
+  for (const payload of [0, 1, 2, 3, 100, 1000, 1472, 2900]) v.push({ label: `ipv4 udp to 192.0.2.7, ${payload}-byte payload`, data: to(TUNNEL_DST, { payload }) });
+  v.push({ label: "ipv4 tcp to 192.0.2.7", data: ethernet({ proto: ETH_P_IP }, ipv4({ protocol: IPPROTO_TCP, dst: TUNNEL_DST }, tcp(1, 2))) });
+  v.push({ label: "ipv4 icmp to 192.0.2.7", data: ethernet({ proto: ETH_P_IP }, ipv4({ protocol: IPPROTO_ICMP, dst: TUNNEL_DST }, icmpEcho())) });
+  v.push({ label: "ipip already, to 192.0.2.7", data: ethernet({ proto: ETH_P_IP }, ipv4({ protocol: IPPROTO_IPIP, dst: TUNNEL_DST }, ipv4({ protocol: IPPROTO_UDP }, udp(1, 2)))) });
+  v.push({ label: "ipv4 options ihl 6 to 192.0.2.7", data: to(TUNNEL_DST, { options: [1, 1, 1, 0] }) });
+  v.push({ label: "ipv4 options ihl 15 to 192.0.2.7", data: to(TUNNEL_DST, { options: new Array(40).fill(1) }) });
+  v.push({ label: "vlan 8100 ipv4 to 192.0.2.7", data: to(TUNNEL_DST, { vlans: [[ETH_P_8021Q, 10]] }) });
+  // The header fields the program must not trust or must ignore.
+  const patched = (label: string, at: number, bytes: number[]) => {
+    const f = to(TUNNEL_DST);
+    f.set(bytes, at);
+    v.push({ label: `ipv4 to 192.0.2.7, ${label}`, data: f });
+  };
+  patched("version 6", 14, [0x65]);
+  patched("version 0", 14, [0x05]);
+  patched("ihl 0", 14, [0x40]);
+  patched("ihl 15 without the options", 14, [0x4f]);
+  patched("total length 0", 16, [0, 0]);
+  patched("total length 19", 16, [0, 19]);
+  patched("total length 65515", 16, [0xff, 0xeb]);
+  patched("total length 65516 (outer wraps)", 16, [0xff, 0xec]);
+  patched("total length 65535", 16, [0xff, 0xff]);
+  patched("total length 0x0102", 16, [0x01, 0x02]);
+  patched("bad header checksum", 24, [0xde, 0xad]);
+  patched("ttl 0 and tos 0xff", 15, [0xff]);
+  patched("source 192.0.2.1 (only the destination matters)", 26, [192, 0, 2, 1]);
+  const ipv6To = ethernet({ proto: ETH_P_IPV6 }, ipv6With({ nextHeader: IPPROTO_UDP }, udp(1, 2)));
+  ipv6To.set(TUNNEL_DST, 14 + 16);
+  v.push({ label: "ipv6 with 192.0.2.7 at the ipv4 destination offset", data: ipv6To });
+  // Cut at every length through the IPv4 header and a little beyond: encapsulated once the 20 bytes are there.
+  const f = to(TUNNEL_DST);
+  for (let len = 14; len <= 14 + 20 + 10; len++) v.push({ label: `ipv4 udp to 192.0.2.7 cut to ${len}`, data: f.slice(0, len) });
+  // Random destinations inside and around the prefix, random lengths.
+  const next = rng(0x1919);
+  for (let i = 0; i < 24; i++) {
+    const dst = [192, 0, next() % 4 === 0 ? next() & 0xff : 2, next() & 0xff];
+    v.push({ label: `ipv4 udp to ${dst.join(".")} (random #${i})`, data: to(dst, { payload: next() % 200 }) });
+  }
+  return v;
+}
+
+/** A SYN over IPv4 with these TCP option bytes, its checksum valid. */
+function synWith(options: number[], o: { flags?: number; ipOptions?: number[] } = {}): Uint8Array {
+  const seg = tcpSegment({ options, ...(o.flags !== undefined ? { flags: o.flags } : {}), payload: pattern(6) });
+  return fixTcpChecksum(ethernet({ proto: ETH_P_IP }, ipv4({ protocol: IPPROTO_TCP, ...(o.ipOptions ? { options: o.ipOptions } : {}) }, seg)));
+}
+
+const mssOption = (mss: number) => [2, 4, mss >> 8, mss & 0xff];
+const NOP = 1;
+const SACK_PERM = [4, 2];
+const TIMESTAMPS = [8, 10, 0, 0, 0x12, 0x34, 0, 0, 0, 0];
+const WSCALE = [3, 3, 7];
+
+/** SYNs with the MSS option everywhere in the option list, at every value around the clamp, malformed lists, and cuts through the options. */
+function mssFrames(): Vector[] {
+  const v: Vector[] = [];
+  for (const mss of [0, 536, 1399, 1400, 1401, 1460, 8960, 0x7805, 0xffff]) {
+    v.push({ label: `syn mss ${mss} first`, data: synWith(mssOption(mss)) });
+    v.push({ label: `syn mss ${mss} after a nop (odd offset)`, data: synWith([NOP, ...mssOption(mss)]) });
+  }
+  const lists: [string, number[]][] = [
+    ["nop nop mss", [NOP, NOP, ...mssOption(1460)]],
+    ["linux order: mss sackok ts nop wscale", [...mssOption(1460), ...SACK_PERM, ...TIMESTAMPS, NOP, ...WSCALE]],
+    ["sackok ts nop wscale nop mss (mss at offset 17, odd)", [...SACK_PERM, ...TIMESTAMPS, NOP, ...WSCALE, NOP, ...mssOption(1460)]],
+    ["wscale mss (odd)", [...WSCALE, ...mssOption(1460)]],
+    ["ts then mss", [...TIMESTAMPS, ...mssOption(9000)]],
+    ["mss last in 40 bytes", [...new Array(36).fill(NOP), ...mssOption(1460)]],
+    ["9 nops then mss (step 10)", [...new Array(9).fill(NOP), ...mssOption(1460)]],
+    ["10 nops then mss (step 11: not reached)", [...new Array(10).fill(NOP), ...mssOption(1460)]],
+    ["5 two-byte options then mss (step 6)", [...[0, 0, 0, 0, 0].flatMap(() => SACK_PERM), ...mssOption(1460)]],
+    ["10 sackok then mss (not reached)", [...new Array(10).fill(SACK_PERM).flat(), ...mssOption(1460)]],
+    ["eol then mss", [0, ...mssOption(1460)]],
+    ["nop eol mss", [NOP, 0, NOP, ...mssOption(1460)]],
+    ["two mss options, first small", [...mssOption(1200), ...mssOption(1460)]],
+    ["two mss options, first large", [...mssOption(1460), ...mssOption(1200)]],
+    ["mss with length 3", [2, 3, 0x05, 0xb4]],
+    ["mss with length 5", [2, 5, 0x05, 0xb4, 0]],
+    ["mss with length 2", [2, 2, ...mssOption(1460)]],
+    ["an option with length 0 then mss", [8, 0, ...mssOption(1460)]],
+    ["an option with length 1 then mss", [8, 1, ...mssOption(1460)]],
+    ["an option running past the options then mss", [8, 40, ...mssOption(1460)]],
+    ["unknown kind 254 length 6 then mss", [254, 6, 1, 2, 3, 4, ...mssOption(1460)]],
+    ["no options but padding", [0, 0, 0, 0]],
+  ];
+  for (const [label, options] of lists) v.push({ label: `syn ${label}`, data: synWith(options) });
+  // Flags: SYN-ACK is clamped too; ACK, RST, no flags are not.
+  for (const [name, flags] of [["syn-ack", 0x12], ["ack", 0x10], ["rst", 0x04], ["fin", 0x01], ["none", 0], ["all", 0xff], ["all but syn", 0xfd]] as const) {
+    v.push({ label: `${name} with mss 1460`, data: synWith(mssOption(1460), { flags }) });
+  }
+  // Where the IPv4 and TCP headers start and end.
+  v.push({ label: "syn mss 1460 behind ipv4 options (ihl 6)", data: synWith(mssOption(1460), { ipOptions: [1, 1, 1, 0] }) });
+  v.push({ label: "syn mss 1460 behind ipv4 options (ihl 15)", data: synWith([NOP, ...mssOption(1460)], { ipOptions: new Array(40).fill(1) }) });
+  const patched = (label: string, base: Uint8Array, at: number, value: number) => {
+    const f = base.slice();
+    f[at] = value;
+    v.push({ label, data: f });
+  };
+  const syn = synWith([NOP, NOP, ...mssOption(1460)]);
+  const tcpAt = 14 + 20;
+  for (const doff of [0, 4, 5, 6, 7, 15]) patched(`syn nop nop mss, data offset ${doff}`, syn, tcpAt + 12, (doff << 4) | (syn[tcpAt + 12]! & 0x0f));
+  patched("syn nop nop mss, ihl 4", syn, 14, 0x44);
+  patched("syn nop nop mss, ihl 0", syn, 14, 0x40);
+  patched("syn nop nop mss, version 6", syn, 14, 0x65);
+  patched("syn nop nop mss, protocol udp", syn, 14 + 9, IPPROTO_UDP);
+  patched("syn nop nop mss, checksum 0xffff", syn, tcpAt + 16, 0xff);
+  v.push({ label: "vlan 8100 syn mss 1460", data: ethernet({ proto: ETH_P_IP, vlans: [[ETH_P_8021Q, 3]] }, synWith(mssOption(1460)).slice(14)) });
+  v.push({ label: "ipv6 syn mss 1460", data: ethernet({ proto: ETH_P_IPV6 }, ipv6With({ nextHeader: IPPROTO_TCP }, tcpSegment({ options: mssOption(1460) }))) });
+  // Cut at every length through the headers and options.
+  const deep = synWith([...SACK_PERM, ...TIMESTAMPS, NOP, ...WSCALE, NOP, ...mssOption(1460)]);
+  for (let len = 14; len <= tcpAt + 20 + 22 + 1; len++) v.push({ label: `syn with mss at option offset 17, cut to ${len}`, data: deep.slice(0, len) });
+  // Random option lists inside SYNs.
+  const next = rng(0x55aa);
+  for (let i = 0; i < 40; i++) {
+    const options: number[] = [];
+    const count = next() % 8;
+    for (let n = 0; n < count; n++) {
+      const r = next() % 8;
+      if (r === 0) options.push(NOP);
+      else if (r === 1) options.push(...mssOption(next() & 0xffff));
+      else if (r === 2) options.push(...SACK_PERM);
+      else if (r === 3) options.push(...WSCALE);
+      else if (r === 4) options.push(...TIMESTAMPS);
+      else if (r === 5) options.push(next() & 0xff, next() % 12);
+      else options.push(...mssOption(1300 + (next() % 400)));
+    }
+    const trimmed = options.slice(0, 40);
+    v.push({ label: `random syn options #${i} (${trimmed.length} bytes)`, data: synWith(trimmed) });
+  }
+  return v;
+}
+
 /** Up to 3000 bytes: all fit the linear buffer of a non-frags test run (one page minus head- and tailroom). */
 function largeFrames(): Vector[] {
   return [
@@ -324,6 +591,17 @@ const PLANS: ExamplePlan[] = [
     ],
     loadOnly: [{ name: "tag_egress", section: "xdp/devmap" }],
   },
+  {
+    example: "ipv6_hop_limit",
+    programs: [{ name: "ipv6_hop_limit", section: "xdp", runs: plain([...COMMON, ...hopLimitFrames()]), verdicts: ["PASS", "DROP"] }],
+  },
+  {
+    example: "ipv6_ext_headers",
+    programs: [{ name: "ipv6_ext_headers", section: "xdp", runs: plain([...COMMON, ...extHeaderFrames()]), verdicts: ["PASS", "DROP"] }],
+  },
+  { example: "ipip_encap", programs: [{ name: "ipip_encap", section: "xdp", runs: plain([...COMMON, ...ipipFrames()]), verdicts: ["PASS", "TX"] }] },
+  // Every verdict is PASS: what is compared is the rewritten MSS and checksum.
+  { example: "tcp_mss_clamp", programs: [{ name: "tcp_mss_clamp", section: "xdp", runs: plain([...COMMON, ...mssFrames()]), verdicts: ["PASS"] }] },
 ];
 
 // ------------------------------------------------------------------ helpers

@@ -158,6 +158,8 @@ export class FunctionBuilder {
       if (sym && this.intrinsics.isDialect(sym)) {
         const pointer = pointerTypes.get(sym.name);
         if (pointer) return pointer;
+        // An action is what the kernel reads from r0: a u32 (enum xdp_action).
+        if (sym.name === "XdpAction") return u32;
       }
       // A user's alias (`type Port = u16`) means what it aliases.
       const decl = sym?.declarations?.[0];
