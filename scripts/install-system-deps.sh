@@ -3,8 +3,9 @@
 #   libllvm14  the compiler's backend (any libLLVM >= 14 with the BPF target works)
 #   libbpf1    the loader
 #   bpftool, clang-14, libbpf-dev, linux-libc-dev, iproute2: the tests' independent references and tools
+#   iputils-ping, util-linux (setpriv, unshare): attach tests (ICMP echo through XDP, unprivileged runs, private mount namespaces)
 set -euo pipefail
-packages=(libllvm14 libbpf1 bpftool clang-14 libbpf-dev linux-libc-dev iproute2)
+packages=(libllvm14 libbpf1 bpftool clang-14 libbpf-dev linux-libc-dev iproute2 iputils-ping util-linux)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

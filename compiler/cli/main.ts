@@ -8,13 +8,17 @@
 import { EnvironmentError } from "../diagnostics/diagnostic";
 import { InputError } from "../frontend/program";
 import { UsageError } from "./args";
+import { attachCommand } from "./attach";
 import { buildCommand } from "./build";
 import { checkCommand } from "./check";
 import type { Command } from "./command";
+import { detachCommand } from "./detach";
+import { runCommand } from "./run";
+import { statusCommand } from "./status";
 import { version } from "./version";
 
 /** Every subcommand, in the order the overview lists them. */
-export const commands: readonly Command[] = [buildCommand, checkCommand];
+export const commands: readonly Command[] = [buildCommand, checkCommand, runCommand, attachCommand, detachCommand, statusCommand];
 
 function overview(): string {
   const lines = commands.flatMap((c) => c.usage.split("\n").map((l, i) => (i === 0 ? `  tsxdp ${l}` : `  ${l}`)));

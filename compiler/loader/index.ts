@@ -13,3 +13,22 @@ export type {
   XdpActionName,
 } from "./loader";
 export { LibbpfNotFoundError } from "./libbpf";
+export { explainRejection, formatRejection, parseVerifierLog, rejectionDiagnostic } from "./verifier-log";
+export type { Annotation, RejectedLoad, RejectionReport, VerifierLogFacts } from "./verifier-log";
+export { attachXdp, detachXdp, describeAttachedProgram, offloadRefusal, xdpStatus, attachedPrograms, AttachError, checkBeforeAttach, explainAttachFailure, VETH_XDP_MAX_MTU } from "./attach";
+export type {
+  AttachOptions,
+  AttachMethod,
+  AttachErrorKind,
+  AttachFacts,
+  Attachment,
+  AttachableProgram,
+  AttachedProgram,
+  DetachOptions,
+  DetachResult,
+  DeviceStatus,
+  XdpMode,
+} from "./attach";
+export { findDevice, listDevices, xdpFeatures, receiveOffloads, decodeXdpFeatures } from "./netdev";
+export type { DeviceInfo, XdpFeatures, XdpFeatureName, ReceiveOffloads } from "./netdev";
+export { loadedProgramIds } from "./bpf-objects";

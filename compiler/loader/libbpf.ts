@@ -178,6 +178,8 @@ export interface Libbpf {
 
 interface Loaded {
   api: Libbpf;
+  /** the dlopen()ed libbpf, for bindings declared elsewhere (attach.ts) */
+  lib: LibraryHandle;
   /** keeps the registered print callback alive for the process lifetime */
   printCallback: Ptr;
 }
@@ -187,6 +189,15 @@ let loaded: Loaded | undefined;
 export function libbpf(): Libbpf {
   loaded ??= bind();
   return loaded.api;
+}
+
+/**
+ * The same libbpf handle `libbpf()` uses, with its print callback already
+ * installed, so further bindings (the attach API) log through the same capture.
+ */
+export function libbpfLibrary(): LibraryHandle {
+  loaded ??= bind();
+  return loaded.lib;
 }
 
 function openLibrary(names: string[]): LibraryHandle {
@@ -285,7 +296,7 @@ function bind(): Loaded {
       return buf.toString("utf8", 0, end < 0 ? buf.length : end);
     },
   };
-  return { api, printCallback };
+  return { api, lib, printCallback };
 }
 
 // ---------------------------------------------------------------------------

@@ -30,12 +30,15 @@ import {
   libbpf,
 } from "./libbpf";
 import type { BpfProgInfoStruct, BpfTestRunOptsStruct, Ptr } from "./libbpf";
+import { bpf } from "./bpf-objects";
 
 export interface LoadOptions {
   /** kernel verifier log level for each program: 0 none (default; on failure the load is retried once at level 1 to get the log), 1, 2 */
   logLevel?: 0 | 1 | 2;
   /** object name shown by the kernel (default: derived from file name or "tsxdp") */
   name?: string;
+  /** ifindex of the device that will run the programs offloaded (`attachXdp` mode "offload"): the kernel verifies and translates them for that device at load */
+  offloadIfindex?: number;
 }
 
 export interface ProgramInfo {
@@ -70,6 +73,12 @@ export interface TestRunResult {
   /** output packet, exactly data_size_out bytes */
   data: Uint8Array;
   durationNs: number;
+  /**
+   * With `ctxIn` (and not live frames): how many leading bytes of `data` are
+   * metadata after the run, which bpf_xdp_adjust_meta() may have changed
+   * (ctx_out, filled by xdp_convert_buff_to_md() in net/bpf/test_run.c).
+   */
+  dataMeta?: number;
 }
 
 export interface LoadedProgram {
@@ -183,6 +192,7 @@ interface AttemptConfig {
   objectName: string;
   logLevel: number;
   logSize: number;
+  offloadIfindex: number | undefined;
 }
 
 type Attempt =
@@ -266,6 +276,7 @@ function attemptLoad(cfg: AttemptConfig): Attempt {
       let rc = lb.bpf_program__set_log_buf(p, native.logBuf, cfg.logSize);
       if (rc === 0) rc = lb.bpf_program__set_log_level(p, cfg.logLevel);
       if (rc < 0) throw new BpfError(`configuring the verifier log of program '${native.name}'`, -rc);
+      if (cfg.offloadIfindex !== undefined) bpf().bpf_program__set_ifindex(p, cfg.offloadIfindex);
     }
 
     const rc = captureLibbpfLog(log, () => lb.bpf_object__load(handle));
@@ -333,7 +344,7 @@ export function loadObject(source: string | Uint8Array, opts: LoadOptions = {}):
   }
   const objectName = opts.name ?? (typeof source === "string" ? deriveObjectName(source) : "tsxdp");
 
-  let cfg: AttemptConfig = { source, objectName, logLevel, logSize: INITIAL_LOG_SIZE };
+  let cfg: AttemptConfig = { source, objectName, logLevel, logSize: INITIAL_LOG_SIZE, offloadIfindex: opts.offloadIfindex };
   let attempt = attemptLoad(cfg);
 
   // Truncated logs make the kernel fail the load itself with ENOSPC.
@@ -489,6 +500,7 @@ class Program implements LoadedProgram {
     let inPtr: Ptr | null = null;
     let outPtr: Ptr | null = null;
     let ctxPtr: Ptr | null = null;
+    let ctxOutPtr: Ptr | null = null;
     try {
       inPtr = allocBytes(data.length);
       nativeBytes(inPtr, data.length).set(data);
@@ -505,6 +517,8 @@ class Program implements LoadedProgram {
           rx_queue_index: opts.ctxIn.rxQueueIndex ?? 0,
           egress_ifindex: 0,
         });
+        // The kernel refuses ctx_out with live frames, and fills it only when a ctx_in was given.
+        if (!live) ctxOutPtr = allocBytes(koffi.sizeof(XdpMd));
       }
       const runOpts: BpfTestRunOptsStruct = {
         sz: koffi.sizeof(BpfTestRunOpts),
@@ -513,9 +527,9 @@ class Program implements LoadedProgram {
         data_size_in: data.length,
         data_size_out: outCap,
         ctx_in: ctxPtr,
-        ctx_out: null,
+        ctx_out: ctxOutPtr,
         ctx_size_in: ctxPtr !== null ? koffi.sizeof(XdpMd) : 0,
-        ctx_size_out: 0,
+        ctx_size_out: ctxOutPtr !== null ? koffi.sizeof(XdpMd) : 0,
         retval: 0,
         repeat: opts.repeat ?? 1,
         duration: 0,
@@ -538,11 +552,13 @@ class Program implements LoadedProgram {
         action: isXdp && retval < XDP_ACTIONS.length ? XDP_ACTIONS[retval]! : `UNKNOWN(${retval})`,
         data: out,
         durationNs: runOpts.duration,
+        ...(ctxOutPtr !== null ? { dataMeta: (koffi.decode(ctxOutPtr, XdpMd) as { data: number }).data } : {}),
       };
     } finally {
       if (inPtr !== null) koffi.free(inPtr);
       if (outPtr !== null) koffi.free(outPtr);
       if (ctxPtr !== null) koffi.free(ctxPtr);
+      if (ctxOutPtr !== null) koffi.free(ctxOutPtr);
     }
   }
 
