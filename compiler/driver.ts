@@ -7,6 +7,9 @@
  * diagnostic, never a stack trace in the user's face.
  */
 import ts from "typescript";
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
 import { checkPacketBounds } from "./analysis/bounds";
 import { Codes } from "./diagnostics/codes";
 import { type Diagnostic, DiagnosticBag, EnvironmentError, InternalError, locationOf } from "./diagnostics/diagnostic";
@@ -99,12 +102,25 @@ export function compile(input: CompileInput): CompileResult {
     fixLineZero(out.object);
     checkObject(out.object, module, diagnostics);
     if (diagnostics.hasErrors) return done({ programs, license: module.license, ir });
+    keepObject(out.object);
     return done({ programs, license: module.license, object: out.object, llvmIr: out.llvmIr, assembly: out.assembly, ir });
   } catch (e) {
     if (e instanceof EnvironmentError || e instanceof InputError) throw e;
     reportInternal(e, diagnostics);
     return done();
   }
+}
+
+/**
+ * TSXDP_KEEP_OBJECTS=<dir> keeps a copy of every object produced, named by
+ * its hash: a test suite (ours included) can then load them all and hold
+ * the compiler to its promise that what compiles, the kernel accepts.
+ */
+function keepObject(object: Uint8Array): void {
+  const dir = process.env.TSXDP_KEEP_OBJECTS;
+  if (!dir) return;
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, `${createHash("sha256").update(object).digest("hex").slice(0, 16)}.o`), object);
 }
 
 function reportInternal(e: unknown, diagnostics: DiagnosticBag): void {

@@ -1,9 +1,47 @@
 /**
- * Builds dist/ once before the tests, so CLI and package tests exercise the
- * bundle users get, never a stale one.
+ * Before the tests: builds dist/ once, so CLI and package tests exercise the
+ * bundle users get, never a stale one; and asks every compilation of the
+ * run (in-process and in spawned CLIs) to keep its object.
+ * After the tests: loads every kept object into the kernel. A program that
+ * compiled but that the verifier rejects fails the run: our promise is that
+ * what compiles, the kernel accepts.
  */
 import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 
-export default function setup(): void {
+export default function setup(): () => Promise<void> {
   execFileSync(process.execPath, ["scripts/build.mjs"], { stdio: "inherit" });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tsxdp-objects-"));
+  process.env.TSXDP_KEEP_OBJECTS = dir;
+  return async () => {
+    try {
+      await loadEveryObject(dir);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  };
+}
+
+async function loadEveryObject(dir: string): Promise<void> {
+  const files = fs.readdirSync(dir).filter((f) => f.endsWith(".o"));
+  if (process.getuid?.() !== 0) {
+    if (process.env.CI === "true") throw new Error("compiles => verifies: loading the compiled objects needs root, and CI has it");
+    console.log(`compiles => verifies: ${files.length} objects kept, not loaded (needs root)`);
+    return;
+  }
+  const { loadObject, LoadError } = await import("../../compiler/loader/index");
+  const rejected: string[] = [];
+  for (const f of files) {
+    try {
+      loadObject(path.join(dir, f)).close();
+    } catch (e) {
+      const log = e instanceof LoadError ? e.verifierLog.split("\n").slice(-8).join("\n") : String(e);
+      rejected.push(`${f}: ${e instanceof Error ? e.message : String(e)}\n${log}`);
+    }
+  }
+  console.log(`compiles => verifies: ${files.length - rejected.length} of ${files.length} compiled objects loaded in the kernel`);
+  if (files.length === 0) throw new Error("compiles => verifies: no compiled object was kept; the check did not run");
+  if (rejected.length > 0) throw new Error(`compiles => verifies: the kernel rejected ${rejected.length} object(s) that compiled:\n${rejected.join("\n\n")}`);
 }
