@@ -223,6 +223,56 @@ export declare const xdp: XdpSection & {
  */
 export declare function license(name: string): void;
 
+// ------------------------------------------------------------------- maps
+
+/** How a map is created (BTF-defined, in section `.maps`, as libbpf expects). */
+export interface MapOptions {
+  /** Entries the map holds (for arrays: the number of indexes). */
+  readonly maxEntries: number;
+  /** BPF_F_* map flags, e.g. BPF_F_NO_PREALLOC (1) for hash maps. */
+  readonly flags?: number;
+  /** Pin the map in bpffs by its name (LIBBPF_PIN_BY_NAME), so it outlives the program. */
+  readonly pinned?: boolean;
+}
+
+/** A value in a map, in kernel memory: read and write `.value`, or change it with `atomicAdd`. */
+export interface ValueRef<V> {
+  value: V;
+}
+
+/** Flags of `update`: create or replace (ANY), create only (NOEXIST), replace only (EXIST). */
+export declare enum UpdateFlags {
+  ANY = 0,
+  NOEXIST = 1,
+  EXIST = 2,
+}
+
+declare class BpfMap<K, V> {
+  constructor(options: MapOptions);
+  /** The value for `key`, or `null` when there is none: test it before use, as the verifier requires. */
+  lookup(key: K): ValueRef<V> | null;
+  /** Sets `key` to `value`; 0 on success, a negative errno otherwise. */
+  update(key: K, value: V, flags?: UpdateFlags): i64;
+  /** Removes `key`; 0 on success, a negative errno otherwise. */
+  delete(key: K): i64;
+}
+
+/** BPF_MAP_TYPE_HASH. Declare at the top level: `const flows = new HashMap<u32, u64>({ maxEntries: 1024 });` */
+export declare class HashMap<K, V> extends BpfMap<K, V> {}
+/** BPF_MAP_TYPE_ARRAY: keys are indexes 0 … maxEntries-1; entries always exist (zeroed). */
+export declare class ArrayMap<V> extends BpfMap<u32, V> {}
+/** BPF_MAP_TYPE_PERCPU_HASH: one value per CPU, no contention. */
+export declare class PerCpuHash<K, V> extends BpfMap<K, V> {}
+/** BPF_MAP_TYPE_PERCPU_ARRAY: one value per CPU; the usual home of counters. */
+export declare class PerCpuArray<V> extends BpfMap<u32, V> {}
+/** BPF_MAP_TYPE_LRU_HASH: a hash whose least recently used entries make room. */
+export declare class LruHash<K, V> extends BpfMap<K, V> {}
+/** BPF_MAP_TYPE_LRU_PERCPU_HASH. */
+export declare class LruPerCpuHash<K, V> extends BpfMap<K, V> {}
+
+/** Adds `delta` to a map value atomically (a BPF atomic add): safe when several CPUs update it. */
+export declare function atomicAdd<V extends u32 | u64>(ref: ValueRef<V>, delta: V): void;
+
 // ---------------------------------------------------------------- helpers
 
 /** Length of the whole packet, all fragments included (`bpf_xdp_get_buff_len`, kernel 5.18). */

@@ -9,3 +9,15 @@ export const xdp = Object.assign(notRunnable, {
 });
 export const XdpAction = Object.freeze({ ABORTED: 0, DROP: 1, PASS: 2, TX: 3, REDIRECT: 4, 0: "ABORTED", 1: "DROP", 2: "PASS", 3: "TX", 4: "REDIRECT" });
 export const license = notRunnable;
+class BpfMap {
+  constructor() {
+    notRunnable();
+  }
+}
+export class HashMap extends BpfMap {}
+export class ArrayMap extends BpfMap {}
+export class PerCpuHash extends BpfMap {}
+export class PerCpuArray extends BpfMap {}
+export class LruHash extends BpfMap {}
+export class LruPerCpuHash extends BpfMap {}
+export const UpdateFlags = Object.freeze({ ANY: 0, NOEXIST: 1, EXIST: 2 });

@@ -38,6 +38,8 @@ type Region = "packet" | "meta";
 type Abstract =
   | { readonly kind: "ptr"; readonly region: Region; readonly base: number; readonly offset: number | undefined; readonly varMax: bigint; readonly epoch?: number }
   | { readonly kind: "end"; readonly epoch?: number }
+  /** A map lookup's result: a value pointer or null, until a test says which. */
+  | { readonly kind: "mapval"; readonly id: number }
   | { readonly kind: "scalar"; readonly max?: bigint };
 
 interface Proven {
@@ -55,6 +57,8 @@ interface State {
    */
   readonly epoch: number;
   readonly movedBy?: ts.Node;
+  /** Map lookups proven non-null here (mark_ptr_or_null_regs). */
+  readonly nonNull: ReadonlySet<number>;
   /** Packet bytes proven readable, per pointer base (0: from `data`). */
   readonly ranges: ReadonlyMap<number, Proven>;
   readonly meta: Proven;
@@ -95,6 +99,9 @@ interface Outcomes {
   /** The packet pointer (base, offset) the branch finds at or beyond data_end, if any. */
   readonly beyondOnTrue?: readonly [number, number];
   readonly beyondOnFalse?: readonly [number, number];
+  /** The map lookup the branch proves non-null. */
+  readonly nonNullOnTrue?: number;
+  readonly nonNullOnFalse?: number;
   readonly by?: ts.Node;
 }
 
@@ -109,7 +116,7 @@ export function checkPacketBounds(program: ProgramIR, diagnostics: DiagnosticBag
   const values = new Map<number, Abstract>();
   const facts = new Map<number, Outcomes>();
   const entryStates = new Map<Block, State>();
-  entryStates.set(program.entry, { epoch: 0, ranges: new Map(), meta: nothing, locals: new Map(), beyond: new Map(), accessed: [] });
+  entryStates.set(program.entry, { epoch: 0, nonNull: new Set(), ranges: new Map(), meta: nothing, locals: new Map(), beyond: new Map(), accessed: [] });
   /** Where each variable base was made, for messages. */
   const bases = new Map<number, ts.Node>();
   const joinBases: JoinBases = (block, localId) => {
@@ -139,7 +146,7 @@ export function checkPacketBounds(program: ProgramIR, diagnostics: DiagnosticBag
     const comparedHere = new Set<number>();
     /** A pointer (or data_end) from before a packet-moving call: reports it once per use. */
     const stale = (v: Abstract, node: ts.Node): boolean => {
-      if (v.kind === "scalar" || (v.epoch ?? 0) >= state!.epoch) return false;
+      if (v.kind === "scalar" || v.kind === "mapval" || (v.epoch ?? 0) >= state!.epoch) return false;
       const call = state!.movedBy;
       const helper = call && ts.isCallExpression(call) ? call.expression.getText() : "a helper that moves the packet";
       diagnostics.report(Codes.packetStale, node, `${v.kind === "end" ? "this `data_end`" : "this pointer"} is from before \`${helper}\`${call ? ` at line ${locationOf(call).line}` : ""} moved the packet; the kernel forgets every packet pointer there`, {
@@ -217,9 +224,24 @@ export function checkPacketBounds(program: ProgramIR, diagnostics: DiagnosticBag
         case "local_set":
           locals.set(instr.local.id, valueOf(instr.value));
           break;
+        case "map_lookup":
+          values.set(instr.dst.id, { kind: "mapval", id: instr.dst.id });
+          break;
+        case "atomic_add":
+          checkMapValue(instr, valueOf(instr.ptr), state, diagnostics);
+          break;
         case "cmp": {
           const a = valueOf(instr.a);
           const b = valueOf(instr.b);
+          if (a.kind === "mapval" || b.kind === "mapval") {
+            const v = a.kind === "mapval" ? a : (b as { id: number });
+            const other = a.kind === "mapval" ? instr.b : instr.a;
+            if (other.kind === "const" && other.value === 0n && (instr.pred === "eq" || instr.pred === "ne")) {
+              facts.set(instr.dst.id, instr.pred === "ne" ? { onTrue: [], onFalse: [], nonNullOnTrue: v.id } : { onTrue: [], onFalse: [], nonNullOnFalse: v.id });
+              comparedHere.add(instr.dst.id);
+            }
+            break;
+          }
           if (isRefused(a) || isRefused(b)) break;
           if (stale(a, instr.node) || stale(b, instr.node)) break;
           if (isVariablePointer(a) || isVariablePointer(b)) {
@@ -243,9 +265,17 @@ export function checkPacketBounds(program: ProgramIR, diagnostics: DiagnosticBag
         }
         case "load":
           values.set(instr.dst.id, { kind: "scalar", max: limit(instr.size * 8) });
+          if (instr.region === "map") {
+            checkMapValue(instr, valueOf(instr.ptr), state, diagnostics);
+            break;
+          }
           if (!isRefused(valueOf(instr.ptr)) && !stale(valueOf(instr.ptr), instr.node)) checkAccess(instr, valueOf(instr.ptr), state, program, diagnostics, accessed, bases);
           break;
         case "store":
+          if (instr.region === "map") {
+            checkMapValue(instr, valueOf(instr.ptr), state, diagnostics);
+            break;
+          }
           if (!isRefused(valueOf(instr.ptr)) && !stale(valueOf(instr.ptr), instr.node)) checkAccess(instr, valueOf(instr.ptr), state, program, diagnostics, accessed, bases);
           break;
         default:
@@ -259,8 +289,10 @@ export function checkPacketBounds(program: ProgramIR, diagnostics: DiagnosticBag
       const f = comparedHere.has(term.cond.id) ? facts.get(term.cond.id) : undefined;
       if (f?.by && f.beyondOnTrue !== undefined) checkSunk(f.beyondOnTrue, f.by, term.then, state, diagnostics);
       if (f?.by && f.beyondOnFalse !== undefined) checkSunk(f.beyondOnFalse, f.by, term.else, state, diagnostics);
-      propagate(entryStates, term.then, apply(state, f?.onTrue, f?.beyondOnTrue, f?.by), joinBases);
-      propagate(entryStates, term.else, apply(state, f?.onFalse, f?.beyondOnFalse, f?.by), joinBases);
+      const then = apply(state, f?.onTrue, f?.beyondOnTrue, f?.by);
+      const otherwise = apply(state, f?.onFalse, f?.beyondOnFalse, f?.by);
+      propagate(entryStates, term.then, f?.nonNullOnTrue !== undefined ? { ...then, nonNull: new Set([...then.nonNull, f.nonNullOnTrue]) } : then, joinBases);
+      propagate(entryStates, term.else, f?.nonNullOnFalse !== undefined ? { ...otherwise, nonNull: new Set([...otherwise.nonNull, f.nonNullOnFalse]) } : otherwise, joinBases);
     } else {
       for (const s of successors(block)) propagate(entryStates, s, state, joinBases);
     }
@@ -352,7 +384,8 @@ function join(a: State, b: State, joinBase: (localId: number) => number): State 
   const ranges = new Map<number, Proven>();
   for (const base of new Set([...a.ranges.keys(), ...b.ranges.keys()])) ranges.set(base, joinProven(rangeOf(a, base), rangeOf(b, base)));
   const later = a.epoch >= b.epoch ? a : b;
-  return { epoch: later.epoch, movedBy: later.movedBy, ranges, meta: joinProven(a.meta, b.meta), locals, beyond, accessed };
+  const nonNull = new Set([...a.nonNull].filter((id) => b.nonNull.has(id)));
+  return { epoch: later.epoch, movedBy: later.movedBy, nonNull, ranges, meta: joinProven(a.meta, b.meta), locals, beyond, accessed };
 }
 
 function joinProven(a: Proven, b: Proven): Proven {
@@ -509,6 +542,18 @@ function checkAccess(load: MemoryLoad | MemoryStore, ptr: Abstract, state: State
   d.report(load.region === "packet" ? Codes.packetBounds : Codes.metaBounds, load.node, `${what} of bytes [${from - shift}, ${to - shift})${past} is not proven within ${endName}`, {
     related,
     hints: [`add ${check} on every path before line ${line}`],
+  });
+}
+
+/** A map value may be read or written only where a test has proven the lookup non-null. */
+function checkMapValue(access: { node: ts.Node; op: string }, ptr: Abstract, state: State, d: DiagnosticBag): void {
+  if (ptr.kind !== "mapval") {
+    d.report(Codes.internal, access.node, "a map access through something that is not a lookup result reached the bounds analysis");
+    return;
+  }
+  if (state.nonNull.has(ptr.id)) return;
+  d.report(Codes.mapValueNull, access.node, "this map value may be null here: a lookup finds nothing for a missing key", {
+    hints: ["test the lookup first: `const v = m.lookup(k); if (!v) return XdpAction.PASS;`"],
   });
 }
 

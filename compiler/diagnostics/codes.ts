@@ -54,6 +54,10 @@ export const Codes = {
   contextUse: kind(2014, "the context can only be read"),
   pointerArithmetic: kind(2015, "unsupported pointer arithmetic"),
 
+  // 3xxx: maps, helpers, kfuncs
+  mapType: kind(3001, "invalid map declaration"),
+  mapValueNull: kind(3002, "map value used before its null test"),
+
   // 4xxx: programs, sections, license
   programShape: kind(4001, "a program is `export const name = xdp((ctx) => { … })`"),
   programPlacement: kind(4002, "program declared outside the top level"),

@@ -98,6 +98,9 @@ function checkNode(node: ts.Node, intrinsics: Intrinsics, d: DiagnosticBag): "sk
       d.report(Codes.unsupportedLiteral, node, "bigint literals are not supported", { hints: ["write the number without `n`; u64 constants are exact"] });
       return;
     case ts.SyntaxKind.ObjectLiteralExpression:
+      if (isMapOptions(node, intrinsics)) return;
+      d.report(Codes.unsupportedLiteral, node, "object and array values are not supported", { hints: ["use separate integer variables"] });
+      return "skip";
     case ts.SyntaxKind.ArrayLiteralExpression:
       d.report(Codes.unsupportedLiteral, node, "object and array values are not supported", { hints: ["use separate integer variables"] });
       return "skip";
@@ -129,6 +132,10 @@ function checkNode(node: ts.Node, intrinsics: Intrinsics, d: DiagnosticBag): "sk
       d.report(Codes.unsupportedOperator, node, "the non-null assertion `!` is not supported");
       return "skip";
     case ts.SyntaxKind.NewExpression:
+      // Maps are the only objects: declared once, at the top level.
+      if (intrinsics.mapClass((node as ts.NewExpression).expression) && isTopLevelConst(node)) return;
+      d.report(Codes.unsupportedOperator, node, "`new` only declares maps, at the top level: `const m = new HashMap<u32, u64>({ maxEntries: 1024 });`");
+      return "skip";
     case ts.SyntaxKind.DeleteExpression:
     case ts.SyntaxKind.TypeOfExpression:
     case ts.SyntaxKind.VoidExpression:
@@ -182,6 +189,16 @@ const unsupportedBinary = new Map<ts.SyntaxKind, string | undefined>([
   [ts.SyntaxKind.AmpersandAmpersandEqualsToken, undefined],
   [ts.SyntaxKind.BarBarEqualsToken, undefined],
 ]);
+
+function isMapOptions(node: ts.Node, intrinsics: Intrinsics): boolean {
+  const call = node.parent;
+  return ts.isNewExpression(call) && call.arguments?.[0] === node && intrinsics.mapClass(call.expression) !== undefined;
+}
+
+function isTopLevelConst(node: ts.Node): boolean {
+  const decl = node.parent;
+  return ts.isVariableDeclaration(decl) && decl.initializer === node && ts.isVariableStatement(decl.parent.parent) && ts.isSourceFile(decl.parent.parent.parent);
+}
 
 function isPrintkArgument(node: ts.Node, intrinsics: Intrinsics): boolean {
   const call = node.parent;

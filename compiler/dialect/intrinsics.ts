@@ -15,11 +15,29 @@ export type Intrinsic =
   | { readonly kind: "license" }
   | { readonly kind: "sizeof" }
   | { readonly kind: "printk" }
+  | { readonly kind: "atomicAdd" }
+  | { readonly kind: "constant"; readonly value: bigint }
   | { readonly kind: "action"; readonly name: string; readonly value: bigint }
   | { readonly kind: "helper"; readonly helper: HelperSpec };
 
 export type ByteSwapName = "htons" | "ntohs" | "htonl" | "ntohl" | "htonll" | "ntohll" | "bswap16" | "bswap32" | "bswap64";
 const byteSwapNames = new Set<string>(["htons", "ntohs", "htonl", "ntohl", "htonll", "ntohll", "bswap16", "bswap32", "bswap64"]);
+
+const updateFlags: ReadonlyMap<string, bigint> = new Map([
+  ["ANY", 0n],
+  ["NOEXIST", 1n],
+  ["EXIST", 2n],
+]);
+
+/** Map classes and their BPF_MAP_TYPE_* (include/uapi/linux/bpf.h). */
+export const mapClasses: ReadonlyMap<string, number> = new Map([
+  ["HashMap", 1],
+  ["ArrayMap", 2],
+  ["PerCpuHash", 5],
+  ["PerCpuArray", 6],
+  ["LruHash", 9],
+  ["LruPerCpuHash", 10],
+]);
 
 const actions: ReadonlyMap<string, bigint> = new Map([
   ["ABORTED", 0n],
@@ -79,6 +97,11 @@ export class Intrinsics {
     const sym = this.dialectSymbol(target);
     if (!sym) return undefined;
     if (sym.flags & ts.SymbolFlags.EnumMember) {
+      const parent = (sym.declarations?.[0]?.parent as ts.EnumDeclaration | undefined)?.name.text;
+      if (parent === "UpdateFlags") {
+        const flag = updateFlags.get(sym.name);
+        return flag === undefined ? undefined : { kind: "constant", value: flag };
+      }
       const value = actions.get(sym.name);
       return value === undefined ? undefined : { kind: "action", name: sym.name, value };
     }
@@ -89,9 +112,16 @@ export class Intrinsics {
     if (sym.name === "license") return { kind: "license" };
     if (sym.name === "sizeof") return { kind: "sizeof" };
     if (sym.name === "bpf_printk") return { kind: "printk" };
+    if (sym.name === "atomicAdd") return { kind: "atomicAdd" };
     const helper = helpers.get(sym.name);
     if (helper) return { kind: "helper", helper };
     return undefined;
+  }
+
+  /** The map class a `new` expression creates (`new HashMap<…>(…)`), by name. */
+  mapClass(expr: ts.Expression): string | undefined {
+    const sym = this.dialectSymbol(expr);
+    return sym && sym.flags & ts.SymbolFlags.Class && mapClasses.has(sym.name) ? sym.name : undefined;
   }
 
   /** `xdp`, `xdp.frags`, `xdp.devmap`, `xdp.frags.cpumap`, … as an ELF section name. */

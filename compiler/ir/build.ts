@@ -9,7 +9,9 @@ import type { DiagnosticBag } from "../diagnostics/diagnostic";
 import type { Intrinsics } from "../dialect/intrinsics";
 import { Abort, type BuildOptions, FunctionBuilder, type ModuleScope, buildProgram } from "./builder";
 import { convertTo, lowerExpression, type Value } from "./expressions";
-import type { ModuleIR, ProgramIR } from "./ir";
+import type { MapDecl, ModuleIR, ProgramIR } from "./ir";
+import { mapClasses } from "../dialect/intrinsics";
+import { u32 } from "./types";
 import { Layouts } from "./layout";
 
 export type { BuildOptions } from "./builder";
@@ -17,12 +19,13 @@ export type { BuildOptions } from "./builder";
 const validName = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export function buildModule(sourceFile: ts.SourceFile, checker: ts.TypeChecker, intrinsics: Intrinsics, diagnostics: DiagnosticBag, options: BuildOptions): ModuleIR {
-  const scope: ModuleScope = { checker, intrinsics, diagnostics, options, constants: new Map(), functions: new Map(), poisoned: new Set(), layouts: new Layouts(checker, intrinsics) };
+  const scope: ModuleScope = { checker, intrinsics, diagnostics, options, constants: new Map(), functions: new Map(), maps: new Map(), poisoned: new Set(), layouts: new Layouts(checker, intrinsics) };
   // Constants are evaluated without a block: any instruction they would need is refused.
   const constantBuilder = new FunctionBuilder(scope);
   constantBuilder.current = undefined;
   let license: string | undefined;
   const programs: ProgramIR[] = [];
+  const maps: MapDecl[] = [];
   const names = new Set<string>();
 
   // Functions first: a program may call one declared below it.
@@ -56,6 +59,14 @@ export function buildModule(sourceFile: ts.SourceFile, checker: ts.TypeChecker, 
         if (init && ts.isCallExpression(init) && intrinsics.section(init.expression)) {
           const program = declareProgram(scope, decl, init, isConst, names);
           if (program) programs.push(program);
+        } else if (isConst && init && ts.isNewExpression(init) && intrinsics.mapClass(init.expression)) {
+          const map = declareMap(scope, constantBuilder, decl, init, names);
+          if (map) maps.push(map);
+          // Uses of a map that failed to declare add nothing to its diagnostic.
+          else if (ts.isIdentifier(decl.name)) {
+            const sym = constantBuilder.symbolOf(decl.name);
+            if (sym) scope.poisoned.add(sym);
+          }
         } else if (isConst) {
           declareConstant(scope, constantBuilder, decl);
         } else {
@@ -71,7 +82,86 @@ export function buildModule(sourceFile: ts.SourceFile, checker: ts.TypeChecker, 
       hints: ["declare one with `export const prog = xdp((ctx) => XdpAction.PASS);`"],
     });
   }
-  return { fileName: sourceFile.fileName, sourceFile, license: license ?? "GPL", programs };
+  return { fileName: sourceFile.fileName, sourceFile, license: license ?? "GPL", maps, programs };
+}
+
+/** `const name = new HashMap<K, V>({ maxEntries, flags?, pinned? })`: a BTF-defined map. */
+function declareMap(scope: ModuleScope, fb: FunctionBuilder, decl: ts.VariableDeclaration, init: ts.NewExpression, names: Set<string>): MapDecl | undefined {
+  const d = scope.diagnostics;
+  const className = scope.intrinsics.mapClass(init.expression)!;
+  const type = mapClasses.get(className)!;
+  if (!ts.isIdentifier(decl.name) || !validName.test(decl.name.text)) {
+    d.report(Codes.programName, decl.name, "a map needs a plain name: letters, digits and _");
+    return undefined;
+  }
+  const name = decl.name.text;
+  if (names.has(name)) {
+    d.report(Codes.duplicateProgram, decl.name, `\`${name}\` is already declared`);
+    return undefined;
+  }
+  names.add(name);
+  const isArray = className === "ArrayMap" || className === "PerCpuArray";
+  const typeArgs = init.typeArguments ?? [];
+  if (typeArgs.length !== (isArray ? 1 : 2)) {
+    d.report(Codes.mapType, init.expression, isArray ? `write the value type: \`new ${className}<u64>(…)\`` : `write the key and value types: \`new ${className}<u32, u64>(…)\``);
+    return undefined;
+  }
+  const [keyNode, valueNode] = isArray ? [undefined, typeArgs[0]!] : [typeArgs[0]!, typeArgs[1]!];
+  const key = keyNode ? scope.intrinsics.intType(keyNode) : u32;
+  const value = scope.intrinsics.intType(valueNode);
+  if (!key || !value) {
+    d.report(Codes.mapType, !key ? keyNode! : valueNode, "map keys and values are integer types for now (u8 … u64, i8 … i64, be16 …)");
+    return undefined;
+  }
+  const options = init.arguments?.[0];
+  if (!options || !ts.isObjectLiteralExpression(options)) {
+    d.report(Codes.mapType, init, "pass the map's options: `{ maxEntries: 1024 }`");
+    return undefined;
+  }
+  let maxEntries: bigint | undefined;
+  let flags = 0n;
+  let pinned = false;
+  for (const prop of options.properties) {
+    if (!ts.isPropertyAssignment(prop) || !ts.isIdentifier(prop.name)) {
+      d.report(Codes.mapType, prop, "map options are `maxEntries`, `flags` and `pinned`, written out");
+      return undefined;
+    }
+    const option = prop.name.text;
+    if (option === "pinned") {
+      if (prop.initializer.kind !== ts.SyntaxKind.TrueKeyword && prop.initializer.kind !== ts.SyntaxKind.FalseKeyword) {
+        d.report(Codes.mapType, prop.initializer, "`pinned` is `true` or `false`");
+        return undefined;
+      }
+      pinned = prop.initializer.kind === ts.SyntaxKind.TrueKeyword;
+      continue;
+    }
+    let v: bigint | undefined;
+    try {
+      const value = lowerExpression(fb, prop.initializer);
+      v = value.kind === "untyped" || value.kind === "const" ? value.value : undefined;
+    } catch (e) {
+      if (!(e instanceof Abort)) throw e;
+      return undefined;
+    }
+    if (v === undefined || v < 0n || v > 0xffffffffn) {
+      d.report(Codes.mapType, prop.initializer, `\`${option}\` must be a constant from 0 to 2^32-1`);
+      return undefined;
+    }
+    if (option === "maxEntries") maxEntries = v;
+    else if (option === "flags") flags = v;
+    else {
+      d.report(Codes.mapType, prop.name, `unknown map option \`${option}\`; the options are maxEntries, flags and pinned`);
+      return undefined;
+    }
+  }
+  if (!maxEntries) {
+    d.report(Codes.mapType, options, "a map needs `maxEntries` (1 or more)");
+    return undefined;
+  }
+  const map: MapDecl = { name, type, className, key, value, maxEntries: Number(maxEntries), flags: Number(flags), pinned, node: decl };
+  const sym = fb.symbolOf(decl.name);
+  if (sym) scope.maps.set(sym, map);
+  return map;
 }
 
 function declareProgram(scope: ModuleScope, decl: ts.VariableDeclaration, init: ts.CallExpression, isConst: boolean, names: Set<string>): ProgramIR | undefined {

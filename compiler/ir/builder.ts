@@ -11,7 +11,7 @@ import type { Intrinsics } from "../dialect/intrinsics";
 import { compareValues, lowerCondition, lowerExpression, lowerAssignable, convertTo, type Value } from "./expressions";
 import type { Layouts } from "./layout";
 import { unrollFor } from "./loops";
-import { type Block, type Const, type Instr, type Local, type Operand, type ProgramIR, type SectionName, type Temp, type Terminator, isJumpedTo } from "./ir";
+import { type MapDecl, type Block, type Const, type Instr, type Local, type Operand, type ProgramIR, type SectionName, type Temp, type Terminator, isJumpedTo } from "./ir";
 import type { Refusal } from "./typing";
 import { type ValueType, bool, metaPtr, packetEnd, packetPtr, u32, intTypeByName, typeName } from "./types";
 
@@ -36,6 +36,8 @@ export interface ModuleScope {
   readonly functions: Map<ts.Symbol, ts.FunctionDeclaration>;
   /** Header struct layouts, computed once per interface. */
   readonly layouts: Layouts;
+  /** The file's maps, by the symbol of their `const`. */
+  readonly maps: Map<ts.Symbol, MapDecl>;
 }
 
 /** A function being inlined: where its `return` goes. */
@@ -142,7 +144,9 @@ export class FunctionBuilder {
     const own = this.bindings.get(sym);
     if (own) return own;
     const c = this.scope.constants.get(sym);
-    return c ? { kind: "value", value: c } : undefined;
+    if (c) return { kind: "value", value: c };
+    const map = this.scope.maps.get(sym);
+    return map ? { kind: "value", value: { kind: "map", map } } : undefined;
   }
 
   /** The dialect type an annotation names. */
@@ -247,8 +251,8 @@ export class FunctionBuilder {
       this.bindings.set(sym, { kind: "value", value });
       return;
     }
-    if (value.kind === "view") {
-      throw this.fail(Codes.typeMismatch, decl.name, "a header view is bound with `const`", { hints: [`write \`const ${decl.name.text} = …\``] });
+    if (value.kind === "view" || value.kind === "map") {
+      throw this.fail(Codes.typeMismatch, decl.name, "a header view or map value is bound with `const`", { hints: [`write \`const ${decl.name.text} = …\``] });
     }
     if (value.kind === "untyped") {
       throw this.fail(Codes.untypedNumber, decl.name, `\`${decl.name.text}\` needs a width: a \`let\` variable's type is not inferred from a number`, {
@@ -358,7 +362,7 @@ export class FunctionBuilder {
     }
     if (!stmt.expression) throw this.fail(Codes.missingReturn, stmt, "a program must return an action", { hints: ["e.g. `return XdpAction.PASS;`"] });
     const value = convertTo(this, lowerExpression(this, stmt.expression, u32), u32, stmt.expression);
-    if (value.kind === "ctx" || value.kind === "untyped" || value.kind === "view") throw this.fail(Codes.typeMismatch, stmt.expression, "a program returns an action");
+    if (value.kind === "ctx" || value.kind === "untyped" || value.kind === "view" || value.kind === "map") throw this.fail(Codes.typeMismatch, stmt.expression, "a program returns an action");
     this.terminate({ op: "ret", value, node: stmt });
   }
 }

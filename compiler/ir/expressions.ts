@@ -11,7 +11,7 @@ import { locationOf } from "../diagnostics/diagnostic";
 import type { HelperSpec } from "../dialect/helpers";
 import type { ByteSwapName } from "../dialect/intrinsics";
 import type { FunctionBuilder } from "./builder";
-import { type BinaryKind, type Block, type Const, type CtxField, type Operand, type Predicate, type Temp, isJumpedTo } from "./ir";
+import { type BinaryKind, type Block, type Const, type CtxField, type MapDecl, type Operand, type Predicate, type Temp, isJumpedTo } from "./ir";
 import {
   type Untyped,
   boolConst,
@@ -26,8 +26,8 @@ import {
   toNet,
   untyped,
 } from "./typing";
-import { type Field, type FieldType, LayoutError, sizeOfField } from "./layout";
-import { type IntType, type ValueType, bool, byteSwap, int, metaPtr, packetEnd, packetPtr, typeName, u16, u32, u64, i64, isInt } from "./types";
+import { type Field, type FieldType, type Layout, LayoutError, sizeOfField } from "./layout";
+import { type IntType, type ValueType, bool, byteSwap, int, mapValuePtr, metaPtr, packetEnd, packetPtr, typeName, u16, u32, u64, i64, isInt } from "./types";
 
 /**
  * A header struct (or fixed array) in the packet: `ptr + offset`, shaped by
@@ -35,13 +35,15 @@ import { type IntType, type ValueType, bool, byteSwap, int, metaPtr, packetEnd, 
  */
 export interface View {
   readonly kind: "view";
+  /** Packet memory (proven against data_end) or a map value (proven non-null). */
+  readonly region: "packet" | "map";
   readonly ptr: Temp;
   readonly offset: number;
   readonly shape: FieldType;
   readonly nullable: boolean;
 }
 
-export type Value = Operand | Untyped | { readonly kind: "ctx" } | View;
+export type Value = Operand | Untyped | { readonly kind: "ctx" } | View | { readonly kind: "map"; readonly map: MapDecl };
 
 export interface LowerOptions {
   /** The value is not used (expression statement). */
@@ -132,12 +134,12 @@ function fieldOf(fb: FunctionBuilder, view: View, name: string, node: ts.Node): 
   const field = view.shape.layout.fields.get(name);
   if (!field) throw fb.fail(Codes.unsupportedReference, node, `\`${view.shape.layout.name}\` has no field \`${name}\``);
   if (field.type.kind === "scalar") return { field, view };
-  return { kind: "view", ptr: view.ptr, offset: view.offset + field.offset, shape: field.type, nullable: false };
+  return { kind: "view", region: view.region, ptr: view.ptr, offset: view.offset + field.offset, shape: field.type, nullable: false };
 }
 
 function loadField(fb: FunctionBuilder, view: View, offset: number, type: IntType, node: ts.Node): Temp {
   const dst = fb.temp(type);
-  fb.emit({ op: "load", dst, ptr: view.ptr, region: "packet", offset: view.offset + offset, size: (type.bits / 8) as 1 | 2 | 4 | 8, node });
+  fb.emit({ op: "load", dst, ptr: view.ptr, region: view.region, offset: view.offset + offset, size: (type.bits / 8) as 1 | 2 | 4 | 8, node });
   return dst;
 }
 
@@ -168,7 +170,7 @@ function place(fb: FunctionBuilder, e: ts.Expression): Place | View | undefined 
     const element = base.shape.element;
     const size = sizeOfField(element);
     if (element.kind === "scalar") return { view: base, offset: Number(i) * size, type: element.type };
-    return { kind: "view", ptr: base.ptr, offset: base.offset + Number(i) * size, shape: element, nullable: false };
+    return { kind: "view", region: base.region, ptr: base.ptr, offset: base.offset + Number(i) * size, shape: element, nullable: false };
   }
   return undefined;
 }
@@ -181,7 +183,7 @@ function elementAccess(fb: FunctionBuilder, e: ts.ElementAccessExpression): Valu
 
 function propertyAccess(fb: FunctionBuilder, e: ts.PropertyAccessExpression): Value {
   const intrinsic = fb.intrinsics.resolve(e);
-  if (intrinsic?.kind === "action") return untyped(intrinsic.value);
+  if (intrinsic?.kind === "action" || intrinsic?.kind === "constant") return untyped(intrinsic.value);
   const base = lowerExpression(fb, e.expression);
   if (base.kind === "ctx") return ctxField(fb, e.name.text, e.name);
   if (base.kind === "view") {
@@ -195,6 +197,10 @@ function propertyAccess(fb: FunctionBuilder, e: ts.PropertyAccessExpression): Va
 
 function call(fb: FunctionBuilder, e: ts.CallExpression): Value {
   const callee = e.expression;
+  if (ts.isPropertyAccessExpression(callee) && ts.isIdentifier(callee.expression)) {
+    const b = fb.binding(callee.expression);
+    if (b?.kind === "value" && b.value.kind === "map") return mapMethod(fb, b.value.map, callee.name.text, e);
+  }
   if (ts.isPropertyAccessExpression(callee) && fb.intrinsics.dialectSymbol(callee.name)) {
     const method = callee.name.text;
     if (method === "header") return headerView(fb, e, callee);
@@ -221,6 +227,10 @@ function call(fb: FunctionBuilder, e: ts.CallExpression): Value {
       return conversion(fb, intrinsic.to, e);
     case "printk":
       return printk(fb, e);
+    case "atomicAdd":
+      return atomicAdd(fb, e);
+    case "constant":
+      throw fb.fail(Codes.unsupportedCall, callee, "a constant is not a function");
     case "sizeof": {
       const typeArg = e.typeArguments?.[0];
       if (!typeArg || e.arguments.length > 0) throw fb.fail(Codes.callArguments, e, "write `sizeof<T>()` with a type argument and no arguments");
@@ -242,6 +252,57 @@ function call(fb: FunctionBuilder, e: ts.CallExpression): Value {
     case "action":
       throw fb.fail(Codes.unsupportedCall, callee, "an action is not a function");
   }
+}
+
+/** `map.lookup(k)`, `map.update(k, v, flags?)`, `map.delete(k)`: the map helpers, keys and values passed on the stack. */
+function mapMethod(fb: FunctionBuilder, map: MapDecl, method: string, e: ts.CallExpression): Value {
+  const key = (i: number) => convertTo(fb, lowerExpression(fb, e.arguments[i]!, map.key), map.key, e.arguments[i]!) as Operand;
+  switch (method) {
+    case "lookup": {
+      argument(fb, e, 0);
+      const dst = fb.temp(mapValuePtr);
+      fb.emit({ op: "map_lookup", dst, map, key: key(0), node: e });
+      const layout: Layout = {
+        name: `${map.name} value`,
+        size: map.value.bits / 8,
+        align: map.value.bits / 8,
+        packed: false,
+        fields: new Map([["value", { name: "value", offset: 0, size: map.value.bits / 8, type: { kind: "scalar", type: map.value } }]]),
+      };
+      return { kind: "view", region: "map", ptr: dst, offset: 0, shape: { kind: "struct", layout }, nullable: true };
+    }
+    case "update": {
+      if (e.arguments.length < 2 || e.arguments.length > 3) throw fb.fail(Codes.callArguments, e, "`update` takes a key, a value and optional flags");
+      const value = convertTo(fb, lowerExpression(fb, e.arguments[1]!, map.value), map.value, e.arguments[1]!) as Operand;
+      const flags = e.arguments[2] ? (convertTo(fb, lowerExpression(fb, e.arguments[2], u64), u64, e.arguments[2]) as Operand) : constant(0n, u64);
+      const dst = fb.temp(i64);
+      fb.emit({ op: "map_update", dst, map, key: key(0), value, flags, node: e });
+      return dst;
+    }
+    case "delete": {
+      argument(fb, e, 0);
+      const dst = fb.temp(i64);
+      fb.emit({ op: "map_delete", dst, map, key: key(0), node: e });
+      return dst;
+    }
+    default:
+      throw fb.fail(Codes.unsupportedCall, e.expression, `maps have \`lookup\`, \`update\` and \`delete\``);
+  }
+}
+
+/** `atomicAdd(ref, delta)`: a BPF atomic add to a map value. */
+function atomicAdd(fb: FunctionBuilder, e: ts.CallExpression): Value {
+  const refExpr = argument(fb, e, 0, 2);
+  const ref = lowerExpression(fb, refExpr);
+  if (ref.kind !== "view" || ref.region !== "map" || ref.shape.kind !== "struct") {
+    throw fb.fail(Codes.typeMismatch, refExpr, "atomicAdd works on a map value (the result of `lookup`, tested)");
+  }
+  const field = ref.shape.layout.fields.get("value")!;
+  const type = (field.type as { type: IntType }).type;
+  if (type.signed || type.be || type.bits < 32) throw fb.fail(Codes.typeMismatch, refExpr, "atomic adds work on u32 and u64 values");
+  const delta = convertTo(fb, lowerExpression(fb, e.arguments[1]!, type), type, e.arguments[1]!) as Operand;
+  fb.emit({ op: "atomic_add", ptr: ref.ptr, offset: ref.offset + field.offset, value: delta, node: e });
+  return { kind: "const", value: 0n, type: bool };
 }
 
 /** bpf_trace_printk's limit on values after the format. */
@@ -303,7 +364,7 @@ function headerView(fb: FunctionBuilder, e: ts.CallExpression, callee: ts.Proper
   if (offset === undefined || offset < 0n || offset > 0xffffn) {
     throw fb.fail(Codes.packetVariableOffset, offArg, "the offset of a header must be a constant (0 to 65535)", { hints: ["move the pointer instead: `p.add(n).header<T>(0)`"] });
   }
-  return { kind: "view", ptr: base, offset: Number(offset), shape: { kind: "struct", layout }, nullable: true };
+  return { kind: "view", region: "packet", ptr: base, offset: Number(offset), shape: { kind: "struct", layout }, nullable: true };
 }
 
 /** Most nested calls inlined into one another; deeper is surely a mistake (or recursion through many). */
@@ -600,7 +661,7 @@ function assign(fb: FunctionBuilder, target: ts.Expression, value: () => Value, 
     const p = place(fb, t);
     if (p && !("kind" in p)) {
       const v = convertTo(fb, value(), p.type, node) as Operand;
-      fb.emit({ op: "store", ptr: p.view.ptr, region: "packet", offset: p.view.offset + p.offset, size: (p.type.bits / 8) as 1 | 2 | 4 | 8, value: v, node });
+      fb.emit({ op: "store", ptr: p.view.ptr, region: p.view.region, offset: p.view.offset + p.offset, size: (p.type.bits / 8) as 1 | 2 | 4 | 8, value: v, node });
       return v;
     }
     if (p) throw fb.fail(Codes.unsupportedSyntax, t, "a whole struct or array cannot be assigned; assign its fields");
@@ -679,7 +740,7 @@ function arithmetic(fb: FunctionBuilder, op: BinaryKind | "shr" | "div" | "rem",
     [right, rightNode],
   ] as const) {
     if (v.kind === "ctx") throw fb.fail(Codes.contextUse, n, "the context is not a number");
-    if (v.kind === "view") throw notANumber(fb, n);
+    if (v.kind === "view" || v.kind === "map") throw notANumber(fb, n);
     if (v.kind !== "untyped" && !isInt(v.type)) throw fb.fail(Codes.operatorType, n, `arithmetic does not apply to \`${typeName(v.type)}\``);
   }
   let type: IntType;
@@ -783,7 +844,7 @@ export function arithmeticValues(fb: FunctionBuilder, kind: ts.SyntaxKind, left:
 
 function compare(fb: FunctionBuilder, rel: "eq" | "ne" | "lt" | "le" | "gt" | "ge", left: Value, leftNode: ts.Node, right: Value, rightNode: ts.Node, node: ts.Node): Operand {
   if (left.kind === "ctx" || right.kind === "ctx") throw fb.fail(Codes.contextUse, left.kind === "ctx" ? leftNode : rightNode, "the context cannot be compared");
-  if (left.kind === "view" || right.kind === "view") {
+  if (left.kind === "view" || right.kind === "view" || left.kind === "map" || right.kind === "map") {
     throw fb.fail(Codes.unsupportedOperator, node, "header views are not compared; test one with `if (!view)` (the bounds check) or compare its fields");
   }
   if (left.kind === "untyped" && right.kind === "untyped") return boolConst(foldCompare(signedPred(rel), left.value, right.value, undefined));
@@ -881,7 +942,7 @@ function conditional(fb: FunctionBuilder, e: ts.ConditionalExpression, expected?
       throw fb.fail(Codes.untypedNumber, e, "the type of this choice between two numbers is unknown", { hints: ["give the variable a type, e.g. `const x: u32 = c ? 1 : 2`"] });
     }
     if (a.kind === "ctx" || b.kind === "ctx") throw fb.fail(Codes.contextUse, e, "the context cannot be chosen conditionally");
-    if (a.kind === "view" || b.kind === "view") throw notANumber(fb, e);
+    if (a.kind === "view" || b.kind === "view" || a.kind === "map" || b.kind === "map") throw notANumber(fb, e);
     const at = a.kind === "untyped" ? undefined : a.type;
     const bt = b.kind === "untyped" ? undefined : b.type;
     if (at && bt && isInt(at) && isInt(bt)) {
@@ -928,8 +989,15 @@ export function lowerCondition(fb: FunctionBuilder, e: ts.Expression, t: Block, 
 /** A value as a boolean: integers test against zero; pointers are refused (always true). */
 function truth(fb: FunctionBuilder, v: Value, node: ts.Node): Operand {
   if (v.kind === "untyped") return boolConst(v.value !== 0n);
+  if (v.kind === "map") throw fb.fail(Codes.typeMismatch, node, "a map is always there; look a value up and test that");
   if (v.kind === "view") {
     if (!v.nullable) return boolConst(true);
+    if (v.region === "map") {
+      // The verifier's null test of a lookup's result: the pointer itself against 0.
+      const dst = fb.temp(bool);
+      fb.emit({ op: "cmp", dst, pred: "ne", a: v.ptr, b: constant(0n, u64), node });
+      return dst;
+    }
     // Present when its last byte is within the packet: `ptr + offset + size <= data_end`, the verifier's check.
     const end = ctxField(fb, "data_end", node);
     const last = fb.temp(v.ptr.type);
@@ -949,11 +1017,11 @@ function truth(fb: FunctionBuilder, v: Value, node: ts.Node): Operand {
 // ------------------------------------------------------------ conversions
 
 function notANumber(fb: FunctionBuilder, node: ts.Node): Error {
-  return fb.fail(Codes.typeMismatch, node, "a header view is not a value; read its fields", { hints: ["e.g. `eth.proto`"] });
+  return fb.fail(Codes.typeMismatch, node, "a header view, map value or map is not a number; read its fields (`eth.proto`, `ref.value`)");
 }
 
 export function operand(fb: FunctionBuilder, v: Value, node: ts.Node): Operand {
-  if (v.kind === "view") throw notANumber(fb, node);
+  if (v.kind === "view" || v.kind === "map") throw notANumber(fb, node);
   if (v.kind === "ctx") throw fb.fail(Codes.contextUse, node, "the context can only be read from (`ctx.data`, …) or passed to helpers");
   if (v.kind === "untyped") throw fb.fail(Codes.untypedNumber, node, "this number needs a type here", { hints: ["convert it, e.g. `u32(…)`"] });
   return v;
@@ -966,7 +1034,7 @@ export function convertTo(fb: FunctionBuilder, v: Value, to: ValueType, node: ts
     return fitOrFail(fb, v.value, to, node);
   }
   if (v.kind === "ctx") throw fb.fail(Codes.contextUse, node, "the context can only be read from (`ctx.data`, …) or passed to helpers");
-  if (v.kind === "view") throw notANumber(fb, node);
+  if (v.kind === "view" || v.kind === "map") throw notANumber(fb, node);
   const refusal = implicitlyConvertible(v.type, to);
   if (refusal) throw fb.refuse(refusal, node);
   return isInt(to) ? castTo(fb, v, to, node) : v;

@@ -116,6 +116,46 @@ export interface MemoryStore extends InstrBase {
   readonly value: Operand;
 }
 
+/** A BTF-defined map declared at the top level (`const m = new HashMap<K, V>({ … })`). */
+export interface MapDecl {
+  readonly name: string;
+  /** BPF_MAP_TYPE_* (include/uapi/linux/bpf.h). */
+  readonly type: number;
+  readonly className: string;
+  readonly key: IntType;
+  readonly value: IntType;
+  readonly maxEntries: number;
+  readonly flags: number;
+  readonly pinned: boolean;
+  readonly node: ts.Node;
+}
+
+/** bpf_map_lookup_elem: a pointer to the value, or null. */
+export interface MapLookup extends InstrBase {
+  readonly op: "map_lookup";
+  readonly dst: Temp;
+  readonly map: MapDecl;
+  readonly key: Operand;
+}
+
+/** bpf_map_update_elem / bpf_map_delete_elem: 0 or a negative errno. */
+export interface MapUpdate extends InstrBase {
+  readonly op: "map_update" | "map_delete";
+  readonly dst: Temp;
+  readonly map: MapDecl;
+  readonly key: Operand;
+  readonly value?: Operand;
+  readonly flags?: Operand;
+}
+
+/** An atomic add to memory that allows it (a map value). */
+export interface AtomicAdd extends InstrBase {
+  readonly op: "atomic_add";
+  readonly ptr: Temp;
+  readonly offset: number;
+  readonly value: Operand;
+}
+
 export interface HelperCall extends InstrBase {
   readonly op: "call";
   readonly dst: Temp;
@@ -148,7 +188,7 @@ export interface CtxPointer extends InstrBase {
   readonly dst: Temp;
 }
 
-export type Instr = CtxLoad | Binary | Compare | Cast | ByteSwap | PointerAdd | MemoryLoad | MemoryStore | HelperCall | LocalGet | LocalSet | CtxPointer | Printk;
+export type Instr = CtxLoad | Binary | Compare | Cast | ByteSwap | PointerAdd | MemoryLoad | MemoryStore | HelperCall | LocalGet | LocalSet | CtxPointer | Printk | MapLookup | MapUpdate | AtomicAdd;
 
 export interface Jump extends InstrBase {
   readonly op: "br";
@@ -196,6 +236,7 @@ export interface ModuleIR {
   readonly fileName: string;
   readonly sourceFile: ts.SourceFile;
   readonly license: string;
+  readonly maps: readonly MapDecl[];
   readonly programs: readonly ProgramIR[];
 }
 

@@ -50,6 +50,13 @@ function printInstr(i: Instr): string {
       return `t${i.dst.id} = call ${i.helper.name}#${i.helper.id}(${i.args.map(op).join(", ")})`;
     case "printk":
       return `printk ${JSON.stringify(i.format)}(${i.args.map(op).join(", ")})`;
+    case "map_lookup":
+      return `t${i.dst.id} = lookup ${i.map.name}[${op(i.key)}]`;
+    case "map_update":
+    case "map_delete":
+      return `t${i.dst.id} = ${i.op === "map_update" ? "update" : "delete"} ${i.map.name}[${op(i.key)}]${i.value ? ` = ${op(i.value)}` : ""}${i.flags ? ` flags ${op(i.flags)}` : ""}`;
+    case "atomic_add":
+      return `atomic_add t${i.ptr.id}+${i.offset}, ${op(i.value)}`;
     case "local_get":
       return `t${i.dst.id} = get %${i.local.name}.${i.local.id}`;
     case "local_set":

@@ -21,7 +21,7 @@ export interface BoolType {
 /** A pointer into packet data (`data`) or the metadata area (`data_meta`). */
 export interface PointerType {
   readonly kind: "ptr";
-  readonly region: "packet" | "meta";
+  readonly region: "packet" | "meta" | "map";
 }
 
 /** `data_end`: comparable only. */
@@ -56,6 +56,7 @@ export const i64 = int(64, true);
 export const bool: BoolType = { kind: "bool" };
 export const packetPtr: PointerType = { kind: "ptr", region: "packet" };
 export const metaPtr: PointerType = { kind: "ptr", region: "meta" };
+export const mapValuePtr: PointerType = { kind: "ptr", region: "map" };
 export const packetEnd: PacketEndType = { kind: "pkt_end" };
 export const context: ContextType = { kind: "ctx" };
 
@@ -81,7 +82,7 @@ export function typeName(t: ValueType): string {
     case "bool":
       return "boolean";
     case "ptr":
-      return t.region === "packet" ? "PacketPointer" : "MetaPointer";
+      return t.region === "packet" ? "PacketPointer" : t.region === "meta" ? "MetaPointer" : "ValueRef";
     case "pkt_end":
       return "PacketEnd";
     case "ctx":

@@ -11,7 +11,9 @@
  */
 import path from "node:path";
 import type ts from "typescript";
-import type { ModuleIR, ProgramIR } from "../ir/ir";
+import type { MapDecl, ModuleIR, ProgramIR } from "../ir/ir";
+import type { IntType } from "../ir/types";
+import type { MapAttribute } from "./generate";
 import {
   DIFlags,
   DWARFEmissionKind,
@@ -37,6 +39,7 @@ export class DebugInfo {
   private readonly intType: LLVMMetadataRef;
   private readonly ctxPtrType: LLVMMetadataRef;
   private scope: LLVMMetadataRef | undefined;
+  private readonly integers = new Map<IntType, LLVMMetadataRef>();
   private readonly sourceFile: ts.SourceFile;
 
   constructor(
@@ -103,6 +106,42 @@ export class DebugInfo {
     const loc = L.LLVMDIBuilderCreateDebugLocation(this.context, this.lineOf(program.handler), this.columnOf(program.handler), sp, null);
     const expr = L.LLVMDIBuilderCreateExpression(di, null, 0);
     L.insertDbgValueAtEnd(di, ctxParam, param, expr, loc, entry);
+  }
+
+  /**
+   * A map's BTF: a struct of pointers, where `int (*type)[N]` says N (a
+   * subrange of count N) and `K *key` names the key type; attached to the
+   * global as its dbg (without it libbpf finds no DATASEC '.maps').
+   */
+  mapGlobal(global: LLVMValueRef, map: MapDecl, attributes: readonly MapAttribute[]): void {
+    const { L, di } = this;
+    const int = this.intType;
+    const members = attributes.map((a, i) => {
+      const pointee =
+        "count" in a
+          ? L.LLVMDIBuilderCreateArrayType(di, BigInt(a.count) * 32n, 32, int, [L.LLVMDIBuilderGetOrCreateSubrange(di, 0n, BigInt(a.count))], 1)
+          : this.integerType(a.type);
+      const ptr = L.LLVMDIBuilderCreatePointerType(di, pointee, 64, 0, 0, "", 0);
+      return L.LLVMDIBuilderCreateMemberType(di, this.cu, a.name, a.name.length, this.file, 0, 64, 64, i * 64, DIFlags.Zero, ptr);
+    });
+    const line = this.lineOf(map.node);
+    const struct = L.LLVMDIBuilderCreateStructType(di, this.cu, "", 0, this.file, line, members.length * 64, 64, DIFlags.Zero, null, members, members.length, 0, null, "", 0);
+    const expr = L.LLVMDIBuilderCreateExpression(di, null, 0);
+    const gve = L.LLVMDIBuilderCreateGlobalVariableExpression(di, this.cu, map.name, map.name.length, map.name, map.name.length, this.file, line, struct, 0, expr, null, 64);
+    L.LLVMGlobalSetMetadata(global, L.LLVMGetMDKindIDInContext(this.context, "dbg", 3), gve);
+  }
+
+  /** `__u32`, `__s64`, … as the kernel's headers name them (BTF shows these names). */
+  private integerType(t: IntType): LLVMMetadataRef {
+    const cached = this.integers.get(t);
+    if (cached) return cached;
+    const base = { 8: "char", 16: "short", 32: "int", 64: "long long" }[t.bits];
+    const name = `${t.signed ? "" : "unsigned "}${base}`;
+    const basic = this.L.LLVMDIBuilderCreateBasicType(this.di, name, name.length, BigInt(t.bits), t.signed ? DWARFTypeEncoding.signed : DWARFTypeEncoding.unsigned, 0);
+    const typedefName = `${t.signed ? "__s" : t.be ? "__be" : "__u"}${t.bits}`;
+    const out = this.L.LLVMDIBuilderCreateTypedef(this.di, basic, typedefName, typedefName.length, this.file, 0, this.cu, 0);
+    this.integers.set(t, out);
+    return out;
   }
 
   /** Locates the instructions built next at `node`'s first token. */

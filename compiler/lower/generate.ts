@@ -11,9 +11,9 @@
  */
 import path from "node:path";
 import { EnvironmentError, InternalError } from "../diagnostics/diagnostic";
-import { type Block, type Instr, type ModuleIR, type Operand, type Predicate, type ProgramIR, ctxFieldOffsets, reversePostOrder } from "../ir/ir";
+import { type Block, type Instr, type MapDecl, type ModuleIR, type Operand, type Predicate, type ProgramIR, ctxFieldOffsets, reversePostOrder } from "../ir/ir";
 import type { IntType, ValueType } from "../ir/types";
-import { IntPredicate, LLVMNotFoundError, Linkage, llvm, type LLVMBasicBlockRef, type LLVMC, type LLVMValueRef } from "../llvm/llvm-c";
+import { AtomicOrdering, AtomicRMWBinOp, IntPredicate, LLVMNotFoundError, Linkage, llvm, type LLVMBasicBlockRef, type LLVMC, type LLVMValueRef } from "../llvm/llvm-c";
 import { DebugInfo } from "./debug-info";
 import { LlvmTypes } from "./llvm-types";
 
@@ -62,7 +62,8 @@ export function generateObject(module: ModuleIR, opts: GenerateOptions): Generat
     const debug = new DebugInfo(L, context, llmod, module, opts.optLevel > 0);
 
     emitLicense(L, llmod, types, module.license);
-    for (const program of module.programs) new ProgramLowering(L, llmod, builder, types, debug, program).lower();
+    const maps = new Map(module.maps.map((m) => [m, emitMap(L, llmod, types, debug, m)] as const));
+    for (const program of module.programs) new ProgramLowering(L, llmod, builder, types, debug, program, maps).lower();
     debug.finalize();
 
     const problem = L.verifyModule(llmod);
@@ -80,6 +81,11 @@ export function generateObject(module: ModuleIR, opts: GenerateOptions): Generat
   }
 }
 
+/** A helper called by its kernel ID, as clang calls `(void *)1`. */
+function helper(L: LLVMC, t: LlvmTypes, id: number, fnType: ReturnType<LLVMC["LLVMFunctionType"]>): LLVMValueRef {
+  return L.LLVMConstIntToPtr(t.constI64(BigInt(id)), L.LLVMPointerType(fnType, 0));
+}
+
 /** `char _license[] SEC("license")`, where libbpf and the kernel look for it. */
 function emitLicense(L: LLVMC, llmod: ReturnType<LLVMC["LLVMModuleCreateWithNameInContext"]>, types: LlvmTypes, license: string): void {
   const bytes = Buffer.byteLength(license) + 1;
@@ -89,6 +95,35 @@ function emitLicense(L: LLVMC, llmod: ReturnType<LLVMC["LLVMModuleCreateWithName
   L.LLVMSetSection(g, "license");
   L.LLVMSetAlignment(g, 1);
   L.LLVMSetLinkage(g, Linkage.External);
+}
+
+/**
+ * A BTF-defined map: a zeroed global in `.maps` whose BTF type carries the
+ * definition (libbpf reads `type`, `max_entries`, … from the BTF, not from
+ * the bytes). One pointer-sized member per attribute, as clang's
+ * `__uint()`/`__type()` macros make.
+ */
+function emitMap(L: LLVMC, llmod: ReturnType<LLVMC["LLVMModuleCreateWithNameInContext"]>, t: LlvmTypes, debug: DebugInfo, map: MapDecl): LLVMValueRef {
+  const attributes = mapAttributes(map);
+  const fields = attributes.map(() => t.ptr);
+  const type = L.LLVMStructTypeInContext(t.context, fields, fields.length, 0);
+  const g = L.LLVMAddGlobal(llmod, type, map.name);
+  L.LLVMSetInitializer(g, L.LLVMConstNull(type));
+  L.LLVMSetSection(g, ".maps");
+  L.LLVMSetAlignment(g, 8);
+  L.LLVMSetLinkage(g, Linkage.External);
+  debug.mapGlobal(g, map, attributes);
+  return g;
+}
+
+export type MapAttribute = { readonly name: string; readonly count: number } | { readonly name: "key" | "value"; readonly type: IntType };
+
+function mapAttributes(map: MapDecl): MapAttribute[] {
+  const out: MapAttribute[] = [{ name: "type", count: map.type }, { name: "max_entries", count: map.maxEntries }, { name: "key", type: map.key }, { name: "value", type: map.value }];
+  if (map.flags) out.push({ name: "map_flags", count: map.flags });
+  // LIBBPF_PIN_BY_NAME
+  if (map.pinned) out.push({ name: "pinning", count: 1 });
+  return out;
 }
 
 const predicates: Readonly<Record<Predicate, number>> = {
@@ -113,6 +148,8 @@ class ProgramLowering {
   private retval!: LLVMValueRef;
   private exit!: LLVMBasicBlockRef;
   private formats = 0;
+  /** Stack slots for map keys and values, made in the entry block (the helpers take pointers). */
+  private readonly slots = new Map<Instr, { key: LLVMValueRef; value?: LLVMValueRef }>();
 
   constructor(
     private readonly L: LLVMC,
@@ -121,6 +158,7 @@ class ProgramLowering {
     private readonly t: LlvmTypes,
     private readonly debug: DebugInfo,
     private readonly program: ProgramIR,
+    private readonly maps: ReadonlyMap<MapDecl, LLVMValueRef>,
   ) {}
 
   lower(): void {
@@ -139,6 +177,14 @@ class ProgramLowering {
     this.debug.at(this.b, program.handler);
     this.retval = L.LLVMBuildAlloca(this.b, t.i32, "retval");
     for (const local of program.locals) this.locals.set(local.id, L.LLVMBuildAlloca(this.b, t.of(local.type), local.name));
+    for (const block of program.blocks) {
+      for (const i of block.instrs) {
+        if (i.op !== "map_lookup" && i.op !== "map_update" && i.op !== "map_delete") continue;
+        const key = L.LLVMBuildAlloca(this.b, t.of(i.map.key), "key");
+        const value = i.op === "map_update" ? L.LLVMBuildAlloca(this.b, t.of(i.map.value), "value") : undefined;
+        this.slots.set(i, { key, value });
+      }
+    }
 
     const order = reversePostOrder(program.entry);
     for (const block of order) this.blocks.set(block, L.LLVMAppendBasicBlockInContext(t.context, this.fn, `b${block.id}`));
@@ -187,8 +233,42 @@ class ProgramLowering {
         return this.define(i.dst.id, L.LLVMBuildBitCast(b, this.ctxParam, t.ptr, ""));
       case "binary":
         return this.define(i.dst.id, this.binary(i.kind, this.operand(i.a), this.operand(i.b)));
-      case "cmp":
-        return this.define(i.dst.id, L.LLVMBuildICmp(b, predicates[i.pred] as never, this.operand(i.a), this.operand(i.b), ""));
+      case "cmp": {
+        // A pointer tested against 0 (a map lookup's null test) compares with a null pointer.
+        const asPointer = (o: Operand, other: Operand) => (o.kind === "const" && other.kind === "temp" && other.type.kind === "ptr" ? L.LLVMConstPointerNull(t.ptr) : this.operand(o));
+        return this.define(i.dst.id, L.LLVMBuildICmp(b, predicates[i.pred] as never, asPointer(i.a, i.b), asPointer(i.b, i.a), ""));
+      }
+      case "map_lookup":
+      case "map_update":
+      case "map_delete": {
+        const slot = this.slots.get(i)!;
+        L.LLVMBuildStore(b, this.operand(i.key), slot.key);
+        const mapPtr = L.LLVMBuildBitCast(b, this.maps.get(i.map)!, t.ptr, "");
+        const keyPtr = L.LLVMBuildBitCast(b, slot.key, t.ptr, "");
+        if (i.op === "map_lookup") {
+          // bpf_map_lookup_elem (1): void *(map, key)
+          const fnType = L.LLVMFunctionType(t.ptr, [t.ptr, t.ptr], 2, 0);
+          return this.define(i.dst.id, L.LLVMBuildCall2(b, fnType, helper(L, t, 1, fnType), [mapPtr, keyPtr], 2, ""));
+        }
+        if (i.op === "map_delete") {
+          // bpf_map_delete_elem (3): long (map, key)
+          const fnType = L.LLVMFunctionType(t.i64, [t.ptr, t.ptr], 2, 0);
+          return this.define(i.dst.id, L.LLVMBuildCall2(b, fnType, helper(L, t, 3, fnType), [mapPtr, keyPtr], 2, ""));
+        }
+        // bpf_map_update_elem (2): long (map, key, value, flags)
+        L.LLVMBuildStore(b, this.operand(i.value!), slot.value!);
+        const fnType = L.LLVMFunctionType(t.i64, [t.ptr, t.ptr, t.ptr, t.i64], 4, 0);
+        const args = [mapPtr, keyPtr, L.LLVMBuildBitCast(b, slot.value!, t.ptr, ""), this.operand(i.flags!)];
+        return this.define(i.dst.id, L.LLVMBuildCall2(b, fnType, helper(L, t, 2, fnType), args, 4, ""));
+      }
+      case "atomic_add": {
+        const value = this.operand(i.value);
+        let p = this.operand(i.ptr);
+        if (i.offset !== 0) p = L.LLVMBuildGEP2(b, t.i8, p, [t.constI64(BigInt(i.offset))], 1, "");
+        p = L.LLVMBuildBitCast(b, p, L.LLVMPointerType(L.LLVMTypeOf(value), 0), "");
+        L.LLVMBuildAtomicRMW(b, AtomicRMWBinOp.Add, p, value, AtomicOrdering.SequentiallyConsistent, 0);
+        return;
+      }
       case "cast":
         return this.define(i.dst.id, this.cast(this.operand(i.src), i.src.type, i.dst.type as IntType));
       case "bswap": {
