@@ -591,7 +591,8 @@ const arithmeticOps = new Map<ts.SyntaxKind, BinaryKind | "shr" | "div" | "rem">
   [ts.SyntaxKind.GreaterThanGreaterThanGreaterThanToken, "lshr"],
 ]);
 
-const compoundOps = new Map<ts.SyntaxKind, ts.SyntaxKind>([
+/** `x op= y` as `x = x op y`: the operator of each compound assignment. */
+export const compoundOps = new Map<ts.SyntaxKind, ts.SyntaxKind>([
   [ts.SyntaxKind.PlusEqualsToken, ts.SyntaxKind.PlusToken],
   [ts.SyntaxKind.MinusEqualsToken, ts.SyntaxKind.MinusToken],
   [ts.SyntaxKind.AsteriskEqualsToken, ts.SyntaxKind.AsteriskToken],

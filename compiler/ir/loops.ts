@@ -13,7 +13,7 @@
 import ts from "typescript";
 import { Codes } from "../diagnostics/codes";
 import type { FunctionBuilder } from "./builder";
-import { arithmeticValues, convertTo, lowerExpression, type Value } from "./expressions";
+import { arithmeticValues, compoundOps, convertTo, lowerExpression, type Value } from "./expressions";
 import { isJumpedTo } from "./ir";
 import { untyped } from "./typing";
 
@@ -75,21 +75,12 @@ function step(fb: FunctionBuilder, update: ts.Expression, counter: ts.Symbol, va
   } else if (ts.isBinaryExpression(update) && isCounter(update.left)) {
     const op = update.operatorToken.kind;
     if (op === ts.SyntaxKind.EqualsToken) next = lowerExpression(fb, update.right);
-    else if (compound.has(op)) next = arithmeticValues(fb, compound.get(op)!, value, lowerExpression(fb, update.right), update);
+    else if (compoundOps.has(op)) next = arithmeticValues(fb, compoundOps.get(op)!, value, lowerExpression(fb, update.right), update);
   }
   if (!next) throw refuse(update, "its update is not a constant step of the counter");
   if (next.kind !== "untyped" && next.kind !== "const") throw refuse(update, "its counter's step depends on values known only at run time");
   return value.kind === "const" ? convertTo(fb, next, value.type, update) : next;
 }
-
-const compound = new Map<ts.SyntaxKind, ts.SyntaxKind>([
-  [ts.SyntaxKind.PlusEqualsToken, ts.SyntaxKind.PlusToken],
-  [ts.SyntaxKind.MinusEqualsToken, ts.SyntaxKind.MinusToken],
-  [ts.SyntaxKind.AsteriskEqualsToken, ts.SyntaxKind.AsteriskToken],
-  [ts.SyntaxKind.LessThanLessThanEqualsToken, ts.SyntaxKind.LessThanLessThanToken],
-  [ts.SyntaxKind.GreaterThanGreaterThanEqualsToken, ts.SyntaxKind.GreaterThanGreaterThanToken],
-  [ts.SyntaxKind.SlashEqualsToken, ts.SyntaxKind.SlashToken],
-]);
 
 /** The first place in `body` that assigns the counter, if any. */
 function findAssignment(fb: FunctionBuilder, body: ts.Node, counter: ts.Symbol): ts.Node | undefined {
