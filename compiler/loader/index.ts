@@ -13,6 +13,8 @@ export type {
   XdpActionName,
 } from "./loader";
 export { LibbpfNotFoundError } from "./libbpf";
+export { u32Key, u64Value, sumPerCpu } from "./maps";
+export type { LoadedMap, MapInfo, MapUpdateFlag } from "./maps";
 export { explainRejection, formatRejection, parseVerifierLog, rejectionDiagnostic } from "./verifier-log";
 export type { Annotation, RejectedLoad, RejectionReport, VerifierLogFacts } from "./verifier-log";
 export { attachXdp, detachXdp, describeAttachedProgram, offloadRefusal, xdpStatus, attachedPrograms, AttachError, checkBeforeAttach, explainAttachFailure, VETH_XDP_MAX_MTU } from "./attach";

@@ -112,6 +112,26 @@ export const BpfProgInfo: TypeObject = koffi.struct({
   _pad: "uint32_t", // trailing `__u32 :32`
 });
 
+/** struct bpf_map_info (linux/bpf.h UAPI as shipped by Debian 12): 88 bytes. */
+export const BpfMapInfo: TypeObject = koffi.struct({
+  type: "uint32_t",
+  id: "uint32_t",
+  key_size: "uint32_t",
+  value_size: "uint32_t",
+  max_entries: "uint32_t",
+  map_flags: "uint32_t",
+  name: koffi.array("char", 16),
+  ifindex: "uint32_t",
+  btf_vmlinux_value_type_id: "uint32_t",
+  netns_dev: "uint64_t",
+  netns_ino: "uint64_t",
+  btf_id: "uint32_t",
+  btf_key_type_id: "uint32_t",
+  btf_value_type_id: "uint32_t",
+  _pad: "uint32_t", // `__u32 :32` alignment pad
+  map_extra: "uint64_t",
+});
+
 /** struct xdp_md (linux/bpf.h UAPI): the ctx_in of an XDP test run. */
 export const XdpMd: TypeObject = koffi.struct({
   data: "uint32_t",
@@ -126,6 +146,11 @@ export interface BpfProgInfoStruct {
   type: number; id: number; tag: Uint8Array; jited_prog_len: number; xlated_prog_len: number;
   name: string; btf_id: number; nr_func_info: number; nr_line_info: number;
   nr_jited_line_info: number; verified_insns: number;
+}
+
+export interface BpfMapInfoStruct {
+  type: number; id: number; key_size: number; value_size: number; max_entries: number; map_flags: number;
+  name: string; ifindex: number; btf_id: number; btf_key_type_id: number; btf_value_type_id: number;
 }
 
 export interface BpfTestRunOptsStruct {
@@ -170,6 +195,26 @@ export interface Libbpf {
   bpf_program__pin(prog: Ptr, path: string): number;
   bpf_obj_get_info_by_fd(fd: number, info: Buffer, len: [number]): number;
   bpf_prog_test_run_opts(fd: number, opts: BpfTestRunOptsStruct): number;
+  // Maps (struct bpf_map *). The bpf_map__*_elem calls (libbpf >= 0.8) check
+  // key/value sizes against the map definition and return -errno.
+  bpf_object__next_map(obj: Ptr, prev: Ptr | null): Ptr | null;
+  bpf_object__find_map_by_name(obj: Ptr, name: string): Ptr | null;
+  bpf_map__name(map: Ptr): string;
+  bpf_map__fd(map: Ptr): number;
+  bpf_map__type(map: Ptr): number;
+  bpf_map__key_size(map: Ptr): number;
+  bpf_map__value_size(map: Ptr): number;
+  bpf_map__max_entries(map: Ptr): number;
+  bpf_map__map_flags(map: Ptr): number;
+  bpf_map__lookup_elem(map: Ptr, key: Uint8Array, keySize: number, value: Uint8Array, valueSize: number, flags: number): number;
+  bpf_map__update_elem(map: Ptr, key: Uint8Array, keySize: number, value: Uint8Array, valueSize: number, flags: number): number;
+  bpf_map__delete_elem(map: Ptr, key: Uint8Array, keySize: number, flags: number): number;
+  bpf_map__get_next_key(map: Ptr, cur: Uint8Array | null, next: Uint8Array, keySize: number): number;
+  bpf_map__pin(map: Ptr, path: string): number;
+  /** possible CPUs (what per-CPU map values are sized by), or -errno */
+  libbpf_num_possible_cpus(): number;
+  /** "hash", "percpu_array", …; null for a type this libbpf does not know */
+  libbpf_bpf_map_type_str(type: number): string | null;
   /** Reads errno as left by the most recent native call. */
   errno(): number;
   /** Human-readable text for a (positive) errno, including libbpf's own 4000+ codes. */
@@ -219,6 +264,7 @@ function bind(): Loaded {
 
   const bpfObject = koffi.pointer(koffi.opaque());
   const bpfProgram = koffi.pointer(koffi.opaque());
+  const bpfMap = koffi.pointer(koffi.opaque());
 
   // The format string and va_list are taken as raw pointers so they can be
   // handed straight back to vsnprintf without a JS round trip.
@@ -288,6 +334,22 @@ function bind(): Loaded {
       "int",
       koffi.inout(koffi.pointer(BpfTestRunOpts)),
     ]),
+    bpf_object__next_map: f("bpf_object__next_map", bpfMap, [bpfObject, bpfMap]),
+    bpf_object__find_map_by_name: f("bpf_object__find_map_by_name", bpfMap, [bpfObject, "const char *"]),
+    bpf_map__name: f("bpf_map__name", "const char *", [bpfMap]),
+    bpf_map__fd: f("bpf_map__fd", "int", [bpfMap]),
+    bpf_map__type: f("bpf_map__type", "int", [bpfMap]),
+    bpf_map__key_size: f("bpf_map__key_size", "uint32_t", [bpfMap]),
+    bpf_map__value_size: f("bpf_map__value_size", "uint32_t", [bpfMap]),
+    bpf_map__max_entries: f("bpf_map__max_entries", "uint32_t", [bpfMap]),
+    bpf_map__map_flags: f("bpf_map__map_flags", "uint32_t", [bpfMap]),
+    bpf_map__lookup_elem: f("bpf_map__lookup_elem", "int", [bpfMap, "const void *", "size_t", "void *", "size_t", "uint64_t"]),
+    bpf_map__update_elem: f("bpf_map__update_elem", "int", [bpfMap, "const void *", "size_t", "const void *", "size_t", "uint64_t"]),
+    bpf_map__delete_elem: f("bpf_map__delete_elem", "int", [bpfMap, "const void *", "size_t", "uint64_t"]),
+    bpf_map__get_next_key: f("bpf_map__get_next_key", "int", [bpfMap, "const void *", "void *", "size_t"]),
+    bpf_map__pin: f("bpf_map__pin", "int", [bpfMap, "const char *"]),
+    libbpf_num_possible_cpus: f("libbpf_num_possible_cpus", "int", []),
+    libbpf_bpf_map_type_str: f("libbpf_bpf_map_type_str", "const char *", ["int"]),
     errno: () => koffi.errno(),
     strerror: (err: number) => {
       const buf = Buffer.alloc(256);

