@@ -240,6 +240,11 @@ export interface ValueRef<V> {
   value: V;
 }
 
+/** A map value the program may only read (a redirect map's entry). */
+export interface ReadonlyValueRef<V> {
+  readonly value: V;
+}
+
 /** Flags of `update`: create or replace (ANY), create only (NOEXIST), replace only (EXIST). */
 export declare enum UpdateFlags {
   ANY = 0,
@@ -270,6 +275,51 @@ export declare class LruHash<K, V> extends BpfMap<K, V> {}
 /** BPF_MAP_TYPE_LRU_PERCPU_HASH. */
 export declare class LruPerCpuHash<K, V> extends BpfMap<K, V> {}
 
+/**
+ * Flags of `redirect` (bpf_redirect_map), combined with `|` and with the
+ * fallback action in the low two bits: `devs.redirect(k, RedirectFlags.BROADCAST | XdpAction.PASS)`.
+ */
+export declare enum RedirectFlags {
+  /** DEVMAP and DEVMAP_HASH: send a copy to every device in the map (the key is ignored). */
+  BROADCAST = 8,
+  /** With BROADCAST: leave out the device the packet arrived on. */
+  EXCLUDE_INGRESS = 16,
+}
+
+/**
+ * A map the kernel redirects packets through. Keys and values are u32, so it
+ * takes no type arguments; its entries are written from userspace (the
+ * kernel refuses `update` and `delete` from a program).
+ */
+declare class RedirectMap {
+  constructor(options: MapOptions);
+  /**
+   * Redirects the packet to the entry at `key` (`bpf_redirect_map`): returns
+   * `XdpAction.REDIRECT` when the entry exists, otherwise the fallback action
+   * in the low two bits of `flags` (default 0, ABORTED). Return its result:
+   * `return devs.redirect(0, XdpAction.PASS);`.
+   */
+  redirect(key: u32, flags?: u64): XdpAction;
+}
+
+/** BPF_MAP_TYPE_DEVMAP: index → ifindex of the device to transmit on. `new DevMap({ maxEntries: 8 })` */
+export declare class DevMap extends RedirectMap {
+  /** The entry's ifindex, or `null`; read-only (the kernel refuses writes). */
+  lookup(key: u32): ReadonlyValueRef<u32> | null;
+}
+/** BPF_MAP_TYPE_DEVMAP_HASH: like DevMap, keyed by any u32 (e.g. an ifindex) instead of an index. */
+export declare class DevMapHash extends RedirectMap {
+  /** The entry's ifindex, or `null`; read-only (the kernel refuses writes). */
+  lookup(key: u32): ReadonlyValueRef<u32> | null;
+}
+/** BPF_MAP_TYPE_CPUMAP: CPU number → queue size; redirects to the CPU's kthread. Programs can only `redirect` through it. */
+export declare class CpuMap extends RedirectMap {}
+/** BPF_MAP_TYPE_XSKMAP: rx queue → AF_XDP socket (written from userspace as the socket's fd). */
+export declare class XskMap extends RedirectMap {
+  /** `.value` is the socket's queue_id, or `null` when no socket is there; read-only. */
+  lookup(key: u32): ReadonlyValueRef<u32> | null;
+}
+
 /** Adds `delta` to a map value atomically (a BPF atomic add): safe when several CPUs update it. */
 export declare function atomicAdd<V extends u32 | u64>(ref: ValueRef<V>, delta: V): void;
 
@@ -295,6 +345,12 @@ export declare function bpf_xdp_adjust_tail(ctx: XdpContext, delta: i32): i64;
  * Network-order values print in host order. For debugging: it is slow.
  */
 export declare function bpf_printk(message: string): void;
+/**
+ * Redirects the packet to the device `ifindex` (`bpf_redirect`, kernel 4.14):
+ * returns `XdpAction.REDIRECT`, or `XdpAction.ABORTED` when `flags` is not 0.
+ * A DevMap's `redirect` is faster and can broadcast.
+ */
+export declare function bpf_redirect(ifindex: u32, flags: u64): XdpAction;
 /** Nanoseconds since boot, excluding suspend (`bpf_ktime_get_ns`). */
 export declare function bpf_ktime_get_ns(): u64;
 /** Nanoseconds since boot, including suspend (`bpf_ktime_get_boot_ns`, kernel 5.8). */

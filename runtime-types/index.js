@@ -21,3 +21,8 @@ export class PerCpuArray extends BpfMap {}
 export class LruHash extends BpfMap {}
 export class LruPerCpuHash extends BpfMap {}
 export const UpdateFlags = Object.freeze({ ANY: 0, NOEXIST: 1, EXIST: 2 });
+export class DevMap extends BpfMap {}
+export class DevMapHash extends BpfMap {}
+export class CpuMap extends BpfMap {}
+export class XskMap extends BpfMap {}
+export const RedirectFlags = Object.freeze({ BROADCAST: 8, EXCLUDE_INGRESS: 16, 8: "BROADCAST", 16: "EXCLUDE_INGRESS" });

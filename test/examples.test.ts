@@ -256,6 +256,14 @@ const examples: Record<string, Record<string, Case[]>> = {
       { what: "a bare 20-byte IPv4 header to 192.0.2.7 is encapsulated", packet: P.truncate(ipv4To([192, 0, 2, 7]), 34), action: "TX", output: ipipEncapsulated(P.truncate(ipv4To([192, 0, 2, 7]), 34)) },
     ],
   },
+  // The DevMap is empty here: every entry falls back to PASS (test/redirect.test.ts fills it and forwards).
+  redirect_devmap: {
+    redirect_devmap: [
+      { what: "IPv4/UDP (entry from the destination's last byte, empty)", packet: ipv4Udp(53), action: "PASS" },
+      { what: "IPv6 (entry 0, empty)", packet: ipv6Frame, action: "PASS" },
+      { what: "a 14-byte runt of zeros", packet: new Uint8Array(14), action: "PASS" },
+    ],
+  },
   tcp_mss_clamp: {
     tcp_mss_clamp: [
       { what: "a SYN with MSS 1460 is clamped to 1400", packet: tcpWith(mss(1460)), action: "PASS", output: clamped(tcpWith(mss(1460)), 14 + 20 + 22) },

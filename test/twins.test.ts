@@ -92,6 +92,8 @@ const udp4 = (dport: number, o: { vlans?: [number, number][]; options?: number[]
     ipv4({ protocol: IPPROTO_UDP, ...(o.options ? { options: o.options } : {}) }, udp(o.sport ?? 40000, dport, pattern(o.payload ?? 18))),
   );
 
+const udp4To = (dst: number[]) => ethernet({ proto: ETH_P_IP }, ipv4({ protocol: IPPROTO_UDP, dst }, udp(40000, 53, pattern(18))));
+
 /** A frame of exactly `length` bytes: an IPv4/UDP datagram whose payload fills it. */
 function bigUdp4(length: number, dport: number): Uint8Array {
   return udp4(dport, { payload: length - 14 - 20 - 8 });
@@ -508,6 +510,11 @@ function multiBufferFrames(): Vector[] {
   ];
 }
 
+/** IPv4 frames to every low-three-bit destination, so that each DevMap entry is asked for. */
+function redirectFrames(): Vector[] {
+  return Array.from({ length: 16 }, (_, i) => ({ label: `ipv4 udp to 198.18.0.${i}`, data: padTo(udp4To([198, 18, 0, i]), 64) }));
+}
+
 const COMMON: Vector[] = [...structured(), ...truncations(), ...randomFrames(0x7d5a), ...largeFrames()];
 
 // -------------------------------------------------------------- test plan
@@ -531,6 +538,8 @@ interface ExamplePlan {
   programs: ProgramPlan[];
   /** Programs BPF_PROG_TEST_RUN cannot run: only loaded, see the devmap test. */
   loadOnly?: { name: string; section: string }[];
+  /** Map entries written into both objects (the loader's map API) before the runs. */
+  entries?: { map: string; key: Uint8Array; value: Uint8Array }[];
 }
 
 const plain = (vs: Vector[]): Run[] => vs.map((v) => ({ label: v.label, data: v.data }));
@@ -600,6 +609,16 @@ const PLANS: ExamplePlan[] = [
     programs: [{ name: "ipv6_ext_headers", section: "xdp", runs: plain([...COMMON, ...extHeaderFrames()]), verdicts: ["PASS", "DROP"] }],
   },
   { example: "ipip_encap", programs: [{ name: "ipip_encap", section: "xdp", runs: plain([...COMMON, ...ipipFrames()]), verdicts: ["PASS", "TX"] }] },
+  // Entries 0 and 3 hold lo (ifindex 1): non-IPv4 frames and IPv4 to x.x.x.3/.11/… redirect,
+  // other IPv4 frames find an empty entry and fall back to PASS. (14-byte minimum: no DROP.)
+  {
+    example: "redirect_devmap",
+    programs: [{ name: "redirect_devmap", section: "xdp", runs: plain([...COMMON, ...redirectFrames()]), verdicts: ["PASS", "REDIRECT"] }],
+    entries: [
+      { map: "ports", key: u32le(0), value: u32le(1) },
+      { map: "ports", key: u32le(3), value: u32le(1) },
+    ],
+  },
   // Every verdict is PASS: what is compared is the rewritten MSS and checksum.
   { example: "tcp_mss_clamp", programs: [{ name: "tcp_mss_clamp", section: "xdp", runs: plain([...COMMON, ...mssFrames()]), verdicts: ["PASS"] }] },
 ];
@@ -656,7 +675,12 @@ describe.skipIf(skip !== undefined && !inCI)(suiteName("examples against their C
       execFileSync(clang!, ["-O2", "-g", "-target", "bpf", ...multiarchIncludes(), "-c", join(TWINS, `${example}.c`), "-o", cObject]);
       const ts = loadObject(result.object, { name: example });
       try {
-        objects.set(example, { ts, c: loadObject(cObject) });
+        const c = loadObject(cObject);
+        objects.set(example, { ts, c });
+        for (const e of PLANS.find((p) => p.example === example)!.entries ?? []) {
+          ts.map(e.map).update(e.key, e.value);
+          c.map(e.map).update(e.key, e.value);
+        }
       } catch (e) {
         ts.close();
         throw e;

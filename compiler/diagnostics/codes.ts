@@ -57,6 +57,7 @@ export const Codes = {
   // 3xxx: maps, helpers, kfuncs
   mapType: kind(3001, "invalid map declaration"),
   mapValueNull: kind(3002, "map value used before its null test"),
+  mapOperation: kind(3003, "map operation the kernel refuses"),
 
   // 4xxx: programs, sections, license
   programShape: kind(4001, "a program is `export const name = xdp((ctx) => { … })`"),

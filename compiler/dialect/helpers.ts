@@ -30,6 +30,8 @@ export const helpers: ReadonlyMap<string, HelperSpec> = new Map(
       { name: "bpf_ktime_get_ns", id: 5, params: [], returns: u64, since: "4.1" },
       { name: "bpf_get_prandom_u32", id: 7, params: [], returns: u32, since: "4.1" },
       { name: "bpf_get_smp_processor_id", id: 8, params: [], returns: u32, since: "4.1" },
+      // Returns XDP_REDIRECT, or XDP_ABORTED for flags other than 0 (an XDP program's u32 action).
+      { name: "bpf_redirect", id: 23, params: [{ kind: "int", type: u32 }, { kind: "int", type: u64 }], returns: u32, since: "4.14" },
       { name: "bpf_get_numa_node_id", id: 42, params: [], returns: i32, since: "4.10" },
       { name: "bpf_xdp_adjust_head", id: 44, params: [ctx, { kind: "int", type: i32 }], returns: i64, since: "4.10", changesPacket: true },
       { name: "bpf_xdp_adjust_meta", id: 54, params: [ctx, { kind: "int", type: i32 }], returns: i64, since: "4.15", changesPacket: true },

@@ -37,6 +37,31 @@ export const mapClasses: ReadonlyMap<string, number> = new Map([
   ["PerCpuArray", 6],
   ["LruHash", 9],
   ["LruPerCpuHash", 10],
+  ["DevMap", 14],
+  ["CpuMap", 16],
+  ["XskMap", 17],
+  ["DevMapHash", 25],
+]);
+
+/**
+ * The redirect maps: fixed u32 keys and values (no type arguments), a
+ * `redirect` method (bpf_redirect_map), and from the program's side only
+ * what check_map_func_compatibility (kernel/bpf/verifier.c) lets through:
+ * redirect_map for all four, map_lookup_elem for DEVMAP, DEVMAP_HASH and
+ * XSKMAP (a read-only value: the device's ifindex, the socket's queue_id),
+ * never update or delete. Their entries are written from userspace.
+ */
+export const redirectMaps: ReadonlyMap<string, { readonly lookup: boolean }> = new Map([
+  ["DevMap", { lookup: true }],
+  ["DevMapHash", { lookup: true }],
+  ["CpuMap", { lookup: false }],
+  ["XskMap", { lookup: true }],
+]);
+
+/** Flags of bpf_redirect_map (BPF_F_BROADCAST, BPF_F_EXCLUDE_INGRESS). */
+const redirectFlags: ReadonlyMap<string, bigint> = new Map([
+  ["BROADCAST", 8n],
+  ["EXCLUDE_INGRESS", 16n],
 ]);
 
 const actions: ReadonlyMap<string, bigint> = new Map([
@@ -100,6 +125,10 @@ export class Intrinsics {
       const parent = (sym.declarations?.[0]?.parent as ts.EnumDeclaration | undefined)?.name.text;
       if (parent === "UpdateFlags") {
         const flag = updateFlags.get(sym.name);
+        return flag === undefined ? undefined : { kind: "constant", value: flag };
+      }
+      if (parent === "RedirectFlags") {
+        const flag = redirectFlags.get(sym.name);
         return flag === undefined ? undefined : { kind: "constant", value: flag };
       }
       const value = actions.get(sym.name);

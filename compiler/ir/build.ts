@@ -10,8 +10,8 @@ import type { Intrinsics } from "../dialect/intrinsics";
 import { Abort, type BuildOptions, FunctionBuilder, type ModuleScope, buildProgram } from "./builder";
 import { convertTo, lowerExpression, type Value } from "./expressions";
 import type { MapDecl, ModuleIR, ProgramIR } from "./ir";
-import { mapClasses } from "../dialect/intrinsics";
-import { u32 } from "./types";
+import { mapClasses, redirectMaps } from "../dialect/intrinsics";
+import { type IntType, u32 } from "./types";
 import { Layouts } from "./layout";
 
 export type { BuildOptions } from "./builder";
@@ -102,16 +102,26 @@ function declareMap(scope: ModuleScope, fb: FunctionBuilder, decl: ts.VariableDe
   names.add(name);
   const isArray = className === "ArrayMap" || className === "PerCpuArray";
   const typeArgs = init.typeArguments ?? [];
-  if (typeArgs.length !== (isArray ? 1 : 2)) {
-    d.report(Codes.mapType, init.expression, isArray ? `write the value type: \`new ${className}<u64>(…)\`` : `write the key and value types: \`new ${className}<u32, u64>(…)\``);
-    return undefined;
-  }
-  const [keyNode, valueNode] = isArray ? [undefined, typeArgs[0]!] : [typeArgs[0]!, typeArgs[1]!];
-  const key = keyNode ? scope.intrinsics.intType(keyNode) : u32;
-  const value = scope.intrinsics.intType(valueNode);
-  if (!key || !value) {
-    d.report(Codes.mapType, !key ? keyNode! : valueNode, "map keys and values are integer types for now (u8 … u64, i8 … i64, be16 …)");
-    return undefined;
+  let key: IntType | undefined = u32;
+  let value: IntType | undefined = u32;
+  if (redirectMaps.has(className)) {
+    // Keys and values are fixed by the kernel: a u32 index and a u32 ifindex / queue size / socket fd.
+    if (typeArgs.length !== 0) {
+      d.report(Codes.mapType, typeArgs[0]!, `a ${className} has u32 keys and values; write \`new ${className}({ maxEntries: 8 })\``);
+      return undefined;
+    }
+  } else {
+    if (typeArgs.length !== (isArray ? 1 : 2)) {
+      d.report(Codes.mapType, init.expression, isArray ? `write the value type: \`new ${className}<u64>(…)\`` : `write the key and value types: \`new ${className}<u32, u64>(…)\``);
+      return undefined;
+    }
+    const [keyNode, valueNode] = isArray ? [undefined, typeArgs[0]!] : [typeArgs[0]!, typeArgs[1]!];
+    key = keyNode ? scope.intrinsics.intType(keyNode) : u32;
+    value = scope.intrinsics.intType(valueNode);
+    if (!key || !value) {
+      d.report(Codes.mapType, !key ? keyNode! : valueNode, "map keys and values are integer types for now (u8 … u64, i8 … i64, be16 …)");
+      return undefined;
+    }
   }
   const options = init.arguments?.[0];
   if (!options || !ts.isObjectLiteralExpression(options)) {

@@ -9,7 +9,7 @@ import ts from "typescript";
 import { Codes } from "../diagnostics/codes";
 import { locationOf } from "../diagnostics/diagnostic";
 import type { HelperSpec } from "../dialect/helpers";
-import type { ByteSwapName } from "../dialect/intrinsics";
+import { type ByteSwapName, redirectMaps } from "../dialect/intrinsics";
 import type { FunctionBuilder } from "./builder";
 import { type BinaryKind, type Block, type Const, type CtxField, type MapDecl, type Operand, type Predicate, type Temp, isJumpedTo } from "./ir";
 import {
@@ -41,6 +41,8 @@ export interface View {
   readonly offset: number;
   readonly shape: FieldType;
   readonly nullable: boolean;
+  /** A value the kernel maps read-only into the program (a redirect map's entry): the map class, for messages. */
+  readonly readOnly?: string;
 }
 
 export type Value = Operand | Untyped | { readonly kind: "ctx" } | View | { readonly kind: "map"; readonly map: MapDecl };
@@ -134,7 +136,7 @@ function fieldOf(fb: FunctionBuilder, view: View, name: string, node: ts.Node): 
   const field = view.shape.layout.fields.get(name);
   if (!field) throw fb.fail(Codes.unsupportedReference, node, `\`${view.shape.layout.name}\` has no field \`${name}\``);
   if (field.type.kind === "scalar") return { field, view };
-  return { kind: "view", region: view.region, ptr: view.ptr, offset: view.offset + field.offset, shape: field.type, nullable: false };
+  return { kind: "view", region: view.region, ptr: view.ptr, offset: view.offset + field.offset, shape: field.type, nullable: false, readOnly: view.readOnly };
 }
 
 function loadField(fb: FunctionBuilder, view: View, offset: number, type: IntType, node: ts.Node): Temp {
@@ -257,6 +259,22 @@ function call(fb: FunctionBuilder, e: ts.CallExpression): Value {
 /** `map.lookup(k)`, `map.update(k, v, flags?)`, `map.delete(k)`: the map helpers, keys and values passed on the stack. */
 function mapMethod(fb: FunctionBuilder, map: MapDecl, method: string, e: ts.CallExpression): Value {
   const key = (i: number) => convertTo(fb, lowerExpression(fb, e.arguments[i]!, map.key), map.key, e.arguments[i]!) as Operand;
+  const redirect = redirectMaps.get(map.className);
+  if (method === "redirect") {
+    if (!redirect) throw fb.fail(Codes.mapOperation, e.expression, `only DevMap, DevMapHash, CpuMap and XskMap redirect; \`${map.name}\` is a ${map.className}`);
+    if (e.arguments.length < 1 || e.arguments.length > 2) throw fb.fail(Codes.callArguments, e, "`redirect` takes a key and optional flags");
+    const flags = e.arguments[1] ? (convertTo(fb, lowerExpression(fb, e.arguments[1], u64), u64, e.arguments[1]) as Operand) : constant(0n, u64);
+    const dst = fb.temp(u32);
+    fb.emit({ op: "map_redirect", dst, map, key: key(0), flags, node: e });
+    return dst;
+  }
+  // check_map_func_compatibility (kernel/bpf/verifier.c): a program only redirects through these
+  // maps, and looks up entries in all of them but CPUMAP; userspace writes their entries.
+  if (redirect && (method === "update" || method === "delete" || (method === "lookup" && !redirect.lookup))) {
+    throw fb.fail(Codes.mapOperation, e.expression, `the kernel refuses \`${method}\` on a ${map.className} from a program (check_map_func_compatibility)`, {
+      hints: [redirect.lookup ? `a program can \`redirect\` through a ${map.className} and \`lookup\` its entries; write entries from userspace (bpftool map update, or the loader)` : `a program can only \`redirect\` through a ${map.className}; write entries from userspace`],
+    });
+  }
   switch (method) {
     case "lookup": {
       argument(fb, e, 0);
@@ -269,7 +287,7 @@ function mapMethod(fb: FunctionBuilder, map: MapDecl, method: string, e: ts.Call
         packed: false,
         fields: new Map([["value", { name: "value", offset: 0, size: map.value.bits / 8, type: { kind: "scalar", type: map.value } }]]),
       };
-      return { kind: "view", region: "map", ptr: dst, offset: 0, shape: { kind: "struct", layout }, nullable: true };
+      return { kind: "view", region: "map", ptr: dst, offset: 0, shape: { kind: "struct", layout }, nullable: true, ...(redirect ? { readOnly: map.className } : {}) };
     }
     case "update": {
       if (e.arguments.length < 2 || e.arguments.length > 3) throw fb.fail(Codes.callArguments, e, "`update` takes a key, a value and optional flags");
@@ -286,8 +304,15 @@ function mapMethod(fb: FunctionBuilder, map: MapDecl, method: string, e: ts.Call
       return dst;
     }
     default:
-      throw fb.fail(Codes.unsupportedCall, e.expression, `maps have \`lookup\`, \`update\` and \`delete\``);
+      throw fb.fail(Codes.unsupportedCall, e.expression, redirect ? `a ${map.className} has \`redirect\`${redirect.lookup ? " and `lookup`" : ""}` : `maps have \`lookup\`, \`update\` and \`delete\``);
   }
+}
+
+/** A write to a redirect map's entry: the kernel maps it read-only (BPF_F_RDONLY_PROG, or a socket's fields). */
+function readOnlyValue(fb: FunctionBuilder, node: ts.Node, className: string) {
+  return fb.fail(Codes.mapOperation, node, `a ${className} entry is read-only in a program; the kernel refuses writes to it`, {
+    hints: ["write the entry from userspace (bpftool map update, or the loader)"],
+  });
 }
 
 /** `atomicAdd(ref, delta)`: a BPF atomic add to a map value. */
@@ -297,6 +322,7 @@ function atomicAdd(fb: FunctionBuilder, e: ts.CallExpression): Value {
   if (ref.kind !== "view" || ref.region !== "map" || ref.shape.kind !== "struct") {
     throw fb.fail(Codes.typeMismatch, refExpr, "atomicAdd works on a map value (the result of `lookup`, tested)");
   }
+  if (ref.readOnly) throw readOnlyValue(fb, refExpr, ref.readOnly);
   const field = ref.shape.layout.fields.get("value")!;
   const type = (field.type as { type: IntType }).type;
   if (type.signed || type.be || type.bits < 32) throw fb.fail(Codes.typeMismatch, refExpr, "atomic adds work on u32 and u64 values");
@@ -661,6 +687,7 @@ function assign(fb: FunctionBuilder, target: ts.Expression, value: () => Value, 
   if (ts.isPropertyAccessExpression(t) || ts.isElementAccessExpression(t)) {
     const p = place(fb, t);
     if (p && !("kind" in p)) {
+      if (p.view.readOnly) throw readOnlyValue(fb, t, p.view.readOnly);
       const v = convertTo(fb, value(), p.type, node) as Operand;
       fb.emit({ op: "store", ptr: p.view.ptr, region: p.view.region, offset: p.view.offset + p.offset, size: (p.type.bits / 8) as 1 | 2 | 4 | 8, value: v, node });
       return v;

@@ -148,6 +148,15 @@ export interface MapUpdate extends InstrBase {
   readonly flags?: Operand;
 }
 
+/** bpf_redirect_map (51): XDP_REDIRECT, or the fallback action in the low bits of `flags` when the key has no entry. */
+export interface MapRedirect extends InstrBase {
+  readonly op: "map_redirect";
+  readonly dst: Temp;
+  readonly map: MapDecl;
+  readonly key: Operand;
+  readonly flags: Operand;
+}
+
 /** An atomic add to memory that allows it (a map value). */
 export interface AtomicAdd extends InstrBase {
   readonly op: "atomic_add";
@@ -188,7 +197,7 @@ export interface CtxPointer extends InstrBase {
   readonly dst: Temp;
 }
 
-export type Instr = CtxLoad | Binary | Compare | Cast | ByteSwap | PointerAdd | MemoryLoad | MemoryStore | HelperCall | LocalGet | LocalSet | CtxPointer | Printk | MapLookup | MapUpdate | AtomicAdd;
+export type Instr = CtxLoad | Binary | Compare | Cast | ByteSwap | PointerAdd | MemoryLoad | MemoryStore | HelperCall | LocalGet | LocalSet | CtxPointer | Printk | MapLookup | MapUpdate | MapRedirect | AtomicAdd;
 
 export interface Jump extends InstrBase {
   readonly op: "br";

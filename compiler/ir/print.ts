@@ -55,6 +55,8 @@ function printInstr(i: Instr): string {
     case "map_update":
     case "map_delete":
       return `t${i.dst.id} = ${i.op === "map_update" ? "update" : "delete"} ${i.map.name}[${op(i.key)}]${i.value ? ` = ${op(i.value)}` : ""}${i.flags ? ` flags ${op(i.flags)}` : ""}`;
+    case "map_redirect":
+      return `t${i.dst.id} = redirect ${i.map.name}[${op(i.key)}] flags ${op(i.flags)}`;
     case "atomic_add":
       return `atomic_add t${i.ptr.id}+${i.offset}, ${op(i.value)}`;
     case "local_get":

@@ -12,7 +12,7 @@
 import path from "node:path";
 import { EnvironmentError, InternalError } from "../diagnostics/diagnostic";
 import { type Block, type Instr, type MapDecl, type ModuleIR, type Operand, type Predicate, type ProgramIR, ctxFieldOffsets, reversePostOrder } from "../ir/ir";
-import type { IntType, ValueType } from "../ir/types";
+import { type IntType, type ValueType, i64, u64 } from "../ir/types";
 import { AtomicOrdering, AtomicRMWBinOp, IntPredicate, LLVMNotFoundError, Linkage, llvm, type LLVMBasicBlockRef, type LLVMC, type LLVMValueRef } from "../llvm/llvm-c";
 import { DebugInfo } from "./debug-info";
 import { LlvmTypes } from "./llvm-types";
@@ -260,6 +260,14 @@ class ProgramLowering {
         const fnType = L.LLVMFunctionType(t.i64, [t.ptr, t.ptr, t.ptr, t.i64], 4, 0);
         const args = [mapPtr, keyPtr, L.LLVMBuildBitCast(b, slot.value!, t.ptr, ""), this.operand(i.flags!)];
         return this.define(i.dst.id, L.LLVMBuildCall2(b, fnType, helper(L, t, 2, fnType), args, 4, ""));
+      }
+      case "map_redirect": {
+        // bpf_redirect_map (51): long (map, u64 key, u64 flags); the key by value, not by pointer.
+        const mapPtr = L.LLVMBuildBitCast(b, this.maps.get(i.map)!, t.ptr, "");
+        const fnType = L.LLVMFunctionType(t.i64, [t.ptr, t.i64, t.i64], 3, 0);
+        const key = this.cast(this.operand(i.key), i.key.type, u64);
+        const result = L.LLVMBuildCall2(b, fnType, helper(L, t, 51, fnType), [mapPtr, key, this.operand(i.flags)], 3, "");
+        return this.define(i.dst.id, this.cast(result, i64, i.dst.type as IntType));
       }
       case "atomic_add": {
         const value = this.operand(i.value);
