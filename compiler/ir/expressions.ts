@@ -11,6 +11,7 @@ import { locationOf } from "../diagnostics/diagnostic";
 import type { HelperSpec } from "../dialect/helpers";
 import { type ByteSwapName, redirectMaps } from "../dialect/intrinsics";
 import type { FunctionBuilder } from "./builder";
+import { byteSwapCall, conversion, helperCall, inlineCall, printk } from "./calls";
 import { type BinaryKind, type Block, type Const, type CtxField, type MapDecl, type Operand, type Predicate, type Temp, isJumpedTo } from "./ir";
 import {
   type Untyped,
@@ -331,44 +332,6 @@ function atomicAdd(fb: FunctionBuilder, e: ts.CallExpression): Value {
   return { kind: "const", value: 0n, type: bool };
 }
 
-/** bpf_trace_printk's limit on values after the format. */
-const maxPrintkArgs = 3;
-
-/** `bpf_printk(\`text ${value}\`)`: the text becomes a printf format, each value a 64-bit argument. */
-function printk(fb: FunctionBuilder, e: ts.CallExpression): Value {
-  const message = argument(fb, e, 0);
-  const escape = (text: string) => text.replace(/%/g, "%%");
-  let format: string;
-  const args: Operand[] = [];
-  if (ts.isStringLiteral(message) || ts.isNoSubstitutionTemplateLiteral(message)) {
-    format = escape(message.text);
-  } else if (ts.isTemplateExpression(message)) {
-    format = escape(message.head.text);
-    for (const span of message.templateSpans) {
-      if (args.length === maxPrintkArgs) {
-        throw fb.fail(Codes.callArguments, span.expression, `bpf_printk takes at most ${maxPrintkArgs} values (a limit of bpf_trace_printk)`, { hints: ["split the message into several calls"] });
-      }
-      let v = lowerExpression(fb, span.expression);
-      if (v.kind === "untyped") v = constant(v.value, v.value < 0n ? i64 : u64);
-      const o = operand(fb, v, span.expression);
-      if (o.type.kind !== "int" && o.type.kind !== "bool") throw fb.fail(Codes.typeMismatch, span.expression, `a \`${typeName(o.type)}\` cannot be printed; print integers`);
-      let host: Operand = o;
-      if (o.type.kind === "int" && o.type.be) {
-        const dst = fb.temp(int(o.type.bits, false));
-        fb.emit({ op: "bswap", dst, src: o, node: span.expression });
-        host = dst;
-      }
-      const signed = host.type.kind === "int" && host.type.signed;
-      args.push(castTo(fb, host, signed ? i64 : u64, span.expression));
-      format += (signed ? "%lld" : "%llu") + escape(span.literal.text);
-    }
-  } else {
-    throw fb.fail(Codes.unsupportedString, message, "bpf_printk takes a string or template literal written in place");
-  }
-  fb.emit({ op: "printk", format, args, node: e });
-  return { kind: "const", value: 0n, type: bool };
-}
-
 /** `p.header<T>(offset)`: no code yet; the null test emits the bounds check, fields emit loads. */
 function headerView(fb: FunctionBuilder, e: ts.CallExpression, callee: ts.PropertyAccessExpression): Value {
   const base = operand(fb, lowerExpression(fb, callee.expression), callee.expression);
@@ -393,93 +356,7 @@ function headerView(fb: FunctionBuilder, e: ts.CallExpression, callee: ts.Proper
   return { kind: "view", region: "packet", ptr: base, offset: Number(offset), shape: { kind: "struct", layout }, nullable: true };
 }
 
-/** Most nested calls inlined into one another; deeper is surely a mistake (or recursion through many). */
-const maxInlineDepth = 16;
-
-/**
- * A call of one of the file's functions, inlined: arguments are evaluated in
- * the caller, parameters become variables of the callee's body, `return`
- * jumps to the end of the copy. Inlined code is plain code for the analyses,
- * so a pointer passed in is checked exactly as if the body were written at
- * the call.
- */
-function inlineCall(fb: FunctionBuilder, fn: ts.FunctionDeclaration, e: ts.CallExpression): Value {
-  const name = fn.name?.text ?? "function";
-  if (fb.inlineFrames.some((f) => f.fn === fn)) {
-    throw fb.fail(Codes.recursion, e, `\`${name}\` calls itself${fb.inlineFrames.at(-1)?.fn === fn ? "" : " through other functions"}: BPF programs cannot recurse`, {
-      hints: ["rewrite the recursion as a counted loop"],
-      related: [{ message: `\`${name}\` is declared here`, location: locationOf(fn.name ?? fn) }],
-    });
-  }
-  if (fb.inlineFrames.length >= maxInlineDepth) throw fb.fail(Codes.recursion, e, `calls nest more than ${maxInlineDepth} deep here`);
-  if (!fb.current) throw fb.fail(Codes.unsupportedTopLevel, e, "a module-level constant must be computable at compile time");
-  const params = fn.parameters.map((p, i) => {
-    if (!ts.isIdentifier(p.name) || p.dotDotDotToken || p.initializer || p.questionToken) {
-      throw fb.fail(Codes.unsupportedSyntax, p, "parameters are plain names with a type (no defaults, rest or optional parameters)");
-    }
-    if (!p.type) throw fb.fail(Codes.untypedNumber, p.name, `parameter \`${p.name.text}\` needs a type`);
-    const argExpr = e.arguments[i];
-    if (!argExpr) throw fb.fail(Codes.callArguments, e, `\`${name}\` takes ${fn.parameters.length} argument${fn.parameters.length === 1 ? "" : "s"}`);
-    const sym = fb.symbolOf(p.name);
-    if (!sym) throw fb.fail(Codes.internal, p.name, "no symbol for a parameter");
-    if (isContextType(fb, p.type)) {
-      const v = lowerExpression(fb, argExpr);
-      if (v.kind !== "ctx") throw fb.fail(Codes.callArguments, argExpr, "pass the program's context here");
-      return { sym, binding: { kind: "value", value: v } as const };
-    }
-    const t = fb.annotatedType(p.type);
-    const v = convertTo(fb, lowerExpression(fb, argExpr, t), t, argExpr) as Operand;
-    return { sym, type: t, value: v, node: p as ts.Node, name: p.name.text };
-  });
-  const returnsValue = fn.type !== undefined && fn.type.kind !== ts.SyntaxKind.VoidKeyword;
-  if (!fn.type) throw fb.fail(Codes.untypedNumber, fn.name ?? fn, `\`${name}\` needs its return type written (\`: u32\`, \`: void\`, …)`);
-  const resultType = returnsValue ? fb.annotatedType(fn.type) : undefined;
-  const exit = fb.newBlock();
-  const result = resultType ? fb.local(`${name}.result`, resultType, fn) : undefined;
-
-  const saved = params.map((p) => [p.sym, fb.bindings.get(p.sym)] as const);
-  for (const p of params) {
-    if (!("type" in p) || !p.type) {
-      fb.bindings.set(p.sym, { kind: "value", value: { kind: "ctx" } });
-      continue;
-    }
-    const local = fb.local(p.name, p.type, p.node);
-    fb.emit({ op: "local_set", local, value: p.value, node: e });
-    fb.bindings.set(p.sym, { kind: "local", local, mutable: true });
-  }
-  // `break` and `continue` in the body belong to the body's own loops, never to the caller's.
-  const callerTargets = fb.jumpTargets.splice(0);
-  const callerAbandoned = fb.abandoned;
-  fb.abandoned = false;
-  fb.inlineFrames.push({ fn, exit, result });
-  try {
-    for (const s of fn.body!.statements) fb.statement(s);
-    // After an abandoned statement the flow is incomplete and the real error is already reported.
-    if (fb.current && !fb.abandoned) {
-      if (result) throw fb.fail(Codes.missingReturn, fn.body!.getLastToken() ?? fn, `\`${name}\` can reach its end without returning a value`);
-      fb.jump(exit, fn.body!.getLastToken() ?? fn);
-    }
-  } finally {
-    fb.abandoned ||= callerAbandoned;
-    fb.inlineFrames.pop();
-    fb.jumpTargets.push(...callerTargets);
-    for (const [sym, b] of saved) {
-      if (b) fb.bindings.set(sym, b);
-      else fb.bindings.delete(sym);
-    }
-  }
-  fb.current = isJumpedTo(fb.blocks, exit) ? exit : undefined;
-  if (!result) return { kind: "const", value: 0n, type: bool };
-  const dst = fb.temp(result.type);
-  fb.emit({ op: "local_get", dst, local: result, node: e });
-  return dst;
-}
-
-function isContextType(fb: FunctionBuilder, t: ts.TypeNode): boolean {
-  return ts.isTypeReferenceNode(t) && fb.intrinsics.dialectSymbol(t.typeName)?.name === "XdpContext";
-}
-
-function argument(fb: FunctionBuilder, e: ts.CallExpression, i: number, count = 1): ts.Expression {
+export function argument(fb: FunctionBuilder, e: ts.CallExpression, i: number, count = 1): ts.Expression {
   if (e.arguments.length !== count) {
     throw fb.fail(Codes.callArguments, e, `\`${e.expression.getText()}\` takes ${count} argument${count === 1 ? "" : "s"}`);
   }
@@ -541,63 +418,6 @@ function pointerAdd(fb: FunctionBuilder, base: Temp, offsetExpr: ts.Expression, 
   const wide = widen(fb, o, u64, offsetExpr);
   const dst = fb.temp(base.type);
   fb.emit({ op: "ptr_add", dst, base, offset: wide, node });
-  return dst;
-}
-
-function conversion(fb: FunctionBuilder, to: IntType, e: ts.CallExpression): Value {
-  const argExpr = argument(fb, e, 0);
-  const v = lowerExpression(fb, argExpr, to);
-  if (v.kind === "untyped") return constant(v.value, to);
-  const o = operand(fb, v, argExpr);
-  if (o.type.kind === "bool") return castTo(fb, o, to, e);
-  if (!isInt(o.type)) throw fb.fail(Codes.typeMismatch, argExpr, `a \`${typeName(o.type)}\` is not a number`);
-  if (o.type.be) {
-    throw fb.fail(Codes.byteOrderMix, argExpr, `\`${typeName(o.type)}\` is in network byte order`, { hints: [`convert with \`${toHost(o.type)}(…)\` first`] });
-  }
-  return castTo(fb, o, to, e);
-}
-
-const swaps: Record<ByteSwapName, { from: IntType; to: IntType }> = {
-  htons: { from: u16, to: int(16, false, true) },
-  ntohs: { from: int(16, false, true), to: u16 },
-  htonl: { from: u32, to: int(32, false, true) },
-  ntohl: { from: int(32, false, true), to: u32 },
-  htonll: { from: u64, to: int(64, false, true) },
-  ntohll: { from: int(64, false, true), to: u64 },
-  bswap16: { from: u16, to: u16 },
-  bswap32: { from: u32, to: u32 },
-  bswap64: { from: u64, to: u64 },
-};
-
-function byteSwapCall(fb: FunctionBuilder, name: ByteSwapName, e: ts.CallExpression): Value {
-  const { from, to } = swaps[name];
-  const argExpr = argument(fb, e, 0);
-  const v = convertTo(fb, lowerExpression(fb, argExpr, from), from, argExpr);
-  if (v.kind === "const") return constant(byteSwap(v.value, from.bits), to);
-  const dst = fb.temp(to);
-  fb.emit({ op: "bswap", dst, src: v as Operand, node: e });
-  return dst;
-}
-
-function helperCall(fb: FunctionBuilder, helper: HelperSpec, e: ts.CallExpression): Value {
-  if (e.arguments.length !== helper.params.length) {
-    throw fb.fail(Codes.callArguments, e, `\`${helper.name}\` takes ${helper.params.length} argument${helper.params.length === 1 ? "" : "s"}`);
-  }
-  const args = helper.params.map((p, i) => {
-    const argExpr = e.arguments[i]!;
-    const v = lowerExpression(fb, argExpr, p.kind === "int" ? p.type : undefined);
-    if (p.kind === "ctx") {
-      if (v.kind !== "ctx") throw fb.fail(Codes.callArguments, argExpr, `\`${helper.name}\` takes the program's context here`);
-      const dst = fb.temp({ kind: "ctx" });
-      fb.emit({ op: "ctx_ptr", dst, node: argExpr });
-      return dst;
-    }
-    return convertTo(fb, v, p.type, argExpr) as Operand;
-  });
-  const dst = fb.temp(helper.returns);
-  fb.emit({ op: "call", dst, helper, args, node: e });
-  // The packet moved: `ctx.data` and friends must be read again from here on.
-  if (helper.changesPacket) fb.ctxPointers.clear();
   return dst;
 }
 
