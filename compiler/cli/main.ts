@@ -13,12 +13,13 @@ import { buildCommand } from "./build";
 import { checkCommand } from "./check";
 import type { Command } from "./command";
 import { detachCommand } from "./detach";
+import { mapCommand } from "./map";
 import { runCommand } from "./run";
 import { statusCommand } from "./status";
 import { version } from "./version";
 
 /** Every subcommand, in the order the overview lists them. */
-export const commands: readonly Command[] = [buildCommand, checkCommand, runCommand, attachCommand, detachCommand, statusCommand];
+export const commands: readonly Command[] = [buildCommand, checkCommand, runCommand, attachCommand, detachCommand, statusCommand, mapCommand];
 
 function overview(): string {
   const lines = commands.flatMap((c) => c.usage.split("\n").map((l, i) => (i === 0 ? `  tsxdp ${l}` : `  ${l}`)));
