@@ -223,6 +223,17 @@ export declare const xdp: XdpSection & {
  */
 export declare function license(name: string): void;
 
+// ---------------------------------------------------------------- globals
+
+/**
+ * A read-only setting in `.rodata`, fixed when the program is loaded (C's
+ * `const volatile`): `const DROP_PORT = config<u16>(9);`. The loader can
+ * change it before load (`loadObject(obj, { rodata: { DROP_PORT: 53 } })`,
+ * `tsxdp attach --set DROP_PORT=53`) without recompiling. Module-level `let`
+ * variables live in `.bss`/`.data`, shared by every run of the program.
+ */
+export declare function config<T extends Scalar>(initial: number): T;
+
 // ------------------------------------------------------------------- maps
 
 /** How a map is created (BTF-defined, in section `.maps`, as libbpf expects). */

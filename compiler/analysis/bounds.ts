@@ -227,6 +227,9 @@ export function checkPacketBounds(program: ProgramIR, diagnostics: DiagnosticBag
         case "map_lookup":
           values.set(instr.dst.id, { kind: "mapval", id: instr.dst.id });
           break;
+        case "global_load":
+          values.set(instr.dst.id, { kind: "scalar", max: instr.global.type.signed ? undefined : limit(instr.global.type.bits) });
+          break;
         case "atomic_add":
           checkMapValue(instr, valueOf(instr.ptr), state, diagnostics);
           break;

@@ -16,6 +16,7 @@ export type Intrinsic =
   | { readonly kind: "sizeof" }
   | { readonly kind: "printk" }
   | { readonly kind: "atomicAdd" }
+  | { readonly kind: "config" }
   | { readonly kind: "constant"; readonly value: bigint }
   | { readonly kind: "action"; readonly name: string; readonly value: bigint }
   | { readonly kind: "helper"; readonly helper: HelperSpec };
@@ -142,6 +143,7 @@ export class Intrinsics {
     if (sym.name === "sizeof") return { kind: "sizeof" };
     if (sym.name === "bpf_printk") return { kind: "printk" };
     if (sym.name === "atomicAdd") return { kind: "atomicAdd" };
+    if (sym.name === "config") return { kind: "config" };
     const helper = helpers.get(sym.name);
     if (helper) return { kind: "helper", helper };
     return undefined;

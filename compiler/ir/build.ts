@@ -9,7 +9,7 @@ import type { DiagnosticBag } from "../diagnostics/diagnostic";
 import type { Intrinsics } from "../dialect/intrinsics";
 import { Abort, type BuildOptions, FunctionBuilder, type ModuleScope, buildProgram } from "./builder";
 import { convertTo, lowerExpression, type Value } from "./expressions";
-import type { MapDecl, ModuleIR, ProgramIR } from "./ir";
+import type { GlobalDecl, MapDecl, ModuleIR, ProgramIR } from "./ir";
 import { mapClasses, redirectMaps } from "../dialect/intrinsics";
 import { type IntType, u32 } from "./types";
 import { Layouts } from "./layout";
@@ -19,13 +19,14 @@ export type { BuildOptions } from "./builder";
 const validName = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export function buildModule(sourceFile: ts.SourceFile, checker: ts.TypeChecker, intrinsics: Intrinsics, diagnostics: DiagnosticBag, options: BuildOptions): ModuleIR {
-  const scope: ModuleScope = { checker, intrinsics, diagnostics, options, constants: new Map(), functions: new Map(), maps: new Map(), poisoned: new Set(), layouts: new Layouts(checker, intrinsics) };
+  const scope: ModuleScope = { checker, intrinsics, diagnostics, options, constants: new Map(), functions: new Map(), maps: new Map(), globals: new Map(), poisoned: new Set(), layouts: new Layouts(checker, intrinsics) };
   // Constants are evaluated without a block: any instruction they would need is refused.
   const constantBuilder = new FunctionBuilder(scope);
   constantBuilder.current = undefined;
   let license: string | undefined;
   const programs: ProgramIR[] = [];
   const maps: MapDecl[] = [];
+  const globals: GlobalDecl[] = [];
   const names = new Set<string>();
 
   // Functions first: a program may call one declared below it.
@@ -67,10 +68,14 @@ export function buildModule(sourceFile: ts.SourceFile, checker: ts.TypeChecker, 
             const sym = constantBuilder.symbolOf(decl.name);
             if (sym) scope.poisoned.add(sym);
           }
+        } else if (isConst && init && ts.isCallExpression(init) && intrinsics.resolve(init.expression)?.kind === "config") {
+          const global = declareGlobal(scope, constantBuilder, decl, init);
+          if (global) globals.push(global);
         } else if (isConst) {
           declareConstant(scope, constantBuilder, decl);
         } else {
-          diagnostics.report(Codes.unsupportedTopLevel, decl, "module-level variables are not supported yet; use `const` for constants");
+          const global = declareGlobal(scope, constantBuilder, decl, undefined);
+          if (global) globals.push(global);
         }
       }
       continue;
@@ -82,7 +87,7 @@ export function buildModule(sourceFile: ts.SourceFile, checker: ts.TypeChecker, 
       hints: ["declare one with `export const prog = xdp((ctx) => XdpAction.PASS);`"],
     });
   }
-  return { fileName: sourceFile.fileName, sourceFile, license: license ?? "GPL", maps, programs };
+  return { fileName: sourceFile.fileName, sourceFile, license: license ?? "GPL", maps, globals, programs };
 }
 
 /** `const name = new HashMap<K, V>({ maxEntries, flags?, pinned? })`: a BTF-defined map. */
@@ -201,6 +206,51 @@ function declareProgram(scope: ModuleScope, decl: ts.VariableDeclaration, init: 
     return undefined;
   }
   return buildProgram(scope, name, section, decl, handler);
+}
+
+/**
+ * `let name: T = v` at the top level (`.data`, or `.bss` when zero), or
+ * `const name = config<T>(v)` (`.rodata`): a global whose value comes from
+ * the object, and for config from the loader, never folded at compile time.
+ */
+function declareGlobal(scope: ModuleScope, fb: FunctionBuilder, decl: ts.VariableDeclaration, config: ts.CallExpression | undefined): GlobalDecl | undefined {
+  const d = scope.diagnostics;
+  if (!ts.isIdentifier(decl.name) || !validName.test(decl.name.text)) {
+    d.report(Codes.unsupportedTopLevel, decl.name, "a module-level variable needs a plain name: letters, digits and _");
+    return undefined;
+  }
+  const sym = fb.symbolOf(decl.name);
+  try {
+    let type;
+    let initialExpr: ts.Expression | undefined;
+    if (config) {
+      const typeArg = config.typeArguments?.[0];
+      type = typeArg ? scope.intrinsics.intType(typeArg) : undefined;
+      if (!type) throw fb.fail(Codes.untypedNumber, config.expression, "a setting needs its integer type: `config<u16>(53)`");
+      if (config.arguments.length !== 1) throw fb.fail(Codes.callArguments, config, "`config` takes the default value");
+      initialExpr = config.arguments[0];
+    } else {
+      if (!decl.type) throw fb.fail(Codes.untypedNumber, decl.name, `\`${decl.name.text}\` needs an integer type: \`let ${decl.name.text}: u64 = 0;\``);
+      const t = fb.annotatedType(decl.type);
+      if (t.kind !== "int") throw fb.fail(Codes.typeMismatch, decl.type, "a module-level variable is an integer");
+      type = t;
+      initialExpr = decl.initializer;
+    }
+    let initial = 0n;
+    if (initialExpr) {
+      const v = convertTo(fb, lowerExpression(fb, initialExpr, type), type, initialExpr);
+      if (v.kind !== "const") throw fb.fail(Codes.unsupportedTopLevel, initialExpr, "the initial value must be a constant");
+      initial = v.value;
+    }
+    const section = config ? ".rodata" : initial === 0n ? ".bss" : ".data";
+    const global: GlobalDecl = { name: decl.name.text, type, initial, section, node: decl };
+    if (sym) scope.globals.set(sym, global);
+    return global;
+  } catch (e) {
+    if (!(e instanceof Abort)) throw e;
+    if (sym) scope.poisoned.add(sym);
+    return undefined;
+  }
 }
 
 function declareConstant(scope: ModuleScope, fb: FunctionBuilder, decl: ts.VariableDeclaration): void {

@@ -11,7 +11,7 @@ import type { Intrinsics } from "../dialect/intrinsics";
 import { compareValues, lowerCondition, lowerExpression, lowerAssignable, convertTo, type Value } from "./expressions";
 import type { Layouts } from "./layout";
 import { unrollFor } from "./loops";
-import { type MapDecl, type Block, type Const, type Instr, type Local, type Operand, type ProgramIR, type SectionName, type Temp, type Terminator, isJumpedTo } from "./ir";
+import { type GlobalDecl, type MapDecl, type Block, type Const, type Instr, type Local, type Operand, type ProgramIR, type SectionName, type Temp, type Terminator, isJumpedTo } from "./ir";
 import type { Refusal } from "./typing";
 import { type ValueType, bool, metaPtr, packetEnd, packetPtr, u32, intTypeByName, typeName } from "./types";
 
@@ -38,6 +38,8 @@ export interface ModuleScope {
   readonly layouts: Layouts;
   /** The file's maps, by the symbol of their `const`. */
   readonly maps: Map<ts.Symbol, MapDecl>;
+  /** Module-level variables and settings, by symbol. */
+  readonly globals: Map<ts.Symbol, GlobalDecl>;
 }
 
 /** A function being inlined: where its `return` goes. */
@@ -48,7 +50,10 @@ export interface InlineFrame {
   readonly result?: Local;
 }
 
-export type Binding = { readonly kind: "value"; readonly value: Value } | { readonly kind: "local"; readonly local: Local; readonly mutable: boolean };
+export type Binding =
+  | { readonly kind: "value"; readonly value: Value }
+  | { readonly kind: "local"; readonly local: Local; readonly mutable: boolean }
+  | { readonly kind: "global"; readonly global: GlobalDecl };
 
 /** Thrown after a diagnostic has been reported, to abandon the current statement. */
 export class Abort extends Error {}
@@ -146,7 +151,9 @@ export class FunctionBuilder {
     const c = this.scope.constants.get(sym);
     if (c) return { kind: "value", value: c };
     const map = this.scope.maps.get(sym);
-    return map ? { kind: "value", value: { kind: "map", map } } : undefined;
+    if (map) return { kind: "value", value: { kind: "map", map } };
+    const global = this.scope.globals.get(sym);
+    return global ? { kind: "global", global } : undefined;
   }
 
   /** The dialect type an annotation names. */

@@ -118,6 +118,11 @@ export function lowerExpression(fb: FunctionBuilder, e: ts.Expression, expected?
 function identifier(fb: FunctionBuilder, id: ts.Identifier): Value {
   const b = fb.binding(id);
   if (b?.kind === "value") return b.value;
+  if (b?.kind === "global") {
+    const dst = fb.temp(b.global.type);
+    fb.emit({ op: "global_load", dst, global: b.global, node: id });
+    return dst;
+  }
   if (b?.kind === "local") {
     const dst = fb.temp(b.local.type);
     fb.emit({ op: "local_get", dst, local: b.local, node: id });
@@ -232,6 +237,8 @@ function call(fb: FunctionBuilder, e: ts.CallExpression): Value {
       return printk(fb, e);
     case "atomicAdd":
       return atomicAdd(fb, e);
+    case "config":
+      throw fb.fail(Codes.unsupportedTopLevel, e, "`config` declares a setting at the top level: `const PORT = config<u16>(53);`");
     case "constant":
       throw fb.fail(Codes.unsupportedCall, callee, "a constant is not a function");
     case "sizeof": {
@@ -519,6 +526,14 @@ function assign(fb: FunctionBuilder, target: ts.Expression, value: () => Value, 
     throw fb.fail(Codes.unsupportedSyntax, t, "only `let` variables can be assigned");
   }
   const b = fb.binding(t);
+  if (b?.kind === "global") {
+    if (b.global.section === ".rodata") {
+      throw fb.fail(Codes.assignConst, t, `\`${t.text}\` is a setting, read-only in the program`, { hints: ["the loader sets it before load; use a module-level `let` for state"] });
+    }
+    const v = convertTo(fb, value(), b.global.type, node) as Operand;
+    fb.emit({ op: "global_store", global: b.global, value: v, node });
+    return v;
+  }
   if (!b || b.kind !== "local") throw fb.fail(Codes.assignConst, t, `\`${t.text}\` cannot be assigned`, { hints: ["declare it with `let` and a type"] });
   const v = convertTo(fb, value(), b.local.type, node) as Operand;
   fb.emit({ op: "local_set", local: b.local, value: v, node });

@@ -130,6 +130,30 @@ export interface MapDecl {
   readonly node: ts.Node;
 }
 
+/**
+ * A module-level variable: `.rodata` for `config<T>(…)` settings (read-only
+ * in the program, set by the loader before load), `.data`/`.bss` for `let`.
+ */
+export interface GlobalDecl {
+  readonly name: string;
+  readonly type: IntType;
+  readonly initial: bigint;
+  readonly section: ".rodata" | ".data" | ".bss";
+  readonly node: ts.Node;
+}
+
+export interface GlobalLoad extends InstrBase {
+  readonly op: "global_load";
+  readonly dst: Temp;
+  readonly global: GlobalDecl;
+}
+
+export interface GlobalStore extends InstrBase {
+  readonly op: "global_store";
+  readonly global: GlobalDecl;
+  readonly value: Operand;
+}
+
 /** bpf_map_lookup_elem: a pointer to the value, or null. */
 export interface MapLookup extends InstrBase {
   readonly op: "map_lookup";
@@ -197,7 +221,7 @@ export interface CtxPointer extends InstrBase {
   readonly dst: Temp;
 }
 
-export type Instr = CtxLoad | Binary | Compare | Cast | ByteSwap | PointerAdd | MemoryLoad | MemoryStore | HelperCall | LocalGet | LocalSet | CtxPointer | Printk | MapLookup | MapUpdate | MapRedirect | AtomicAdd;
+export type Instr = CtxLoad | Binary | Compare | Cast | ByteSwap | PointerAdd | MemoryLoad | MemoryStore | HelperCall | LocalGet | LocalSet | CtxPointer | Printk | MapLookup | MapUpdate | MapRedirect | AtomicAdd | GlobalLoad | GlobalStore;
 
 export interface Jump extends InstrBase {
   readonly op: "br";
@@ -246,6 +270,7 @@ export interface ModuleIR {
   readonly sourceFile: ts.SourceFile;
   readonly license: string;
   readonly maps: readonly MapDecl[];
+  readonly globals: readonly GlobalDecl[];
   readonly programs: readonly ProgramIR[];
 }
 

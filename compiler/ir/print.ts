@@ -57,6 +57,10 @@ function printInstr(i: Instr): string {
       return `t${i.dst.id} = ${i.op === "map_update" ? "update" : "delete"} ${i.map.name}[${op(i.key)}]${i.value ? ` = ${op(i.value)}` : ""}${i.flags ? ` flags ${op(i.flags)}` : ""}`;
     case "map_redirect":
       return `t${i.dst.id} = redirect ${i.map.name}[${op(i.key)}] flags ${op(i.flags)}`;
+    case "global_load":
+      return `t${i.dst.id} = global ${i.global.section} ${i.global.name}`;
+    case "global_store":
+      return `set global ${i.global.name}, ${op(i.value)}`;
     case "atomic_add":
       return `atomic_add t${i.ptr.id}+${i.offset}, ${op(i.value)}`;
     case "local_get":

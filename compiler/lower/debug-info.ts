@@ -11,7 +11,7 @@
  */
 import path from "node:path";
 import type ts from "typescript";
-import type { MapDecl, ModuleIR, ProgramIR } from "../ir/ir";
+import type { GlobalDecl, MapDecl, ModuleIR, ProgramIR } from "../ir/ir";
 import type { IntType } from "../ir/types";
 import type { MapAttribute } from "./generate";
 import {
@@ -19,6 +19,7 @@ import {
   DWARFEmissionKind,
   DWARFSourceLanguage,
   DWARFTypeEncoding,
+  DWTag,
   ModuleFlagBehavior,
   type LLVMBasicBlockRef,
   type LLVMBuilderRef,
@@ -128,6 +129,20 @@ export class DebugInfo {
     const struct = L.LLVMDIBuilderCreateStructType(di, this.cu, "", 0, this.file, line, members.length * 64, 64, DIFlags.Zero, null, members, members.length, 0, null, "", 0);
     const expr = L.LLVMDIBuilderCreateExpression(di, null, 0);
     const gve = L.LLVMDIBuilderCreateGlobalVariableExpression(di, this.cu, map.name, map.name.length, map.name, map.name.length, this.file, line, struct, 0, expr, null, 64);
+    L.LLVMGlobalSetMetadata(global, L.LLVMGetMDKindIDInContext(this.context, "dbg", 3), gve);
+  }
+
+  /** A module-level variable's BTF VAR, in the DATASEC of its section; settings are `const volatile`. */
+  globalVariable(global: LLVMValueRef, decl: GlobalDecl): void {
+    const { L, di } = this;
+    let type = this.integerType(decl.type);
+    if (decl.section === ".rodata") {
+      type = L.LLVMDIBuilderCreateQualifiedType(di, DWTag.volatile_type, type);
+      type = L.LLVMDIBuilderCreateQualifiedType(di, DWTag.const_type, type);
+    }
+    const line = this.lineOf(decl.node);
+    const expr = L.LLVMDIBuilderCreateExpression(di, null, 0);
+    const gve = L.LLVMDIBuilderCreateGlobalVariableExpression(di, this.cu, decl.name, decl.name.length, decl.name, decl.name.length, this.file, line, type, 0, expr, null, decl.type.bits);
     L.LLVMGlobalSetMetadata(global, L.LLVMGetMDKindIDInContext(this.context, "dbg", 3), gve);
   }
 

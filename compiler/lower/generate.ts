@@ -11,7 +11,7 @@
  */
 import path from "node:path";
 import { EnvironmentError, InternalError } from "../diagnostics/diagnostic";
-import { type Block, type Instr, type MapDecl, type ModuleIR, type Operand, type Predicate, type ProgramIR, ctxFieldOffsets, reversePostOrder } from "../ir/ir";
+import { type Block, type GlobalDecl, type Instr, type MapDecl, type ModuleIR, type Operand, type Predicate, type ProgramIR, ctxFieldOffsets, reversePostOrder } from "../ir/ir";
 import { type IntType, type ValueType, i64, u64 } from "../ir/types";
 import { AtomicOrdering, AtomicRMWBinOp, IntPredicate, LLVMNotFoundError, Linkage, llvm, type LLVMBasicBlockRef, type LLVMC, type LLVMValueRef } from "../llvm/llvm-c";
 import { DebugInfo } from "./debug-info";
@@ -63,7 +63,8 @@ export function generateObject(module: ModuleIR, opts: GenerateOptions): Generat
 
     emitLicense(L, llmod, types, module.license);
     const maps = new Map(module.maps.map((m) => [m, emitMap(L, llmod, types, debug, m)] as const));
-    for (const program of module.programs) new ProgramLowering(L, llmod, builder, types, debug, program, maps).lower();
+    const globals = new Map(module.globals.map((g) => [g, emitGlobal(L, llmod, types, debug, g)] as const));
+    for (const program of module.programs) new ProgramLowering(L, llmod, builder, types, debug, program, maps, globals).lower();
     debug.finalize();
 
     const problem = L.verifyModule(llmod);
@@ -116,6 +117,19 @@ function emitMap(L: LLVMC, llmod: ReturnType<LLVMC["LLVMModuleCreateWithNameInCo
   return g;
 }
 
+/** A module-level variable in `.rodata`, `.data` or `.bss`, with the BTF libbpf uses to find it by name. */
+function emitGlobal(L: LLVMC, llmod: ReturnType<LLVMC["LLVMModuleCreateWithNameInContext"]>, t: LlvmTypes, debug: DebugInfo, global: GlobalDecl): LLVMValueRef {
+  const type = t.of(global.type);
+  const g = L.LLVMAddGlobal(llmod, type, global.name);
+  L.LLVMSetInitializer(g, t.constInt(global.type, global.initial));
+  L.LLVMSetSection(g, global.section);
+  L.LLVMSetAlignment(g, global.type.bits / 8);
+  L.LLVMSetLinkage(g, Linkage.External);
+  if (global.section === ".rodata") L.LLVMSetGlobalConstant(g, 1);
+  debug.globalVariable(g, global);
+  return g;
+}
+
 export type MapAttribute = { readonly name: string; readonly count: number } | { readonly name: "key" | "value"; readonly type: IntType };
 
 function mapAttributes(map: MapDecl): MapAttribute[] {
@@ -159,6 +173,7 @@ class ProgramLowering {
     private readonly debug: DebugInfo,
     private readonly program: ProgramIR,
     private readonly maps: ReadonlyMap<MapDecl, LLVMValueRef>,
+    private readonly globals: ReadonlyMap<GlobalDecl, LLVMValueRef>,
   ) {}
 
   lower(): void {
@@ -268,6 +283,18 @@ class ProgramLowering {
         const key = this.cast(this.operand(i.key), i.key.type, u64);
         const result = L.LLVMBuildCall2(b, fnType, helper(L, t, 51, fnType), [mapPtr, key, this.operand(i.flags)], 3, "");
         return this.define(i.dst.id, this.cast(result, i64, i.dst.type as IntType));
+      }
+      case "global_load": {
+        const v = L.LLVMBuildLoad2(b, t.of(i.global.type), this.globals.get(i.global)!, i.global.name);
+        L.LLVMSetAlignment(v, i.global.type.bits / 8);
+        // A setting's value is the loader's, not the initializer's: never fold it (C's `const volatile`).
+        if (i.global.section === ".rodata") L.LLVMSetVolatile(v, 1);
+        return this.define(i.dst.id, v);
+      }
+      case "global_store": {
+        const s = L.LLVMBuildStore(b, this.operand(i.value), this.globals.get(i.global)!);
+        L.LLVMSetAlignment(s, i.global.type.bits / 8);
+        return;
       }
       case "atomic_add": {
         const value = this.operand(i.value);
