@@ -104,6 +104,16 @@ export interface VxlanHdr {
   vni: be32;
 }
 
+/**
+ * The Internet checksum after one 16-bit word of the data it covers changed
+ * from `from` to `to` (RFC 1624, eqn. 3), for IPv4, TCP and UDP headers:
+ * `ip.check = csumReplace16(ip.check, oldWord, newWord)`. Works on the
+ * values as they sit in the packet; no byte swaps needed.
+ */
+export declare function csumReplace16(check: be16, from: be16, to: be16): be16;
+/** The same for a 32-bit field (an IPv4 address, a TCP sequence number): both of its 16-bit words. */
+export declare function csumReplace32(check: be16, from: be32, to: be32): be16;
+
 export declare const ETH_P_IP: 0x0800;
 export declare const ETH_P_ARP: 0x0806;
 export declare const ETH_P_IPV6: 0x86dd;

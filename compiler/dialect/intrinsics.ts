@@ -15,6 +15,7 @@ export type Intrinsic =
   | { readonly kind: "license" }
   | { readonly kind: "sizeof" }
   | { readonly kind: "printk" }
+  | { readonly kind: "checksum"; readonly bits: 16 | 32 }
   | { readonly kind: "atomicAdd" }
   | { readonly kind: "config" }
   | { readonly kind: "constant"; readonly value: bigint }
@@ -142,6 +143,8 @@ export class Intrinsics {
     if (sym.name === "license") return { kind: "license" };
     if (sym.name === "sizeof") return { kind: "sizeof" };
     if (sym.name === "bpf_printk") return { kind: "printk" };
+    if (sym.name === "csumReplace16") return { kind: "checksum", bits: 16 };
+    if (sym.name === "csumReplace32") return { kind: "checksum", bits: 32 };
     if (sym.name === "atomicAdd") return { kind: "atomicAdd" };
     if (sym.name === "config") return { kind: "config" };
     const helper = helpers.get(sym.name);

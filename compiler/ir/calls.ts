@@ -177,6 +177,53 @@ export function byteSwapCall(fb: FunctionBuilder, name: ByteSwapName, e: ts.Call
   return dst;
 }
 
+/**
+ * RFC 1624 eqn. 3, HC' = ~(~HC + ~m + m'), inline: 32-bit sums of the
+ * 16-bit words folded twice. Ones'-complement sums do not care about byte
+ * order, so the words are used as they sit in the packet (network order in,
+ * network order out).
+ */
+export function checksumReplace(fb: FunctionBuilder, bits: 16 | 32, e: ts.CallExpression): Value {
+  if (e.arguments.length !== 3) throw fb.fail(Codes.callArguments, e, "a checksum update takes the checksum, the old value and the new value");
+  const be16 = int(16, false, true);
+  const field = int(bits, false, true);
+  const arg = (i: number, t: IntType) => convertTo(fb, lowerExpression(fb, e.arguments[i]!, t), t, e.arguments[i]!) as Operand;
+  const check = arg(0, be16);
+  const from = arg(1, field);
+  const to = arg(2, field);
+  const op = (kind: "add" | "and" | "xor" | "lshr", a: Operand, b: Operand): Operand => {
+    if (a.kind === "const" && b.kind === "const") {
+      const v = kind === "add" ? a.value + b.value : kind === "and" ? a.value & b.value : kind === "xor" ? a.value ^ b.value : a.value >> b.value;
+      return constant(v, u32);
+    }
+    const dst = fb.temp(u32);
+    fb.emit({ op: "binary", dst, kind, a, b, node: e });
+    return dst;
+  };
+  const widen = (v: Operand): Operand => {
+    if (v.kind === "const") return constant(v.value, u32);
+    // Same width: a relabel of the raw bits, as castTo does.
+    if (v.type.kind === "int" && v.type.bits === 32) return { ...v, type: u32 } as Operand;
+    const dst = fb.temp(u32);
+    fb.emit({ op: "cast", dst, src: v, node: e });
+    return dst;
+  };
+  const mask = constant(0xffffn, u32);
+  const words = (v: Operand): Operand[] => {
+    const w = widen(v);
+    return bits === 16 ? [w] : [op("and", w, mask), op("lshr", w, constant(16n, u32))];
+  };
+  let sum = op("xor", widen(check), mask);
+  for (const w of words(from)) sum = op("add", sum, op("xor", w, mask));
+  for (const w of words(to)) sum = op("add", sum, w);
+  for (let i = 0; i < 2; i++) sum = op("add", op("and", sum, mask), op("lshr", sum, constant(16n, u32)));
+  const result = op("and", op("xor", sum, mask), mask);
+  if (result.kind === "const") return constant(result.value, be16);
+  const dst = fb.temp(be16);
+  fb.emit({ op: "cast", dst, src: result, node: e });
+  return dst;
+}
+
 export function helperCall(fb: FunctionBuilder, helper: HelperSpec, e: ts.CallExpression): Value {
   if (e.arguments.length !== helper.params.length) {
     throw fb.fail(Codes.callArguments, e, `\`${helper.name}\` takes ${helper.params.length} argument${helper.params.length === 1 ? "" : "s"}`);

@@ -11,7 +11,7 @@ import { locationOf } from "../diagnostics/diagnostic";
 import type { HelperSpec } from "../dialect/helpers";
 import { type ByteSwapName, redirectMaps } from "../dialect/intrinsics";
 import type { FunctionBuilder } from "./builder";
-import { byteSwapCall, conversion, helperCall, inlineCall, printk } from "./calls";
+import { byteSwapCall, checksumReplace, conversion, helperCall, inlineCall, printk } from "./calls";
 import { type BinaryKind, type Block, type Const, type CtxField, type MapDecl, type Operand, type Predicate, type Temp, isJumpedTo } from "./ir";
 import {
   type Untyped,
@@ -237,6 +237,8 @@ function call(fb: FunctionBuilder, e: ts.CallExpression): Value {
       return printk(fb, e);
     case "atomicAdd":
       return atomicAdd(fb, e);
+    case "checksum":
+      return checksumReplace(fb, intrinsic.bits, e);
     case "config":
       throw fb.fail(Codes.unsupportedTopLevel, e, "`config` declares a setting at the top level: `const PORT = config<u16>(53);`");
     case "constant":
