@@ -333,6 +333,16 @@ export declare class XskMap extends RedirectMap {
 
 /** Adds `delta` to a map value atomically (a BPF atomic add): safe when several CPUs update it. */
 export declare function atomicAdd<V extends u32 | u64>(ref: ValueRef<V>, delta: V): void;
+/** Clears bits of a map value atomically (BPF ISA v3). */
+export declare function atomicAnd<V extends u32 | u64>(ref: ValueRef<V>, mask: V): void;
+/** Sets bits of a map value atomically (BPF ISA v3). */
+export declare function atomicOr<V extends u32 | u64>(ref: ValueRef<V>, bits: V): void;
+/** Flips bits of a map value atomically (BPF ISA v3). */
+export declare function atomicXor<V extends u32 | u64>(ref: ValueRef<V>, bits: V): void;
+/** Stores `value` into a map value atomically and returns the old value (BPF ISA v3). */
+export declare function atomicExchange<V extends u32 | u64>(ref: ValueRef<V>, value: V): V;
+/** Stores `desired` if the value is `expected`, atomically; returns the old value either way (BPF ISA v3). */
+export declare function atomicCompareExchange<V extends u32 | u64>(ref: ValueRef<V>, expected: V, desired: V): V;
 
 // ---------------------------------------------------------------- helpers
 

@@ -136,3 +136,29 @@ describe.skipIf(skipKernel)("maps: examples/flow_counters.ts against its C twin"
     }
   });
 });
+
+describe("atomic operations on map values", () => {
+  const source = fs.readFileSync("test/fixtures/positive/atomics.ts", "utf8");
+
+  test("need BPF ISA v3 beyond a plain add", () => {
+    const r = compile({ source, fileName: "atomics.ts", cpu: "v2" });
+    expect(r.ok).toBe(false);
+    expect(r.diagnostics.map((d) => d.code)).toContain("TSX2006");
+    expect(r.diagnostics.find((d) => d.code === "TSX2006")!.message).toContain("needs BPF ISA v3");
+  });
+
+  test.skipIf(skipKernel)("compute what the kernel computes, run after run", () => {
+    const r = compile({ source, fileName: "atomics.ts" });
+    expect(r.ok, formatDiagnostics(r.diagnostics, r.sources)).toBe(true);
+    const obj = loadObject(r.object!);
+    try {
+      const actions = [0, 1, 2].map(() => obj.program("atom").testRun({ data: new Uint8Array(14) }).action);
+      // Run 1 swaps 0 for 99 (PASS); later runs find 99, not the exchanged-out 7 (DROP).
+      expect(actions).toEqual(["PASS", "DROP", "DROP"]);
+      // ((((v + 5) | 0x100) & 0xff0f) ^ 1) three times from 0: 0x104, 0x108, 0x10c.
+      expect([0, 1, 2].map((k) => u64Value(obj.map("words").lookup(u32Key(k))!))).toEqual([0x10cn, 7n, 99n]);
+    } finally {
+      obj.close();
+    }
+  });
+});

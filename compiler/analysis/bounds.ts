@@ -230,7 +230,8 @@ export function checkPacketBounds(program: ProgramIR, diagnostics: DiagnosticBag
         case "global_load":
           values.set(instr.dst.id, { kind: "scalar", max: instr.global.type.signed ? undefined : limit(instr.global.type.bits) });
           break;
-        case "atomic_add":
+        case "atomic":
+          if (instr.dst) values.set(instr.dst.id, { kind: "scalar", max: limit(bitsOf(instr.dst.type)) });
           checkMapValue(instr, valueOf(instr.ptr), state, diagnostics);
           break;
         case "cmp": {

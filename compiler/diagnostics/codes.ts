@@ -43,7 +43,7 @@ export const Codes = {
   byteOrderMix: kind(2003, "network and host byte order do not mix"),
   constantOverflow: kind(2004, "constant does not fit"),
   operatorType: kind(2005, "operator does not apply to this type"),
-  signedDivision: kind(2006, "signed division is not supported"),
+  signedDivision: kind(2006, "not in the selected BPF ISA (--mcpu)"),
   shiftRange: kind(2007, "shift amount out of range"),
   divisionByZero: kind(2008, "division by zero"),
   loadType: kind(2009, "packet load needs an explicit scalar type"),

@@ -16,7 +16,7 @@ export type Intrinsic =
   | { readonly kind: "sizeof" }
   | { readonly kind: "printk" }
   | { readonly kind: "checksum"; readonly bits: 16 | 32 }
-  | { readonly kind: "atomicAdd" }
+  | { readonly kind: "atomic"; readonly op: "add" | "and" | "or" | "xor" | "xchg" | "cmpxchg" }
   | { readonly kind: "config" }
   | { readonly kind: "constant"; readonly value: bigint }
   | { readonly kind: "action"; readonly name: string; readonly value: bigint }
@@ -24,6 +24,15 @@ export type Intrinsic =
 
 export type ByteSwapName = "htons" | "ntohs" | "htonl" | "ntohl" | "htonll" | "ntohll" | "bswap16" | "bswap32" | "bswap64";
 const byteSwapNames = new Set<string>(["htons", "ntohs", "htonl", "ntohl", "htonll", "ntohll", "bswap16", "bswap32", "bswap64"]);
+
+const atomics = new Map<string, "add" | "and" | "or" | "xor" | "xchg" | "cmpxchg">([
+  ["atomicAdd", "add"],
+  ["atomicAnd", "and"],
+  ["atomicOr", "or"],
+  ["atomicXor", "xor"],
+  ["atomicExchange", "xchg"],
+  ["atomicCompareExchange", "cmpxchg"],
+]);
 
 const updateFlags: ReadonlyMap<string, bigint> = new Map([
   ["ANY", 0n],
@@ -145,7 +154,8 @@ export class Intrinsics {
     if (sym.name === "bpf_printk") return { kind: "printk" };
     if (sym.name === "csumReplace16") return { kind: "checksum", bits: 16 };
     if (sym.name === "csumReplace32") return { kind: "checksum", bits: 32 };
-    if (sym.name === "atomicAdd") return { kind: "atomicAdd" };
+    const atomicOp = atomics.get(sym.name);
+    if (atomicOp) return { kind: "atomic", op: atomicOp };
     if (sym.name === "config") return { kind: "config" };
     const helper = helpers.get(sym.name);
     if (helper) return { kind: "helper", helper };

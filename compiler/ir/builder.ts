@@ -113,7 +113,7 @@ export class FunctionBuilder {
   emit<I extends Instr>(instr: I): I {
     if (!this.current) throw this.fail(Codes.unsupportedTopLevel, instr.node, "a module-level constant must be computable at compile time");
     this.current.instrs.push(instr);
-    if ("dst" in instr) this.defs.set(instr.dst.id, instr);
+    if ("dst" in instr && instr.dst) this.defs.set(instr.dst.id, instr);
     return instr;
   }
 

@@ -235,8 +235,8 @@ function call(fb: FunctionBuilder, e: ts.CallExpression): Value {
       return conversion(fb, intrinsic.to, e);
     case "printk":
       return printk(fb, e);
-    case "atomicAdd":
-      return atomicAdd(fb, e);
+    case "atomic":
+      return atomic(fb, intrinsic.op, e);
     case "checksum":
       return checksumReplace(fb, intrinsic.bits, e);
     case "config":
@@ -325,20 +325,32 @@ function readOnlyValue(fb: FunctionBuilder, node: ts.Node, className: string) {
   });
 }
 
-/** `atomicAdd(ref, delta)`: a BPF atomic add to a map value. */
-function atomicAdd(fb: FunctionBuilder, e: ts.CallExpression): Value {
-  const refExpr = argument(fb, e, 0, 2);
+/**
+ * `atomicAdd(ref, v)` and its siblings on a map value. Only a plain add
+ * exists before BPF ISA v3 (the old XADD); and, or, xor, exchange and
+ * compare-exchange with the old value back came with v3 (kernel 5.12).
+ */
+function atomic(fb: FunctionBuilder, kind: "add" | "and" | "or" | "xor" | "xchg" | "cmpxchg", e: ts.CallExpression): Value {
+  const name = e.expression.getText();
+  const refExpr = argument(fb, e, 0, kind === "cmpxchg" ? 3 : 2);
   const ref = lowerExpression(fb, refExpr);
   if (ref.kind !== "view" || ref.region !== "map" || ref.shape.kind !== "struct") {
-    throw fb.fail(Codes.typeMismatch, refExpr, "atomicAdd works on a map value (the result of `lookup`, tested)");
+    throw fb.fail(Codes.typeMismatch, refExpr, `${name} works on a map value (the result of \`lookup\`, tested)`);
   }
   if (ref.readOnly) throw readOnlyValue(fb, refExpr, ref.readOnly);
   const field = ref.shape.layout.fields.get("value")!;
   const type = (field.type as { type: IntType }).type;
-  if (type.signed || type.be || type.bits < 32) throw fb.fail(Codes.typeMismatch, refExpr, "atomic adds work on u32 and u64 values");
-  const delta = convertTo(fb, lowerExpression(fb, e.arguments[1]!, type), type, e.arguments[1]!) as Operand;
-  fb.emit({ op: "atomic_add", ptr: ref.ptr, offset: ref.offset + field.offset, value: delta, node: e });
-  return { kind: "const", value: 0n, type: bool };
+  if (type.signed || type.be || type.bits < 32) throw fb.fail(Codes.typeMismatch, refExpr, "atomic operations work on u32 and u64 values");
+  if (kind !== "add" && fb.scope.options.cpu < 3) {
+    throw fb.fail(Codes.signedDivision, e, `${name} needs BPF ISA v3 (\`--mcpu v3\`, the default); v1 and v2 only have atomicAdd`);
+  }
+  const arg = (i: number) => convertTo(fb, lowerExpression(fb, e.arguments[i]!, type), type, e.arguments[i]!) as Operand;
+  const expected = kind === "cmpxchg" ? arg(1) : undefined;
+  const value = arg(kind === "cmpxchg" ? 2 : 1);
+  const fetches = kind === "xchg" || kind === "cmpxchg";
+  const dst = fetches ? fb.temp(type) : undefined;
+  fb.emit({ op: "atomic", kind, dst, ptr: ref.ptr, offset: ref.offset + field.offset, value, expected, node: e });
+  return dst ?? { kind: "const", value: 0n, type: bool };
 }
 
 /** `p.header<T>(offset)`: no code yet; the null test emits the bounds check, fields emit loads. */

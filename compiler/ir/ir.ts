@@ -181,12 +181,19 @@ export interface MapRedirect extends InstrBase {
   readonly flags: Operand;
 }
 
-/** An atomic add to memory that allows it (a map value). */
-export interface AtomicAdd extends InstrBase {
-  readonly op: "atomic_add";
+/**
+ * An atomic operation on memory that allows it (a map value). `dst`, when
+ * present, receives the old value (BPF_FETCH); cmpxchg compares with
+ * `expected` first.
+ */
+export interface Atomic extends InstrBase {
+  readonly op: "atomic";
+  readonly kind: "add" | "and" | "or" | "xor" | "xchg" | "cmpxchg";
+  readonly dst?: Temp;
   readonly ptr: Temp;
   readonly offset: number;
   readonly value: Operand;
+  readonly expected?: Operand;
 }
 
 export interface HelperCall extends InstrBase {
@@ -221,7 +228,7 @@ export interface CtxPointer extends InstrBase {
   readonly dst: Temp;
 }
 
-export type Instr = CtxLoad | Binary | Compare | Cast | ByteSwap | PointerAdd | MemoryLoad | MemoryStore | HelperCall | LocalGet | LocalSet | CtxPointer | Printk | MapLookup | MapUpdate | MapRedirect | AtomicAdd | GlobalLoad | GlobalStore;
+export type Instr = CtxLoad | Binary | Compare | Cast | ByteSwap | PointerAdd | MemoryLoad | MemoryStore | HelperCall | LocalGet | LocalSet | CtxPointer | Printk | MapLookup | MapUpdate | MapRedirect | Atomic | GlobalLoad | GlobalStore;
 
 export interface Jump extends InstrBase {
   readonly op: "br";

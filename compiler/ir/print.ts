@@ -61,8 +61,8 @@ function printInstr(i: Instr): string {
       return `t${i.dst.id} = global ${i.global.section} ${i.global.name}`;
     case "global_store":
       return `set global ${i.global.name}, ${op(i.value)}`;
-    case "atomic_add":
-      return `atomic_add t${i.ptr.id}+${i.offset}, ${op(i.value)}`;
+    case "atomic":
+      return `${i.dst ? `t${i.dst.id} = ` : ""}atomic_${i.kind} t${i.ptr.id}+${i.offset}, ${i.expected ? `${op(i.expected)}, ` : ""}${op(i.value)}`;
     case "local_get":
       return `t${i.dst.id} = get %${i.local.name}.${i.local.id}`;
     case "local_set":

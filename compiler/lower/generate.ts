@@ -296,12 +296,20 @@ class ProgramLowering {
         L.LLVMSetAlignment(s, i.global.type.bits / 8);
         return;
       }
-      case "atomic_add": {
+      case "atomic": {
         const value = this.operand(i.value);
         let p = this.operand(i.ptr);
         if (i.offset !== 0) p = L.LLVMBuildGEP2(b, t.i8, p, [t.constI64(BigInt(i.offset))], 1, "");
         p = L.LLVMBuildBitCast(b, p, L.LLVMPointerType(L.LLVMTypeOf(value), 0), "");
-        L.LLVMBuildAtomicRMW(b, AtomicRMWBinOp.Add, p, value, AtomicOrdering.SequentiallyConsistent, 0);
+        const seq = AtomicOrdering.SequentiallyConsistent;
+        let old: LLVMValueRef;
+        if (i.kind === "cmpxchg") {
+          old = L.LLVMBuildExtractValue(b, L.LLVMBuildAtomicCmpXchg(b, p, this.operand(i.expected!), value, seq, seq, 0), 0, "");
+        } else {
+          const rmw = { add: AtomicRMWBinOp.Add, and: AtomicRMWBinOp.And, or: AtomicRMWBinOp.Or, xor: AtomicRMWBinOp.Xor, xchg: AtomicRMWBinOp.Xchg }[i.kind];
+          old = L.LLVMBuildAtomicRMW(b, rmw, p, value, seq, 0);
+        }
+        if (i.dst) this.define(i.dst.id, old);
         return;
       }
       case "cast":
