@@ -13,10 +13,11 @@ import fs from "node:fs";
 import path from "node:path";
 import { compile } from "../driver";
 import { InputError } from "../frontend/program";
-import { attachXdp, describeAttachedProgram, findDevice, loadObject, offloadRefusal } from "../loader/index";
+import { attachXdp, describeAttachedProgram, findDevice, loadObject, offloadRefusal, RodataError } from "../loader/index";
 import type { Attachment, LoadedObject, LoadedProgram, XdpMode } from "../loader/index";
 import { parseFlags, singleInput, UsageError } from "./args";
 import { type Command, reportCompile } from "./command";
+import { takeSetFlags } from "./set-flags";
 import { reportLoaderError } from "./xdp-errors";
 
 const help = `Usage: tsxdp attach <obj.o|file.ts> --dev <ifname> [options]
@@ -38,6 +39,10 @@ Options:
   --replace         atomically swap the program attached now for this one (link
                     update, or netlink REPLACE with the old program as expected)
   --force           remove whatever is attached first (not atomic; use --replace to swap)
+  --set NAME=VALUE  set a .rodata variable before load (C \`const volatile\` globals,
+                    config<T>() in TypeScript); repeatable. VALUE as for \`tsxdp map set\`:
+                    a decimal or 0x integer (host order for __be16/__be32, which also
+                    take a dotted quad), true/false, an enumerator, hex:<bytes>
   --json            print the result as JSON on stdout
 
 Exit codes: 0 attached, 1 the object or program is at fault, 2 the command
@@ -90,10 +95,11 @@ class NoProgram extends Error {
 
 export const attachCommand: Command = {
   name: "attach",
-  usage: "attach <obj.o|file.ts> --dev <ifname> [--prog name] [--mode native|generic|offload]\n            [--netlink] [--pin <path>] [--force | --replace] [--json]",
+  usage: "attach <obj.o|file.ts> --dev <ifname> [--prog name] [--mode native|generic|offload]\n            [--set NAME=VALUE]... [--netlink] [--pin <path>] [--force | --replace] [--json]",
   help,
   run(argv) {
-    const { flags, positionals, help: wantsHelp } = parseFlags("attach", argv, {
+    const { rest, rodata } = takeSetFlags(argv);
+    const { flags, positionals, help: wantsHelp } = parseFlags("attach", rest, {
       dev: "string",
       prog: "string",
       mode: "string",
@@ -128,7 +134,7 @@ export const attachCommand: Command = {
       }
       const bytes = objectBytes(input, json);
       if (!bytes) return 1;
-      obj = loadObject(bytes, { name: path.basename(input).replace(/\..*$/, "").replace(/[^A-Za-z0-9_]/g, "_").slice(0, 15) || "tsxdp", ...(mode === "offload" ? { offloadIfindex: device.ifindex } : {}) });
+      obj = loadObject(bytes, { name: path.basename(input).replace(/\..*$/, "").replace(/[^A-Za-z0-9_]/g, "_").slice(0, 15) || "tsxdp", ...(mode === "offload" ? { offloadIfindex: device.ifindex } : {}), ...(rodata !== undefined ? { rodata } : {}) });
       const program = chooseProgram(obj, typeof flags.prog === "string" ? flags.prog : undefined, input);
       attachment = attachXdp(program, {
         device: device.ifindex,
@@ -140,6 +146,12 @@ export const attachCommand: Command = {
       });
     } catch (e) {
       obj?.close();
+      if (e instanceof RodataError) {
+        const message = `--set: ${e.message}`;
+        if (json) process.stdout.write(JSON.stringify({ ok: false, error: { kind: "usage", message } }, null, 2) + "\n");
+        process.stderr.write(`tsxdp: ${message}\n`);
+        return 2;
+      }
       if (e instanceof NoProgram) {
         if (json) process.stdout.write(JSON.stringify({ ok: false, error: { kind: "program", message: e.message } }, null, 2) + "\n");
         process.stderr.write(`tsxdp: ${e.message}\n`);

@@ -19,6 +19,7 @@ import { compile } from "../driver";
 import { InputError } from "../frontend/program";
 import { LibbpfNotFoundError } from "../loader/libbpf";
 import { BpfError, LoadError, loadObject } from "../loader/loader";
+import { RodataError } from "../loader/rodata";
 import type { LoadedObject, TestRunResult } from "../loader/loader";
 import { explainRejection, formatRejection, rejectionDiagnostic } from "../loader/verifier-log";
 import { ElfError, readElf } from "../object/elf";
@@ -26,6 +27,7 @@ import { cpuFlag, parseFlags, singleInput, UsageError } from "./args";
 import { colorWanted, type Command, reportCompile } from "./command";
 import { decodePacket, hexDump, type Layer, parseHex, toHex } from "./decode";
 import { LINKTYPE_ETHERNET, PcapError, readPcap } from "./pcap";
+import { takeSetFlags } from "./set-flags";
 
 const help = `Usage: tsxdp run <file.o|file.ts> (--packet <hex> ... | --pcap <file>) [options]
 
@@ -62,6 +64,11 @@ Options:
                           print the log of a successful load on stderr (at
                           level 1 the kernel keeps only the statistics then;
                           level 2 shows every instruction it walked)
+  --set <NAME=VALUE>      set a .rodata variable before load (C \`const volatile\`
+                          globals, config<T>() in TypeScript); repeatable. VALUE
+                          as for \`tsxdp map set\`: a decimal or 0x integer
+                          (host order for __be16/__be32, which also take a
+                          dotted quad), true/false, an enumerator, hex:<bytes>
   --mcpu <vN>             BPF ISA version when compiling a .ts (default v3)
   --json                  print [{ index, action, retval, durationNs, input,
                           output, changed, decoded }] on stdout (hex strings;
@@ -102,16 +109,17 @@ export interface RunResultJson {
 
 export const runCommand: Command = {
   name: "run",
-  usage: "run <file.o|file.ts> (--packet <hex>... | --pcap <file>) [--prog <name>] [--repeat <n>]\n            [--meta <hex>] [--ingress-ifindex <dev>] [--rx-queue <n>] [--live] [--json]",
+  usage: "run <file.o|file.ts> (--packet <hex>... | --pcap <file>) [--prog <name>] [--repeat <n>]\n            [--set NAME=VALUE]... [--meta <hex>] [--ingress-ifindex <dev>] [--rx-queue <n>] [--live] [--json]",
   help,
   run(argv) {
     // --packet repeats; the shared parser keeps one value per flag, so it is taken out first.
     const packetHex: string[] = [];
     const rest: string[] = [];
-    for (let i = 0; i < argv.length; i++) {
-      const a = argv[i]!;
+    const { rest: unset, rodata } = takeSetFlags(argv);
+    for (let i = 0; i < unset.length; i++) {
+      const a = unset[i]!;
       if (a === "--packet") {
-        const v = argv[++i];
+        const v = unset[++i];
         if (v === undefined) throw new UsageError("--packet needs a value");
         packetHex.push(v);
       } else if (a.startsWith("--packet=")) packetHex.push(a.slice("--packet=".length));
@@ -192,8 +200,10 @@ export const runCommand: Command = {
     let obj: LoadedObject;
     try {
       // An object file is loaded from its path, a compiled one from memory: libbpf's two ways in.
-      obj = isSource ? loadObject(bytes, { logLevel, name: objectName(input) }) : loadObject(input, { logLevel });
+      const set = rodata !== undefined ? { rodata } : {};
+      obj = isSource ? loadObject(bytes, { logLevel, name: objectName(input), ...set }) : loadObject(input, { logLevel, ...set });
     } catch (e) {
+      if (e instanceof RodataError) throw new UsageError(`--set: ${e.message}`);
       return reportLoadFailure(e, bytes, { json, noColor });
     }
     const results: RunResultJson[] = [];

@@ -13,6 +13,8 @@ export type {
   XdpActionName,
 } from "./loader";
 export { LibbpfNotFoundError } from "./libbpf";
+export { RodataError } from "./rodata";
+export type { RodataValue } from "./rodata";
 export { u32Key, u64Value, sumPerCpu } from "./maps";
 export type { LoadedMap, MapInfo, MapUpdateFlag } from "./maps";
 export { explainRejection, formatRejection, parseVerifierLog, rejectionDiagnostic } from "./verifier-log";

@@ -211,6 +211,14 @@ export interface Libbpf {
   bpf_map__delete_elem(map: Ptr, key: Uint8Array, keySize: number, flags: number): number;
   bpf_map__get_next_key(map: Ptr, cur: Uint8Array | null, next: Uint8Array, keySize: number): number;
   bpf_map__pin(map: Ptr, path: string): number;
+  /** libbpf's copy of an internal map's contents (before load: what will be loaded), its size in `size[0]`; null when the map has none */
+  bpf_map__initial_value(map: Ptr, size: [number]): Ptr | null;
+  /** replaces that copy (before load only; the size must be the map's value size), or -errno */
+  bpf_map__set_initial_value(map: Ptr, data: Uint8Array, size: number): number;
+  /** the object's BTF (struct btf *, owned by the object), with DATASEC sizes and offsets fixed up at open; null without BTF */
+  bpf_object__btf(obj: Ptr): Ptr | null;
+  /** the raw BTF blob of a struct btf (owned by it), its size in `size[0]` */
+  btf__raw_data(btf: Ptr, size: [number]): Ptr | null;
   /** possible CPUs (what per-CPU map values are sized by), or -errno */
   libbpf_num_possible_cpus(): number;
   /** "hash", "percpu_array", …; null for a type this libbpf does not know */
@@ -265,6 +273,7 @@ function bind(): Loaded {
   const bpfObject = koffi.pointer(koffi.opaque());
   const bpfProgram = koffi.pointer(koffi.opaque());
   const bpfMap = koffi.pointer(koffi.opaque());
+  const btfPtr = koffi.pointer(koffi.opaque());
 
   // The format string and va_list are taken as raw pointers so they can be
   // handed straight back to vsnprintf without a JS round trip.
@@ -348,6 +357,10 @@ function bind(): Loaded {
     bpf_map__delete_elem: f("bpf_map__delete_elem", "int", [bpfMap, "const void *", "size_t", "uint64_t"]),
     bpf_map__get_next_key: f("bpf_map__get_next_key", "int", [bpfMap, "const void *", "void *", "size_t"]),
     bpf_map__pin: f("bpf_map__pin", "int", [bpfMap, "const char *"]),
+    bpf_map__initial_value: f("bpf_map__initial_value", "void *", [bpfMap, koffi.out(koffi.pointer("size_t"))]),
+    bpf_map__set_initial_value: f("bpf_map__set_initial_value", "int", [bpfMap, "const void *", "size_t"]),
+    bpf_object__btf: f("bpf_object__btf", btfPtr, [bpfObject]),
+    btf__raw_data: f("btf__raw_data", "const void *", [btfPtr, koffi.out(koffi.pointer("uint32_t"))]),
     libbpf_num_possible_cpus: f("libbpf_num_possible_cpus", "int", []),
     libbpf_bpf_map_type_str: f("libbpf_bpf_map_type_str", "const char *", ["int"]),
     errno: () => koffi.errno(),

@@ -31,8 +31,11 @@ import {
 } from "./libbpf";
 import type { BpfProgInfoStruct, BpfTestRunOptsStruct, Ptr } from "./libbpf";
 import { bpf } from "./bpf-objects";
-import { collectMaps, findMap } from "./maps";
+import { collectMaps, findMap, u32Key } from "./maps";
 import type { LoadedMap } from "./maps";
+import { applyRodata, decodeRodata, rodataInitialValue, rodataLayout } from "./rodata";
+import type { RodataValue } from "./rodata";
+import type { Decoded } from "../object/btf-types";
 
 export interface LoadOptions {
   /** kernel verifier log level for each program: 0 none (default; on failure the load is retried once at level 1 to get the log), 1, 2 */
@@ -41,6 +44,16 @@ export interface LoadOptions {
   name?: string;
   /** ifindex of the device that will run the programs offloaded (`attachXdp` mode "offload"): the kernel verifies and translates them for that device at load */
   offloadIfindex?: number;
+  /**
+   * `.rodata` variables (C `const volatile` globals, `config<T>()` in
+   * TypeScript) to set between open and load, by name: a number or bigint
+   * (range-checked for the variable's BTF type; `__beNN` typedefs take the
+   * host-order value and store network order), a boolean, raw bytes of the
+   * variable's exact size, or text as `tsxdp map set` parses it ("0x35",
+   * "10.0.0.1" for a `__be32`, "hex:…"). A name the object lacks or a value
+   * that does not fit throws RodataError (listing the variables) and loads nothing.
+   */
+  rodata?: Readonly<Record<string, RodataValue>>;
 }
 
 export interface ProgramInfo {
@@ -103,6 +116,8 @@ export interface LoadedObject {
   readonly maps: readonly LoadedMap[];
   /** by libbpf name, or an internal map by its section (".bss"); throws if absent */
   map(name: string): LoadedMap;
+  /** the `.rodata` variables as loaded, decoded by BTF like `tsxdp map dump` (empty when there are none) */
+  rodata(): Record<string, Decoded>;
   readonly libbpfLog: string;
   close(): void;
 }
@@ -199,6 +214,7 @@ interface AttemptConfig {
   logLevel: number;
   logSize: number;
   offloadIfindex: number | undefined;
+  rodata: Readonly<Record<string, RodataValue>> | undefined;
 }
 
 type Attempt =
@@ -284,6 +300,8 @@ function attemptLoad(cfg: AttemptConfig): Attempt {
       if (rc < 0) throw new BpfError(`configuring the verifier log of program '${native.name}'`, -rc);
       if (cfg.offloadIfindex !== undefined) bpf().bpf_program__set_ifindex(p, cfg.offloadIfindex);
     }
+    // Between open and load: the only moment libbpf lets .rodata change.
+    if (cfg.rodata !== undefined) captureLibbpfLog(log, () => applyRodata(handle, cfg.rodata!));
 
     const rc = captureLibbpfLog(log, () => lb.bpf_object__load(handle));
     if (rc === 0) {
@@ -350,7 +368,10 @@ export function loadObject(source: string | Uint8Array, opts: LoadOptions = {}):
   }
   const objectName = opts.name ?? (typeof source === "string" ? deriveObjectName(source) : "tsxdp");
 
-  let cfg: AttemptConfig = { source, objectName, logLevel, logSize: INITIAL_LOG_SIZE, offloadIfindex: opts.offloadIfindex };
+  if (opts.rodata !== undefined && (opts.rodata === null || typeof opts.rodata !== "object")) {
+    throw new TypeError("loadObject: rodata must be an object of variable names to values");
+  }
+  let cfg: AttemptConfig = { source, objectName, logLevel, logSize: INITIAL_LOG_SIZE, offloadIfindex: opts.offloadIfindex, rodata: opts.rodata };
   let attempt = attemptLoad(cfg);
 
   // Truncated logs make the kernel fail the load itself with ENOSPC.
@@ -440,6 +461,21 @@ class Loaded implements LoadedObject {
 
   map(name: string): LoadedMap {
     return findMap(this.maps, this.obj, name);
+  }
+
+  rodata(): Record<string, Decoded> {
+    if (this.obj === null) throw new Error("rodata(): the object is closed");
+    const layout = rodataLayout(this.obj);
+    if (layout === undefined) return {};
+    // The kernel's frozen map is the truth; libbpf's copy is what it was created from.
+    let bytes: Uint8Array | undefined;
+    try {
+      bytes = findMap(this.maps, this.obj, layout.mapName).lookup(u32Key(0));
+    } catch {
+      bytes = undefined;
+    }
+    bytes ??= rodataInitialValue(layout);
+    return bytes === undefined ? {} : decodeRodata(layout, bytes);
   }
 
   close(): void {

@@ -61,6 +61,8 @@ export interface BtfType {
   readonly members?: readonly BtfMember[];
   /** ENUM, ENUM64 (values as bigint, signed when kindFlag) */
   readonly enumerators?: readonly { readonly name: string; readonly value: bigint }[];
+  /** DATASEC: its variables (VAR type ids) with their byte offset and size in the section */
+  readonly vars?: readonly { readonly type: number; readonly offset: number; readonly size: number }[];
 }
 
 export type Decoded = number | string | boolean | null | Decoded[] | { [name: string]: Decoded };
@@ -168,11 +170,13 @@ export class BtfTypes {
           o += 4;
           types.push({ ...base, size: 0, type: sizeOrType });
           break;
-        case BTF_KIND.DATASEC:
+        case BTF_KIND.DATASEC: {
           need(12 * vlen);
-          o += 12 * vlen;
-          types.push({ ...base, size: sizeOrType, type: 0 });
+          const vars = [];
+          for (let i = 0; i < vlen; i++, o += 12) vars.push({ type: u32(o), offset: u32(o + 4), size: u32(o + 8) });
+          types.push({ ...base, size: sizeOrType, type: 0, vars });
           break;
+        }
         case BTF_KIND.FLOAT:
           types.push({ ...base, size: sizeOrType, type: 0 });
           break;
@@ -353,6 +357,20 @@ export class BtfTypes {
         throw new BtfError(`'${text}' is not JSON for ${this.typeName(id)} (or use hex:<${size} bytes>)`);
       }
     }
+    const out = new Uint8Array(size);
+    this.write(id, value, out, 0);
+    return out;
+  }
+
+  /**
+   * Bytes of type `id` from a JS value in the forms `parse` accepts once
+   * decoded: a number or bigint for integers (range-checked; for `__beNN`
+   * the host-order value), a boolean for bool, an enumerator name, a list or
+   * object for arrays and structs, `hex:…` strings.
+   */
+  encode(id: number, value: unknown): Uint8Array {
+    const size = this.sizeOf(id);
+    if (size === undefined) throw new BtfError(`cannot write a value of type ${this.typeName(id)}`);
     const out = new Uint8Array(size);
     this.write(id, value, out, 0);
     return out;
