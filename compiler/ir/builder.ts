@@ -8,7 +8,7 @@ import ts from "typescript";
 import { Codes, type DiagnosticKind } from "../diagnostics/codes";
 import type { DiagnosticBag, ReportOptions } from "../diagnostics/diagnostic";
 import type { Intrinsics } from "../dialect/intrinsics";
-import { compareValues, lowerCondition, lowerExpression, lowerAssignable, convertTo, type Value } from "./expressions";
+import { compareValues, ctxField, lowerCondition, lowerExpression, convertTo, type Value } from "./expressions";
 import type { Layouts } from "./layout";
 import { unrollFor } from "./loops";
 import { type GlobalDecl, type MapDecl, type Block, type Const, type Instr, type Local, type Operand, type ProgramIR, type SectionName, type Temp, type Terminator, isJumpedTo } from "./ir";
@@ -289,7 +289,7 @@ export class FunctionBuilder {
       const field = el.propertyName ? el.propertyName.getText() : el.name.text;
       const sym = this.symbolOf(el.name);
       if (!sym) throw this.fail(Codes.internal, el, "no symbol for a destructured name");
-      this.bindings.set(sym, { kind: "value", value: lowerAssignable.ctxField(this, field, el) });
+      this.bindings.set(sym, { kind: "value", value: ctxField(this, field, el) });
     }
   }
 

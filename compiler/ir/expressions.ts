@@ -80,8 +80,6 @@ export function ctxField(fb: FunctionBuilder, name: string, node: ts.Node): Temp
   return dst;
 }
 
-export const lowerAssignable = { ctxField };
-
 export function lowerExpression(fb: FunctionBuilder, e: ts.Expression, expected?: ValueType, opts: LowerOptions = {}): Value {
   switch (e.kind) {
     case ts.SyntaxKind.ParenthesizedExpression:
