@@ -201,8 +201,21 @@ export interface XdpProgram {
 export type XdpHandler = (ctx: XdpContext) => XdpAction;
 
 /** Declares a program in one ELF section. */
+/**
+ * How a program takes part in libxdp's dispatcher, where several programs
+ * share one interface (`xdp-loader`, `tsxdp attach --multi`): lower
+ * priorities run first, and the next program runs only after one of the
+ * `chainCallActions`. Emitted as libxdp's XDP_RUN_CONFIG metadata.
+ */
+export interface RunConfig {
+  /** 0 to 1000; libxdp's default is 50. */
+  readonly priority?: number;
+  /** Actions after which the next program in the chain runs; libxdp's default is [XdpAction.PASS]. */
+  readonly chainCallActions?: readonly XdpAction[];
+}
+
 export interface XdpSection {
-  (handler: XdpHandler): XdpProgram;
+  (handler: XdpHandler, runConfig?: RunConfig): XdpProgram;
 }
 
 /**

@@ -66,6 +66,7 @@ export const Codes = {
   noPrograms: kind(4004, "no programs"),
   programName: kind(4005, "invalid program name"),
   duplicateProgram: kind(4006, "duplicate program name"),
+  runConfig: kind(4007, "invalid run configuration"),
 
   // 5xxx: rules the kernel verifier enforces, proven at compile time
   packetBounds: kind(5001, "packet access not proven within data_end"),

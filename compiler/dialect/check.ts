@@ -98,10 +98,11 @@ function checkNode(node: ts.Node, intrinsics: Intrinsics, d: DiagnosticBag): "sk
       d.report(Codes.unsupportedLiteral, node, "bigint literals are not supported", { hints: ["write the number without `n`; u64 constants are exact"] });
       return;
     case ts.SyntaxKind.ObjectLiteralExpression:
-      if (isMapOptions(node, intrinsics)) return;
+      if (isMapOptions(node, intrinsics) || isRunConfig(node, intrinsics)) return;
       d.report(Codes.unsupportedLiteral, node, "object and array values are not supported", { hints: ["use separate integer variables"] });
       return "skip";
     case ts.SyntaxKind.ArrayLiteralExpression:
+      if (isRunConfig(node, intrinsics)) return;
       d.report(Codes.unsupportedLiteral, node, "object and array values are not supported", { hints: ["use separate integer variables"] });
       return "skip";
     case ts.SyntaxKind.VariableDeclarationList: {
@@ -189,6 +190,14 @@ const unsupportedBinary = new Map<ts.SyntaxKind, string | undefined>([
   [ts.SyntaxKind.AmpersandAmpersandEqualsToken, undefined],
   [ts.SyntaxKind.BarBarEqualsToken, undefined],
 ]);
+
+/** `xdp(handler, { priority, chainCallActions: [...] })`: the run configuration and its action list. */
+function isRunConfig(node: ts.Node, intrinsics: Intrinsics): boolean {
+  let n = node;
+  if (ts.isArrayLiteralExpression(n) && ts.isPropertyAssignment(n.parent)) n = n.parent.parent;
+  const call = n.parent;
+  return ts.isObjectLiteralExpression(n) && ts.isCallExpression(call) && call.arguments[1] === n && intrinsics.section(call.expression) !== undefined;
+}
 
 function isMapOptions(node: ts.Node, intrinsics: Intrinsics): boolean {
   const call = node.parent;

@@ -9,7 +9,7 @@ import type { DiagnosticBag } from "../diagnostics/diagnostic";
 import type { Intrinsics } from "../dialect/intrinsics";
 import { Abort, type BuildOptions, FunctionBuilder, type ModuleScope, buildProgram } from "./builder";
 import { convertTo, lowerExpression, type Value } from "./expressions";
-import type { GlobalDecl, MapDecl, ModuleIR, ProgramIR } from "./ir";
+import type { GlobalDecl, MapDecl, ModuleIR, ProgramIR, RunConfig } from "./ir";
 import { mapClasses, redirectMaps } from "../dialect/intrinsics";
 import { type IntType, u32 } from "./types";
 import { Layouts } from "./layout";
@@ -197,7 +197,7 @@ function declareProgram(scope: ModuleScope, decl: ts.VariableDeclaration, init: 
   }
   names.add(name);
   const handler = init.arguments[0];
-  if (init.arguments.length !== 1 || !handler || !(ts.isArrowFunction(handler) || ts.isFunctionExpression(handler))) {
+  if (init.arguments.length < 1 || init.arguments.length > 2 || !handler || !(ts.isArrowFunction(handler) || ts.isFunctionExpression(handler))) {
     d.report(Codes.programShape, init, "pass the program's body as a function: `xdp((ctx) => { … })`");
     return undefined;
   }
@@ -205,7 +205,57 @@ function declareProgram(scope: ModuleScope, decl: ts.VariableDeclaration, init: 
     d.report(Codes.programShape, handler, "a program cannot be async or a generator");
     return undefined;
   }
-  return buildProgram(scope, name, section, decl, handler);
+  const runConfig = init.arguments[1] ? readRunConfig(scope, init.arguments[1]) : undefined;
+  if (init.arguments[1] && !runConfig) return undefined;
+  const program = buildProgram(scope, name, section, decl, handler);
+  return program && runConfig ? { ...program, runConfig } : program;
+}
+
+/** libxdp's priorities are unsigned; beyond this range a value is surely a mistake. */
+const maxPriority = 1000;
+
+/** `{ priority: 10, chainCallActions: [XdpAction.PASS] }`: constants only, checked here. */
+function readRunConfig(scope: ModuleScope, node: ts.Expression): RunConfig | undefined {
+  const d = scope.diagnostics;
+  if (!ts.isObjectLiteralExpression(node)) {
+    d.report(Codes.programShape, node, "the run configuration is an object literal: `{ priority: 10, chainCallActions: [XdpAction.PASS] }`");
+    return undefined;
+  }
+  let priority = 50;
+  let chainCallActions: bigint[] = [2n];
+  for (const prop of node.properties) {
+    if (!ts.isPropertyAssignment(prop) || !ts.isIdentifier(prop.name)) {
+      d.report(Codes.programShape, prop, "the run configuration has `priority` and `chainCallActions`, written out");
+      return undefined;
+    }
+    if (prop.name.text === "priority") {
+      const text = prop.initializer.getText();
+      const value = /^[0-9]+$/.test(text) ? Number(text) : NaN;
+      if (!Number.isInteger(value) || value < 0 || value > maxPriority) {
+        d.report(Codes.runConfig, prop.initializer, `a priority is a constant from 0 to ${maxPriority}`, { hints: ["lower priorities run first; libxdp's default is 50"] });
+        return undefined;
+      }
+      priority = value;
+    } else if (prop.name.text === "chainCallActions") {
+      if (!ts.isArrayLiteralExpression(prop.initializer)) {
+        d.report(Codes.runConfig, prop.initializer, "chainCallActions is a list of actions: `[XdpAction.PASS, XdpAction.TX]`");
+        return undefined;
+      }
+      chainCallActions = [];
+      for (const el of prop.initializer.elements) {
+        const action = ts.isPropertyAccessExpression(el) ? scope.intrinsics.resolve(el) : undefined;
+        if (action?.kind !== "action") {
+          d.report(Codes.runConfig, el, "chainCallActions lists `XdpAction` members");
+          return undefined;
+        }
+        if (!chainCallActions.includes(action.value)) chainCallActions.push(action.value);
+      }
+    } else {
+      d.report(Codes.runConfig, prop.name, `unknown run configuration \`${prop.name.text}\`; there are \`priority\` and \`chainCallActions\``);
+      return undefined;
+    }
+  }
+  return { priority, chainCallActions };
 }
 
 /**

@@ -255,6 +255,12 @@ export interface Block {
   term?: Terminator;
 }
 
+/** libxdp dispatcher metadata: priority and the chain-call actions (bit per XDP action). */
+export interface RunConfig {
+  readonly priority: number;
+  readonly chainCallActions: readonly bigint[];
+}
+
 export type SectionName = "xdp" | "xdp.frags" | "xdp/devmap" | "xdp/cpumap" | "xdp.frags/devmap" | "xdp.frags/cpumap";
 
 export interface ProgramIR {
@@ -264,6 +270,8 @@ export interface ProgramIR {
   readonly node: ts.Node;
   /** The handler function: its body's closing brace locates the shared return. */
   readonly handler: ts.FunctionLikeDeclaration;
+  /** libxdp's XDP_RUN_CONFIG, when the declaration gives one. */
+  readonly runConfig?: RunConfig;
   readonly ctxName: string;
   readonly entry: Block;
   readonly blocks: readonly Block[];

@@ -114,7 +114,7 @@ export class DebugInfo {
    * subrange of count N) and `K *key` names the key type; attached to the
    * global as its dbg (without it libbpf finds no DATASEC '.maps').
    */
-  mapGlobal(global: LLVMValueRef, map: MapDecl, attributes: readonly MapAttribute[]): void {
+  btfDefinition(global: LLVMValueRef, name: string, node: ts.Node, attributes: readonly MapAttribute[]): void {
     const { L, di } = this;
     const int = this.intType;
     const members = attributes.map((a, i) => {
@@ -125,10 +125,10 @@ export class DebugInfo {
       const ptr = L.LLVMDIBuilderCreatePointerType(di, pointee, 64, 0, 0, "", 0);
       return L.LLVMDIBuilderCreateMemberType(di, this.cu, a.name, a.name.length, this.file, 0, 64, 64, i * 64, DIFlags.Zero, ptr);
     });
-    const line = this.lineOf(map.node);
+    const line = this.lineOf(node);
     const struct = L.LLVMDIBuilderCreateStructType(di, this.cu, "", 0, this.file, line, members.length * 64, 64, DIFlags.Zero, null, members, members.length, 0, null, "", 0);
     const expr = L.LLVMDIBuilderCreateExpression(di, null, 0);
-    const gve = L.LLVMDIBuilderCreateGlobalVariableExpression(di, this.cu, map.name, map.name.length, map.name, map.name.length, this.file, line, struct, 0, expr, null, 64);
+    const gve = L.LLVMDIBuilderCreateGlobalVariableExpression(di, this.cu, name, name.length, name, name.length, this.file, line, struct, 0, expr, null, 64);
     L.LLVMGlobalSetMetadata(global, L.LLVMGetMDKindIDInContext(this.context, "dbg", 3), gve);
   }
 

@@ -10,6 +10,7 @@
  * debug-info.ts for the parts the kernel is strict about.
  */
 import path from "node:path";
+import type ts from "typescript";
 import { EnvironmentError, InternalError } from "../diagnostics/diagnostic";
 import { type Block, type GlobalDecl, type Instr, type MapDecl, type ModuleIR, type Operand, type Predicate, type ProgramIR, ctxFieldOffsets, reversePostOrder } from "../ir/ir";
 import { type IntType, type ValueType, i64, u64 } from "../ir/types";
@@ -64,7 +65,10 @@ export function generateObject(module: ModuleIR, opts: GenerateOptions): Generat
     emitLicense(L, llmod, types, module.license);
     const maps = new Map(module.maps.map((m) => [m, emitMap(L, llmod, types, debug, m)] as const));
     const globals = new Map(module.globals.map((g) => [g, emitGlobal(L, llmod, types, debug, g)] as const));
-    for (const program of module.programs) new ProgramLowering(L, llmod, builder, types, debug, program, maps, globals).lower();
+    for (const program of module.programs) {
+      new ProgramLowering(L, llmod, builder, types, debug, program, maps, globals).lower();
+      emitRunConfig(L, llmod, types, debug, program);
+    }
     debug.finalize();
 
     const problem = L.verifyModule(llmod);
@@ -105,15 +109,44 @@ function emitLicense(L: LLVMC, llmod: ReturnType<LLVMC["LLVMModuleCreateWithName
  * `__uint()`/`__type()` macros make.
  */
 function emitMap(L: LLVMC, llmod: ReturnType<LLVMC["LLVMModuleCreateWithNameInContext"]>, t: LlvmTypes, debug: DebugInfo, map: MapDecl): LLVMValueRef {
-  const attributes = mapAttributes(map);
+  return emitBtfDefinition(L, llmod, t, debug, map.name, ".maps", map.node, mapAttributes(map));
+}
+
+/**
+ * libxdp's XDP_RUN_CONFIG(prog): `_prog` in `.xdp_run_config`, a BTF struct
+ * with `priority` and one member per action (1: the next program runs after
+ * it), read by libxdp exactly like a map definition (xdp_helpers.h).
+ */
+function emitRunConfig(L: LLVMC, llmod: ReturnType<LLVMC["LLVMModuleCreateWithNameInContext"]>, t: LlvmTypes, debug: DebugInfo, program: ProgramIR): void {
+  const config = program.runConfig;
+  if (!config) return;
+  const actions = ["XDP_ABORTED", "XDP_DROP", "XDP_PASS", "XDP_TX", "XDP_REDIRECT"];
+  const attributes: MapAttribute[] = [
+    { name: "priority", count: config.priority },
+    ...actions.map((name, value) => ({ name, count: config.chainCallActions.includes(BigInt(value)) ? 1 : 0 })),
+  ];
+  emitBtfDefinition(L, llmod, t, debug, `_${program.name}`, ".xdp_run_config", program.node, attributes);
+}
+
+/** A zeroed global of pointers whose BTF type carries the definition, as libbpf and libxdp read them. */
+function emitBtfDefinition(
+  L: LLVMC,
+  llmod: ReturnType<LLVMC["LLVMModuleCreateWithNameInContext"]>,
+  t: LlvmTypes,
+  debug: DebugInfo,
+  name: string,
+  section: string,
+  node: ts.Node,
+  attributes: readonly MapAttribute[],
+): LLVMValueRef {
   const fields = attributes.map(() => t.ptr);
   const type = L.LLVMStructTypeInContext(t.context, fields, fields.length, 0);
-  const g = L.LLVMAddGlobal(llmod, type, map.name);
+  const g = L.LLVMAddGlobal(llmod, type, name);
   L.LLVMSetInitializer(g, L.LLVMConstNull(type));
-  L.LLVMSetSection(g, ".maps");
+  L.LLVMSetSection(g, section);
   L.LLVMSetAlignment(g, 8);
   L.LLVMSetLinkage(g, Linkage.External);
-  debug.mapGlobal(g, map, attributes);
+  debug.btfDefinition(g, name, node, attributes);
   return g;
 }
 
