@@ -2,7 +2,7 @@
 # Installs the Debian packages tsxdp and its tests use, when missing (run as root).
 #   libllvm14  the compiler's backend (any libLLVM >= 14 with the BPF target works)
 #   libbpf1    the loader
-#   bpftool, clang-14, libbpf-dev, linux-libc-dev, iproute2, libxdp1: the tests independent references and tools
+#   bpftool, clang-14, libbpf-dev, linux-libc-dev, iproute2, libxdp1: the tests' independent references and tools
 #   iputils-ping, util-linux (setpriv, unshare): attach tests (ICMP echo through XDP, unprivileged runs, private mount namespaces)
 set -euo pipefail
 packages=(libllvm14 libbpf1 bpftool clang-14 libbpf-dev linux-libc-dev iproute2 iputils-ping util-linux libxdp1)
