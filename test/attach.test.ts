@@ -29,6 +29,8 @@ import {
   findDevice,
   loadedProgramIds,
   loadObject,
+  u32Key,
+  u64Value,
   VETH_XDP_MAX_MTU,
   xdpStatus,
 } from "../compiler/loader/index";
@@ -62,6 +64,23 @@ const example = (name: string) => {
 };
 const passSource = (name: string) => `import { xdp, XdpAction } from "tsxdp";\nexport const ${name} = xdp(() => XdpAction.PASS);\n`;
 const dropSource = `import { xdp, XdpAction } from "tsxdp";\nexport const drop_all = xdp(() => XdpAction.DROP);\n`;
+/**
+ * A PASS program that counts the datagrams of the replacement tests: IPv4
+ * UDP to port 5005 whose payload carries traffic.mjs's "tsxd" mark, one
+ * atomicAdd per datagram into its own object's `seen`.
+ */
+const countedSource = (name: string) => `import { xdp, XdpAction, ArrayMap, atomicAdd, htons, htonl, type be16, type be32, type u8, type u64 } from "tsxdp";
+const seen = new ArrayMap<u64>({ maxEntries: 1 });
+export const ${name} = xdp((ctx) => {
+  const { data, data_end } = ctx;
+  if (data + 50 > data_end) return XdpAction.PASS;
+  if (data.load<be16>(12) !== htons(0x0800) || data.load<u8>(14) !== 0x45 || data.load<u8>(23) !== 17) return XdpAction.PASS;
+  if (data.load<be16>(36) !== htons(5005) || data.load<be32>(46) !== htonl(0x74737864)) return XdpAction.PASS;
+  const c = seen.lookup(0);
+  if (c) atomicAdd(c, 1);
+  return XdpAction.PASS;
+});
+`;
 const devmapSource = `import { xdp, XdpAction } from "tsxdp";\nexport const on_egress = xdp.devmap(() => XdpAction.PASS);\n`;
 
 // ---------------------------------------------------------------------------
@@ -185,6 +204,8 @@ describe.skipIf(skipKernel)(kernelTitle("attach with real traffic"), () => {
       drop_udp_port: example("drop_udp_port"),
       drop_jumbo: example("drop_jumbo_frags"),
       devmap: build(devmapSource, "devmap"),
+      counted_a: build(countedSource("counted_a"), "counted_a"),
+      counted_b: build(countedSource("counted_b"), "counted_b"),
     };
     for (const [name, bytes] of Object.entries(sources)) {
       files[name] = path.join(dir, `${name}.o`);
@@ -305,6 +326,47 @@ describe.skipIf(skipKernel)(kernelTitle("attach with real traffic"), () => {
       } finally {
         // `first` expects its own program; after the swaps the device may run
         // the other one, which only a detach by device removes.
+        first.close();
+        detachXdp({ device: p.a });
+      }
+      expect(xdpOf(p.a)).toEqual(clean);
+    });
+  }
+
+  for (const method of ["link", "netlink"] as const) {
+    test(`atomic replacement (${method === "link" ? "link update" : "netlink REPLACE"}) counted by both programs: old + new == received == sent`, async () => {
+      const p = pair();
+      const names = ["counted_a", "counted_b"] as const;
+      const seen = names.map((n) => objects.get(n)!.map("seen"));
+      for (const m of seen) m.update(u32Key(0), new Uint8Array(8)); // both tests share the objects
+      const first = attachXdp(program("counted_a"), { device: p.a, method });
+      const N = 2000;
+      let swaps = 0;
+      try {
+        const rx = await udpReceiver(p.ipA, 5005, 400, 15000);
+        let sending = true;
+        const sent = udpSend(p.ns, p.ipA, 5005, N, 500).finally(() => (sending = false));
+        await sleep(100);
+        const ids = names.map((n) => program(n).info().id);
+        while (sending) {
+          const r = attachXdp(program(names[(swaps + 1) % 2]!), { device: p.a, replace: true, expectedProgId: ids[swaps % 2] });
+          expect(r.method).toBe(method);
+          if (method === "link") expect(r.linkId).toBe(first.linkId);
+          r.close();
+          swaps++;
+          await sleep(40);
+        }
+        await sent;
+        const result = await rx.result();
+        const [a, b] = seen.map((m) => Number(u64Value(m.lookup(u32Key(0))!)));
+        expect(swaps).toBeGreaterThanOrEqual(6);
+        expect(result.duplicates).toEqual([]);
+        expect(result.total).toBe(N);
+        // Every datagram ran through exactly one of the two programs: none counted twice, none missed.
+        expect(a! + b!).toBe(N);
+        expect(a).toBeGreaterThan(0);
+        expect(b).toBeGreaterThan(0);
+      } finally {
         first.close();
         detachXdp({ device: p.a });
       }

@@ -169,9 +169,14 @@ export function udpSend(ns: string, toIp: string, port: number, count: number, i
   });
 }
 
-/** Raw frames out of `dev` in `ns` (AF_PACKET); returns the frames that arrived on it meanwhile. */
-export function rawExchange(ns: string, dev: string, frame: Uint8Array, count: number, listenMs: number): string[] {
-  const out = inNs(ns, process.execPath, [trafficScript, "raw", dev, Buffer.from(frame).toString("hex"), String(count), String(listenMs)]);
+/**
+ * Raw frames out of `dev` in `ns` (AF_PACKET): `frame` `count` times, or each
+ * of several frames `count` times, in order; returns the frames that arrived
+ * on it meanwhile.
+ */
+export function rawExchange(ns: string, dev: string, frame: Uint8Array | readonly Uint8Array[], count: number, listenMs: number): string[] {
+  const hex = (frame instanceof Uint8Array ? [frame] : frame).map((f) => Buffer.from(f).toString("hex")).join(",");
+  const out = inNs(ns, process.execPath, [trafficScript, "raw", dev, hex, String(count), String(listenMs)]);
   return (JSON.parse(out.trim().split("\n").pop()!) as { received: string[] }).received;
 }
 

@@ -2,7 +2,9 @@
 //   send <ip> <port> <count> <intervalUs> [size]  numbered UDP datagrams at a steady rate
 //   recv <ip> <port> <idleMs> <maxMs>             counts numbered datagrams; prints JSON on exit
 //   raw <ifname> <hexframe> <count> <listenMs>     sends raw Ethernet frames through AF_PACKET and
-//                                                  prints (JSON) the frames that arrive meanwhile
+//                                                  prints (JSON) the frames that arrive meanwhile;
+//                                                  <hexframe> may list several, comma-separated:
+//                                                  each is sent <count> times, in order
 // Plain JavaScript on purpose: Node 20 runs it without a TypeScript step.
 import dgram from "node:dgram";
 import { createRequire } from "node:module";
@@ -84,8 +86,10 @@ function raw(ifname, hex, count, listenMs) {
   sll.writeUInt16BE(ETH_P_ALL, 2);
   sll.writeInt32LE(index, 4);
   if (bind(fd, sll, sll.length) < 0) throw new Error(`bind ${ifname}: errno ${koffi.errno()}`);
-  const frame = Buffer.from(hex, "hex");
-  for (let i = 0; i < count; i++) if (Number(sendfn(fd, frame, frame.length, 0)) < 0) throw new Error(`send: errno ${koffi.errno()}`);
+  for (const one of hex.split(",")) {
+    const frame = Buffer.from(one, "hex");
+    for (let i = 0; i < count; i++) if (Number(sendfn(fd, frame, frame.length, 0)) < 0) throw new Error(`send: errno ${koffi.errno()}`);
+  }
   const received = [];
   const buf = Buffer.alloc(4096);
   const from = Buffer.alloc(20);
