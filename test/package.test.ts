@@ -20,6 +20,18 @@ export const only_ipv4 = xdp((ctx) => {
 });
 `;
 
+const headers = `import { xdp, XdpAction, htons, sizeof } from "tsxdp";
+import { type EthHdr, type Ipv4Hdr, ETH_P_IP, IPPROTO_UDP } from "tsxdp/net";
+
+export const udp_only = xdp((ctx) => {
+  const eth = ctx.data.header<EthHdr>(0);
+  if (!eth || eth.proto !== htons(ETH_P_IP)) return XdpAction.PASS;
+  const ip = ctx.data.header<Ipv4Hdr>(sizeof<EthHdr>());
+  if (!ip) return XdpAction.DROP;
+  return ip.protocol === IPPROTO_UDP ? XdpAction.PASS : XdpAction.DROP;
+});
+`;
+
 const embed = `import { compile, formatDiagnostics } from "tsxdp/compiler";
 import { readFileSync } from "node:fs";
 
@@ -49,6 +61,7 @@ describe("the packed package in a fresh project", () => {
     const tgz = path.join(work, packed);
     fs.writeFileSync(path.join(project, "package.json"), JSON.stringify({ name: "user-project", private: true, type: "module" }));
     fs.writeFileSync(path.join(project, "prog.ts"), program);
+    fs.writeFileSync(path.join(project, "headers.ts"), headers);
     fs.writeFileSync(path.join(project, "embed.mjs"), embed);
     fs.writeFileSync(path.join(project, "embed-typed.ts"), embedTyped);
     const install = run("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", tgz]);
@@ -65,6 +78,12 @@ describe("the packed package in a fresh project", () => {
     expect(elf.section(".BTF.ext")).toBeDefined();
   });
 
+  test("the network headers of tsxdp/net resolve for the compiler too", () => {
+    const r = run("npx", ["--no-install", "tsxdp", "build", "headers.ts", "-o", "headers.o"]);
+    expect(r.code, r.out).toBe(0);
+    expect(readElf(fs.readFileSync(path.join(project, "headers.o"))).section("xdp")).toBeDefined();
+  });
+
   test("npx tsxdp check reports a bad program with exit code 1", () => {
     fs.writeFileSync(path.join(project, "bad.ts"), program.replace("if (data + 14 > data_end) return XdpAction.DROP;", ""));
     const r = run("npx", ["--no-install", "tsxdp", "check", "bad.ts"]);
@@ -76,7 +95,7 @@ describe("the packed package in a fresh project", () => {
     test(`the user's own TypeScript resolves the dialect and the compiler API (moduleResolution ${resolution})`, () => {
       const tsconfig = {
         compilerOptions: { strict: true, noEmit: true, target: "es2022", module: resolution === "nodenext" ? "nodenext" : "preserve", moduleResolution: resolution, skipLibCheck: false, types: [] },
-        files: ["prog.ts", "embed-typed.ts"],
+        files: ["prog.ts", "headers.ts", "embed-typed.ts"],
       };
       fs.writeFileSync(path.join(project, "tsconfig.json"), JSON.stringify(tsconfig));
       const r = run(process.execPath, [path.join(project, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json"]);
