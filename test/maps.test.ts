@@ -162,3 +162,35 @@ describe("atomic operations on map values", () => {
     }
   });
 });
+
+describe.skipIf(skipKernel)("header structs as map keys and values", () => {
+  test("a flow table keyed by the 5-tuple counts each flow, padding zeroed", () => {
+    const r = compile({ file: "test/fixtures/positive/map_struct_key.ts" });
+    expect(r.ok, formatDiagnostics(r.diagnostics, r.sources)).toBe(true);
+    const obj = loadObject(r.object!);
+    try {
+      const flows: [number[], number, number][] = [
+        [[10, 0, 0, 1], 1234, 53],
+        [[10, 0, 0, 1], 1234, 53],
+        [[10, 0, 0, 9], 4000, 123],
+        [[10, 0, 0, 1], 1234, 53],
+      ];
+      for (const [src, sport, dport] of flows) {
+        const frame = P.ethernet({ proto: P.ETH_P_IP }, P.ipv4({ protocol: P.IPPROTO_UDP, src }, P.udp(sport, dport)));
+        expect(obj.program("flow_table").testRun({ data: frame }).action).toBe("PASS");
+      }
+      const map = obj.map("flows");
+      expect(map.info()).toMatchObject({ keySize: 16, valueSize: 16 });
+      const got = new Map(map.keys().map((k) => [Buffer.from(k).toString("hex"), u64Value(map.lookup(k)!.slice(0, 8))]));
+      // saddr, daddr, sport, dport (network order), protocol, three bytes of zeroed padding.
+      expect(got).toEqual(
+        new Map([
+          ["0a0000010a00000204d2003511000000", 3n],
+          ["0a0000090a0000020fa0007b11000000", 1n],
+        ]),
+      );
+    } finally {
+      obj.close();
+    }
+  });
+});

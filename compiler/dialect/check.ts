@@ -98,7 +98,7 @@ function checkNode(node: ts.Node, intrinsics: Intrinsics, d: DiagnosticBag): "sk
       d.report(Codes.unsupportedLiteral, node, "bigint literals are not supported", { hints: ["write the number without `n`; u64 constants are exact"] });
       return;
     case ts.SyntaxKind.ObjectLiteralExpression:
-      if (isMapOptions(node, intrinsics) || isRunConfig(node, intrinsics)) return;
+      if (isMapOptions(node, intrinsics) || isRunConfig(node, intrinsics) || isMapKeyOrValue(node, intrinsics)) return;
       d.report(Codes.unsupportedLiteral, node, "object and array values are not supported", { hints: ["use separate integer variables"] });
       return "skip";
     case ts.SyntaxKind.ArrayLiteralExpression:
@@ -197,6 +197,15 @@ function isRunConfig(node: ts.Node, intrinsics: Intrinsics): boolean {
   if (ts.isArrayLiteralExpression(n) && ts.isPropertyAssignment(n.parent)) n = n.parent.parent;
   const call = n.parent;
   return ts.isObjectLiteralExpression(n) && ts.isCallExpression(call) && call.arguments[1] === n && intrinsics.section(call.expression) !== undefined;
+}
+
+/** A struct key or value written in place: `flows.lookup({ saddr, dport })`, nested literals included. */
+function isMapKeyOrValue(node: ts.Node, intrinsics: Intrinsics): boolean {
+  let n = node;
+  while (ts.isObjectLiteralExpression(n) && ts.isPropertyAssignment(n.parent) && ts.isObjectLiteralExpression(n.parent.parent)) n = n.parent.parent;
+  const call = n.parent;
+  if (!ts.isCallExpression(call) || !call.arguments.includes(n as ts.Expression) || !ts.isPropertyAccessExpression(call.expression)) return false;
+  return ["lookup", "update", "delete"].includes(call.expression.name.text) && intrinsics.isMap(call.expression.expression);
 }
 
 function isMapOptions(node: ts.Node, intrinsics: Intrinsics): boolean {

@@ -162,6 +162,14 @@ export class Intrinsics {
     return undefined;
   }
 
+  /** Whether `expr` names a map declared in the file (`const m = new HashMap<…>(…)`). */
+  isMap(expr: ts.Expression): boolean {
+    let sym = this.checker.getSymbolAtLocation(expr);
+    if (sym && sym.flags & ts.SymbolFlags.Alias) sym = this.checker.getAliasedSymbol(sym);
+    const decl = sym?.declarations?.[0];
+    return !!decl && ts.isVariableDeclaration(decl) && !!decl.initializer && ts.isNewExpression(decl.initializer) && this.mapClass(decl.initializer.expression) !== undefined;
+  }
+
   /** The map class a `new` expression creates (`new HashMap<…>(…)`), by name. */
   mapClass(expr: ts.Expression): string | undefined {
     const sym = this.dialectSymbol(expr);

@@ -9,7 +9,8 @@ import type { DiagnosticBag } from "../diagnostics/diagnostic";
 import type { Intrinsics } from "../dialect/intrinsics";
 import { Abort, type BuildOptions, FunctionBuilder, type ModuleScope, buildProgram } from "./builder";
 import { convertTo, lowerExpression, type Value } from "./expressions";
-import type { GlobalDecl, MapDecl, ModuleIR, ProgramIR, RunConfig } from "./ir";
+import type { GlobalDecl, MapDecl, ModuleIR, ProgramIR, RunConfig, SlotType } from "./ir";
+import { LayoutError } from "./layout";
 import { mapClasses, redirectMaps } from "../dialect/intrinsics";
 import { type IntType, u32 } from "./types";
 import { Layouts } from "./layout";
@@ -107,8 +108,8 @@ function declareMap(scope: ModuleScope, fb: FunctionBuilder, decl: ts.VariableDe
   names.add(name);
   const isArray = className === "ArrayMap" || className === "PerCpuArray";
   const typeArgs = init.typeArguments ?? [];
-  let key: IntType | undefined = u32;
-  let value: IntType | undefined = u32;
+  let key: SlotType | undefined = u32;
+  let value: SlotType | undefined = u32;
   if (redirectMaps.has(className)) {
     // Keys and values are fixed by the kernel: a u32 index and a u32 ifindex / queue size / socket fd.
     if (typeArgs.length !== 0) {
@@ -121,12 +122,21 @@ function declareMap(scope: ModuleScope, fb: FunctionBuilder, decl: ts.VariableDe
       return undefined;
     }
     const [keyNode, valueNode] = isArray ? [undefined, typeArgs[0]!] : [typeArgs[0]!, typeArgs[1]!];
-    key = keyNode ? scope.intrinsics.intType(keyNode) : u32;
-    value = scope.intrinsics.intType(valueNode);
-    if (!key || !value) {
-      d.report(Codes.mapType, !key ? keyNode! : valueNode, "map keys and values are integer types for now (u8 … u64, i8 … i64, be16 …)");
-      return undefined;
-    }
+    // An integer type, or a header struct (an interface laid out as C).
+    const slotType = (node: ts.TypeNode): SlotType | undefined => {
+      const int = scope.intrinsics.intType(node);
+      if (int) return int;
+      try {
+        return scope.layouts.ofTypeNode(node);
+      } catch (err) {
+        if (!(err instanceof LayoutError)) throw err;
+        d.report(Codes.mapType, err.node, `map keys and values are integer types or header structs: ${err.message}`);
+        return undefined;
+      }
+    };
+    key = keyNode ? slotType(keyNode) : u32;
+    value = key && slotType(valueNode);
+    if (!key || !value) return undefined;
   }
   const options = init.arguments?.[0];
   if (!options || !ts.isObjectLiteralExpression(options)) {

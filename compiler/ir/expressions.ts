@@ -12,7 +12,7 @@ import type { HelperSpec } from "../dialect/helpers";
 import { type ByteSwapName, redirectMaps } from "../dialect/intrinsics";
 import type { FunctionBuilder } from "./builder";
 import { byteSwapCall, checksumReplace, conversion, helperCall, inlineCall, printk } from "./calls";
-import { type BinaryKind, type Block, type Const, type CtxField, type MapDecl, type Operand, type Predicate, type Temp, isJumpedTo } from "./ir";
+import { type SlotType, type StructLiteral, isLayout, slotSize, type BinaryKind, type Block, type Const, type CtxField, type MapDecl, type Operand, type Predicate, type Temp, isJumpedTo } from "./ir";
 import {
   type Untyped,
   boolConst,
@@ -266,14 +266,16 @@ function call(fb: FunctionBuilder, e: ts.CallExpression): Value {
 
 /** `map.lookup(k)`, `map.update(k, v, flags?)`, `map.delete(k)`: the map helpers, keys and values passed on the stack. */
 function mapMethod(fb: FunctionBuilder, map: MapDecl, method: string, e: ts.CallExpression): Value {
-  const key = (i: number) => convertTo(fb, lowerExpression(fb, e.arguments[i]!, map.key), map.key, e.arguments[i]!) as Operand;
+  const slotValue = (i: number, t: SlotType): Operand | StructLiteral =>
+    isLayout(t) ? structLiteral(fb, e.arguments[i]!, t) : (convertTo(fb, lowerExpression(fb, e.arguments[i]!, t), t, e.arguments[i]!) as Operand);
+  const key = (i: number) => slotValue(i, map.key);
   const redirect = redirectMaps.get(map.className);
   if (method === "redirect") {
     if (!redirect) throw fb.fail(Codes.mapOperation, e.expression, `only DevMap, DevMapHash, CpuMap and XskMap redirect; \`${map.name}\` is a ${map.className}`);
     if (e.arguments.length < 1 || e.arguments.length > 2) throw fb.fail(Codes.callArguments, e, "`redirect` takes a key and optional flags");
     const flags = e.arguments[1] ? (convertTo(fb, lowerExpression(fb, e.arguments[1], u64), u64, e.arguments[1]) as Operand) : constant(0n, u64);
     const dst = fb.temp(u32);
-    fb.emit({ op: "map_redirect", dst, map, key: key(0), flags, node: e });
+    fb.emit({ op: "map_redirect", dst, map, key: key(0) as Operand, flags, node: e });
     return dst;
   }
   // check_map_func_compatibility (kernel/bpf/verifier.c): a program only redirects through these
@@ -288,18 +290,19 @@ function mapMethod(fb: FunctionBuilder, map: MapDecl, method: string, e: ts.Call
       argument(fb, e, 0);
       const dst = fb.temp(mapValuePtr);
       fb.emit({ op: "map_lookup", dst, map, key: key(0), node: e });
+      const v = map.value;
       const layout: Layout = {
         name: `${map.name} value`,
-        size: map.value.bits / 8,
-        align: map.value.bits / 8,
+        size: slotSize(v),
+        align: isLayout(v) ? v.align : v.bits / 8,
         packed: false,
-        fields: new Map([["value", { name: "value", offset: 0, size: map.value.bits / 8, type: { kind: "scalar", type: map.value } }]]),
+        fields: new Map([["value", { name: "value", offset: 0, size: slotSize(v), type: isLayout(v) ? { kind: "struct", layout: v } : { kind: "scalar", type: v } }]]),
       };
       return { kind: "view", region: "map", ptr: dst, offset: 0, shape: { kind: "struct", layout }, nullable: true, ...(redirect ? { readOnly: map.className } : {}) };
     }
     case "update": {
       if (e.arguments.length < 2 || e.arguments.length > 3) throw fb.fail(Codes.callArguments, e, "`update` takes a key, a value and optional flags");
-      const value = convertTo(fb, lowerExpression(fb, e.arguments[1]!, map.value), map.value, e.arguments[1]!) as Operand;
+      const value = slotValue(1, map.value);
       const flags = e.arguments[2] ? (convertTo(fb, lowerExpression(fb, e.arguments[2], u64), u64, e.arguments[2]) as Operand) : constant(0n, u64);
       const dst = fb.temp(i64);
       fb.emit({ op: "map_update", dst, map, key: key(0), value, flags, node: e });
@@ -314,6 +317,32 @@ function mapMethod(fb: FunctionBuilder, map: MapDecl, method: string, e: ts.Call
     default:
       throw fb.fail(Codes.unsupportedCall, e.expression, redirect ? `a ${map.className} has \`redirect\`${redirect.lookup ? " and `lookup`" : ""}` : `maps have \`lookup\`, \`update\` and \`delete\``);
   }
+}
+
+/**
+ * A struct key or value written in place: `{ saddr: ip.saddr, dport: udp.dest }`
+ * (TypeScript checks the fields against the interface). Nested structs are
+ * nested literals; arrays are not supported here.
+ */
+function structLiteral(fb: FunctionBuilder, e: ts.Expression, layout: Layout, base = 0, stores: { offset: number; value: Operand }[] = []): StructLiteral {
+  const expr = ts.isParenthesizedExpression(e) ? e.expression : e;
+  if (!ts.isObjectLiteralExpression(expr)) {
+    throw fb.fail(Codes.mapType, e, `a \`${layout.name}\` key or value is written as an object literal here`, { hints: [`e.g. \`{ ${[...layout.fields.keys()].join(", ")} }\``] });
+  }
+  for (const prop of expr.properties) {
+    const name = ts.isPropertyAssignment(prop) || ts.isShorthandPropertyAssignment(prop) ? (ts.isIdentifier(prop.name) ? prop.name.text : undefined) : undefined;
+    const field = name !== undefined ? layout.fields.get(name) : undefined;
+    if (!field) throw fb.fail(Codes.mapType, prop, `\`${layout.name}\` has no such field`);
+    const valueExpr = ts.isPropertyAssignment(prop) ? prop.initializer : (prop as ts.ShorthandPropertyAssignment).name;
+    if (field.type.kind === "struct") {
+      structLiteral(fb, valueExpr, field.type.layout, base + field.offset, stores);
+    } else if (field.type.kind === "scalar") {
+      stores.push({ offset: base + field.offset, value: convertTo(fb, lowerExpression(fb, valueExpr, field.type.type), field.type.type, valueExpr) as Operand });
+    } else {
+      throw fb.fail(Codes.mapType, prop, "array fields of map keys and values cannot be written in a literal yet");
+    }
+  }
+  return { kind: "struct", layout, stores };
 }
 
 /** A write to a redirect map's entry: the kernel maps it read-only (BPF_F_RDONLY_PROG, or a socket's fields). */

@@ -10,6 +10,7 @@
  */
 import type ts from "typescript";
 import type { HelperSpec } from "../dialect/helpers";
+import type { Layout } from "./layout";
 import type { BoolType, IntType, PointerType, ValueType } from "./types";
 
 export interface Temp {
@@ -122,8 +123,8 @@ export interface MapDecl {
   /** BPF_MAP_TYPE_* (include/uapi/linux/bpf.h). */
   readonly type: number;
   readonly className: string;
-  readonly key: IntType;
-  readonly value: IntType;
+  readonly key: SlotType;
+  readonly value: SlotType;
   readonly maxEntries: number;
   readonly flags: number;
   readonly pinned: boolean;
@@ -154,12 +155,33 @@ export interface GlobalStore extends InstrBase {
   readonly value: Operand;
 }
 
+/** What a map key or value is: an integer, or a header struct laid out as C. */
+export type SlotType = IntType | Layout;
+
+export function isLayout(t: SlotType): t is Layout {
+  return "fields" in t;
+}
+
+export function slotSize(t: SlotType): number {
+  return isLayout(t) ? t.size : t.bits / 8;
+}
+
+/**
+ * A struct key or value written as an object literal: the bytes are zeroed
+ * (padding included, as the kernel hashes every byte) and each field stored.
+ */
+export interface StructLiteral {
+  readonly kind: "struct";
+  readonly layout: Layout;
+  readonly stores: readonly { readonly offset: number; readonly value: Operand }[];
+}
+
 /** bpf_map_lookup_elem: a pointer to the value, or null. */
 export interface MapLookup extends InstrBase {
   readonly op: "map_lookup";
   readonly dst: Temp;
   readonly map: MapDecl;
-  readonly key: Operand;
+  readonly key: Operand | StructLiteral;
 }
 
 /** bpf_map_update_elem / bpf_map_delete_elem: 0 or a negative errno. */
@@ -167,8 +189,8 @@ export interface MapUpdate extends InstrBase {
   readonly op: "map_update" | "map_delete";
   readonly dst: Temp;
   readonly map: MapDecl;
-  readonly key: Operand;
-  readonly value?: Operand;
+  readonly key: Operand | StructLiteral;
+  readonly value?: Operand | StructLiteral;
   readonly flags?: Operand;
 }
 

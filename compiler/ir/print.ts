@@ -2,7 +2,7 @@
  * A readable dump of the IR (`tsxdp build --emit-ir`), for debugging the
  * compiler and for bug reports. Not a stable format.
  */
-import type { Block, Instr, ModuleIR, Operand, ProgramIR, Terminator } from "./ir";
+import type { Block, Instr, ModuleIR, Operand, ProgramIR, StructLiteral, Terminator } from "./ir";
 import { typeName } from "./types";
 
 export function printModule(m: ModuleIR): string {
@@ -24,6 +24,10 @@ export function printProgram(p: ProgramIR): string {
 
 function op(o: Operand): string {
   return o.kind === "const" ? `${o.value}:${typeName(o.type)}` : `t${o.id}`;
+}
+
+function slot(v: Operand | StructLiteral): string {
+  return v.kind === "struct" ? `{ ${v.stores.map((s) => `+${s.offset}: ${op(s.value)}`).join(", ")} }` : op(v);
 }
 
 function printInstr(i: Instr): string {
@@ -51,10 +55,10 @@ function printInstr(i: Instr): string {
     case "printk":
       return `printk ${JSON.stringify(i.format)}(${i.args.map(op).join(", ")})`;
     case "map_lookup":
-      return `t${i.dst.id} = lookup ${i.map.name}[${op(i.key)}]`;
+      return `t${i.dst.id} = lookup ${i.map.name}[${slot(i.key)}]`;
     case "map_update":
     case "map_delete":
-      return `t${i.dst.id} = ${i.op === "map_update" ? "update" : "delete"} ${i.map.name}[${op(i.key)}]${i.value ? ` = ${op(i.value)}` : ""}${i.flags ? ` flags ${op(i.flags)}` : ""}`;
+      return `t${i.dst.id} = ${i.op === "map_update" ? "update" : "delete"} ${i.map.name}[${slot(i.key)}]${i.value ? ` = ${slot(i.value)}` : ""}${i.flags ? ` flags ${op(i.flags)}` : ""}`;
     case "map_redirect":
       return `t${i.dst.id} = redirect ${i.map.name}[${op(i.key)}] flags ${op(i.flags)}`;
     case "global_load":

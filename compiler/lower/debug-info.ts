@@ -13,6 +13,7 @@ import path from "node:path";
 import type ts from "typescript";
 import type { GlobalDecl, MapDecl, ModuleIR, ProgramIR } from "../ir/ir";
 import type { IntType } from "../ir/types";
+import { type FieldType, type Layout, sizeOfField } from "../ir/layout";
 import type { MapAttribute } from "./generate";
 import {
   DIFlags,
@@ -41,6 +42,7 @@ export class DebugInfo {
   private readonly ctxPtrType: LLVMMetadataRef;
   private scope: LLVMMetadataRef | undefined;
   private readonly integers = new Map<IntType, LLVMMetadataRef>();
+  private readonly structs = new Map<Layout, LLVMMetadataRef>();
   private readonly sourceFile: ts.SourceFile;
 
   constructor(
@@ -121,7 +123,7 @@ export class DebugInfo {
       const pointee =
         "count" in a
           ? L.LLVMDIBuilderCreateArrayType(di, BigInt(a.count) * 32n, 32, int, [L.LLVMDIBuilderGetOrCreateSubrange(di, 0n, BigInt(a.count))], 1)
-          : this.integerType(a.type);
+          : this.slotType(a.type);
       const ptr = L.LLVMDIBuilderCreatePointerType(di, pointee, 64, 0, 0, "", 0);
       return L.LLVMDIBuilderCreateMemberType(di, this.cu, a.name, a.name.length, this.file, 0, 64, 64, i * 64, DIFlags.Zero, ptr);
     });
@@ -144,6 +146,26 @@ export class DebugInfo {
     const expr = L.LLVMDIBuilderCreateExpression(di, null, 0);
     const gve = L.LLVMDIBuilderCreateGlobalVariableExpression(di, this.cu, decl.name, decl.name.length, decl.name, decl.name.length, this.file, line, type, 0, expr, null, decl.type.bits);
     L.LLVMGlobalSetMetadata(global, L.LLVMGetMDKindIDInContext(this.context, "dbg", 3), gve);
+  }
+
+  /** A map key or value type: an integer, or a header struct with its members, as BTF shows them. */
+  private slotType(t: IntType | Layout): LLVMMetadataRef {
+    if (!("fields" in t)) return this.integerType(t);
+    const cached = this.structs.get(t);
+    if (cached) return cached;
+    const { L, di } = this;
+    const fieldType = (f: FieldType): LLVMMetadataRef => {
+      if (f.kind === "scalar") return this.integerType(f.type);
+      if (f.kind === "struct") return this.slotType(f.layout);
+      const element = fieldType(f.element);
+      return L.LLVMDIBuilderCreateArrayType(di, BigInt(sizeOfField(f) * 8), 8, element, [L.LLVMDIBuilderGetOrCreateSubrange(di, 0n, BigInt(f.count))], 1);
+    };
+    const members = [...t.fields.values()].map((f) =>
+      L.LLVMDIBuilderCreateMemberType(di, this.cu, f.name, f.name.length, this.file, 0, BigInt(f.size * 8), 8, BigInt(f.offset * 8), DIFlags.Zero, fieldType(f.type)),
+    );
+    const out = L.LLVMDIBuilderCreateStructType(di, this.cu, t.name, Buffer.byteLength(t.name), this.file, 0, BigInt(t.size * 8), t.align * 8, DIFlags.Zero, null, members, members.length, 0, null, "", 0);
+    this.structs.set(t, out);
+    return out;
   }
 
   /** `__u32`, `__s64`, … as the kernel's headers name them (BTF shows these names). */

@@ -12,7 +12,7 @@
 import path from "node:path";
 import type ts from "typescript";
 import { EnvironmentError, InternalError } from "../diagnostics/diagnostic";
-import { type Block, type GlobalDecl, type Instr, type MapDecl, type ModuleIR, type Operand, type Predicate, type ProgramIR, ctxFieldOffsets, reversePostOrder } from "../ir/ir";
+import { type SlotType, type StructLiteral, isLayout, type Block, type GlobalDecl, type Instr, type MapDecl, type ModuleIR, type Operand, type Predicate, type ProgramIR, ctxFieldOffsets, reversePostOrder } from "../ir/ir";
 import { type IntType, type ValueType, i64, u64 } from "../ir/types";
 import { AtomicOrdering, AtomicRMWBinOp, IntPredicate, LLVMNotFoundError, Linkage, llvm, type LLVMBasicBlockRef, type LLVMC, type LLVMValueRef } from "../llvm/llvm-c";
 import { DebugInfo } from "./debug-info";
@@ -163,7 +163,7 @@ function emitGlobal(L: LLVMC, llmod: ReturnType<LLVMC["LLVMModuleCreateWithNameI
   return g;
 }
 
-export type MapAttribute = { readonly name: string; readonly count: number } | { readonly name: "key" | "value"; readonly type: IntType };
+export type MapAttribute = { readonly name: string; readonly count: number } | { readonly name: "key" | "value"; readonly type: SlotType };
 
 function mapAttributes(map: MapDecl): MapAttribute[] {
   const out: MapAttribute[] = [{ name: "type", count: map.type }, { name: "max_entries", count: map.maxEntries }, { name: "key", type: map.key }, { name: "value", type: map.value }];
@@ -228,9 +228,12 @@ class ProgramLowering {
     for (const block of program.blocks) {
       for (const i of block.instrs) {
         if (i.op !== "map_lookup" && i.op !== "map_update" && i.op !== "map_delete") continue;
-        const key = L.LLVMBuildAlloca(this.b, t.of(i.map.key), "key");
-        const value = i.op === "map_update" ? L.LLVMBuildAlloca(this.b, t.of(i.map.value), "value") : undefined;
-        this.slots.set(i, { key, value });
+        const slot = (type: SlotType, name: string) => {
+          const a = L.LLVMBuildAlloca(this.b, isLayout(type) ? L.LLVMArrayType(t.i8, type.size) : t.of(type), name);
+          L.LLVMSetAlignment(a, 8);
+          return a;
+        };
+        this.slots.set(i, { key: slot(i.map.key, "key"), value: i.op === "map_update" ? slot(i.map.value, "value") : undefined });
       }
     }
 
@@ -290,7 +293,7 @@ class ProgramLowering {
       case "map_update":
       case "map_delete": {
         const slot = this.slots.get(i)!;
-        L.LLVMBuildStore(b, this.operand(i.key), slot.key);
+        this.storeSlot(slot.key, i.key);
         const mapPtr = L.LLVMBuildBitCast(b, this.maps.get(i.map)!, t.ptr, "");
         const keyPtr = L.LLVMBuildBitCast(b, slot.key, t.ptr, "");
         if (i.op === "map_lookup") {
@@ -304,7 +307,7 @@ class ProgramLowering {
           return this.define(i.dst.id, L.LLVMBuildCall2(b, fnType, helper(L, t, 3, fnType), [mapPtr, keyPtr], 2, ""));
         }
         // bpf_map_update_elem (2): long (map, key, value, flags)
-        L.LLVMBuildStore(b, this.operand(i.value!), slot.value!);
+        this.storeSlot(slot.value!, i.value!);
         const fnType = L.LLVMFunctionType(t.i64, [t.ptr, t.ptr, t.ptr, t.i64], 4, 0);
         const args = [mapPtr, keyPtr, L.LLVMBuildBitCast(b, slot.value!, t.ptr, ""), this.operand(i.flags!)];
         return this.define(i.dst.id, L.LLVMBuildCall2(b, fnType, helper(L, t, 2, fnType), args, 4, ""));
@@ -410,6 +413,36 @@ class ProgramLowering {
       case "local_set":
         L.LLVMBuildStore(b, this.operand(i.value), this.locals.get(i.local.id)!);
         return;
+    }
+  }
+
+  /**
+   * A map key or value into its stack slot. A struct is zeroed first, padding
+   * included: the kernel hashes and compares every byte of a key.
+   */
+  private storeSlot(slot: LLVMValueRef, v: Operand | StructLiteral): void {
+    const { L, b, t } = this;
+    if (v.kind !== "struct") {
+      L.LLVMBuildStore(b, this.operand(v), slot);
+      return;
+    }
+    const at = (offset: number, type: ReturnType<LLVMC["LLVMInt8TypeInContext"]>) => {
+      const p = L.LLVMBuildGEP2(b, t.i8, L.LLVMBuildBitCast(b, slot, t.ptr, ""), [t.constI64(BigInt(offset))], 1, "");
+      return L.LLVMBuildBitCast(b, p, L.LLVMPointerType(type, 0), "");
+    };
+    let offset = 0;
+    for (const [size, type] of [
+      [8, t.i64],
+      [4, t.i32],
+      [2, t.i16],
+      [1, t.i8],
+    ] as const) {
+      for (; offset + size <= v.layout.size; offset += size) L.LLVMSetAlignment(L.LLVMBuildStore(b, L.LLVMConstInt(type, 0n, 0), at(offset, type)), size);
+    }
+    for (const s of v.stores) {
+      const value = this.operand(s.value);
+      const store = L.LLVMBuildStore(b, value, at(s.offset, L.LLVMTypeOf(value)));
+      L.LLVMSetAlignment(store, 1);
     }
   }
 
