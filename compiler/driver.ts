@@ -19,7 +19,7 @@ import { InputError, parseProgram, type SourceInput } from "./frontend/program";
 import { buildModule } from "./ir/build";
 import type { ModuleIR, SectionName } from "./ir/ir";
 import { printModule } from "./ir/print";
-import { generateObject, type CpuVersion, type OptLevel } from "./lower/generate";
+import { LlvmError, generateObject, type CpuVersion, type OptLevel } from "./lower/generate";
 import { checkObject } from "./object/check";
 import { fixLineZero } from "./object/line-info";
 
@@ -93,12 +93,19 @@ export function compile(input: CompileInput): CompileResult {
     const ir = input.emitIr ? printModule(module) : undefined;
     if (diagnostics.hasErrors || input.checkOnly) return done({ programs, license: module.license, ir });
 
-    const out = generateObject(module, {
-      optLevel: input.optLevel ?? 2,
-      cpu: input.cpu ?? "v3",
-      emitLlvm: input.emitLlvm ?? false,
-      emitAsm: input.emitAsm ?? false,
-    });
+    let out;
+    try {
+      out = generateObject(module, {
+        optLevel: input.optLevel ?? 2,
+        cpu: input.cpu ?? "v3",
+        emitLlvm: input.emitLlvm ?? false,
+        emitAsm: input.emitAsm ?? false,
+      });
+    } catch (e) {
+      if (!(e instanceof LlvmError)) throw e;
+      reportLlvm(e, module, diagnostics);
+      return done({ programs, license: module.license, ir });
+    }
     fixLineZero(out.object);
     checkObject(out.object, module, diagnostics);
     if (diagnostics.hasErrors) return done({ programs, license: module.license, ir });
@@ -121,6 +128,28 @@ function keepObject(object: Uint8Array): void {
   if (!dir) return;
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, `${createHash("sha256").update(object).digest("hex").slice(0, 16)}.o`), object);
+}
+
+/**
+ * LLVM's errors about the program: the BPF backend names the function
+ * ("in function NAME"), so the diagnostic points at that program. The stack
+ * limit is the kernel's (MAX_BPF_STACK, 512 bytes) and the user's to fix;
+ * anything else is reported as LLVM failing.
+ */
+function reportLlvm(e: LlvmError, module: ModuleIR, diagnostics: DiagnosticBag): void {
+  for (const message of e.messages) {
+    const program = module.programs.find((p) => message.includes(`in function ${p.name} `));
+    const where = program ? locationOf(ts.isVariableDeclaration(program.node) ? program.node.name : program.node) : undefined;
+    if (/stack limit/i.test(message)) {
+      diagnostics.report(Codes.stackLimit, where, `\`${program?.name ?? "a program"}\` needs more than the 512 bytes of stack the kernel gives a BPF program`, {
+        hints: ["keep large keys and values in a per-CPU array map instead of on the stack, or split the work over fewer live values"],
+      });
+    } else {
+      diagnostics.report(Codes.llvm, where, `LLVM could not compile this program: ${message}`, {
+        hints: ["this is probably a bug in tsxdp; please report it with the file that triggered it"],
+      });
+    }
+  }
 }
 
 function reportInternal(e: unknown, diagnostics: DiagnosticBag): void {

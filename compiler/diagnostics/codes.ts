@@ -76,6 +76,7 @@ export const Codes = {
   packetVariableOffset: kind(5005, "packet offset is not a constant"),
   packetOffsetLimit: kind(5006, "packet offset too large"),
   pointerCompare: kind(5007, "pointer comparison the verifier cannot use"),
+  stackLimit: kind(5008, "more than 512 bytes of stack"),
   // 51xx: the kernel's own verdicts, reported at load time against the source
   kernelRejected: kind(5100, "the kernel rejected the program"),
 

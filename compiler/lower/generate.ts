@@ -15,6 +15,7 @@ import { EnvironmentError, InternalError } from "../diagnostics/diagnostic";
 import { type SlotType, type StructLiteral, isLayout, type Block, type GlobalDecl, type Instr, type MapDecl, type ModuleIR, type Operand, type Predicate, type ProgramIR, ctxFieldOffsets, reversePostOrder } from "../ir/ir";
 import { type IntType, type ValueType, i64, u64 } from "../ir/types";
 import { AtomicOrdering, AtomicRMWBinOp, IntPredicate, LLVMNotFoundError, Linkage, llvm, type LLVMBasicBlockRef, type LLVMC, type LLVMValueRef } from "../llvm/llvm-c";
+import { captureDiagnostics, stopCapture } from "../llvm/diagnostics";
 import { DebugInfo } from "./debug-info";
 import { LlvmTypes } from "./llvm-types";
 
@@ -32,6 +33,13 @@ export interface Generated {
   readonly object: Uint8Array;
   readonly llvmIr?: string;
   readonly assembly?: string;
+}
+
+/** LLVM reported errors while optimising or emitting (the BPF backend's stack limit, …). */
+export class LlvmError extends Error {
+  constructor(readonly messages: readonly string[]) {
+    super(messages.join("; "));
+  }
 }
 
 export function loadLlvm(): LLVMC {
@@ -52,6 +60,7 @@ export function llvmInUse(): { readonly version: number; readonly path: string }
 export function generateObject(module: ModuleIR, opts: GenerateOptions): Generated {
   const L = loadLlvm();
   const context = L.LLVMContextCreate();
+  const llvmDiagnostics = captureDiagnostics(L, context);
   const tm = L.createBpfTargetMachine(opts.cpu, opts.optLevel);
   const llmod = L.LLVMModuleCreateWithNameInContext(path.basename(module.fileName), context);
   const builder = L.LLVMCreateBuilderInContext(context);
@@ -77,8 +86,11 @@ export function generateObject(module: ModuleIR, opts: GenerateOptions): Generat
     const llvmIr = opts.emitLlvm ? L.printModule(llmod) : undefined;
     const assembly = opts.emitAsm ? new TextDecoder().decode(L.emitToMemory(tm, llmod, "assembly")) : undefined;
     const object = L.emitToMemory(tm, llmod, "object");
+    const errors = llvmDiagnostics.filter((d) => d.severity === 0);
+    if (errors.length > 0) throw new LlvmError(errors.map((d) => d.message));
     return { object, llvmIr, assembly };
   } finally {
+    stopCapture();
     L.LLVMDisposeBuilder(builder);
     L.LLVMDisposeModule(llmod);
     L.LLVMDisposeTargetMachine(tm);
