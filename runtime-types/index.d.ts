@@ -299,6 +299,20 @@ export declare class LruHash<K, V> extends BpfMap<K, V> {}
 /** BPF_MAP_TYPE_LRU_PERCPU_HASH. */
 export declare class LruPerCpuHash<K, V> extends BpfMap<K, V> {}
 
+/** The key of an LpmTrie: a struct whose first field is the prefix length in bits, followed by the address bytes. */
+export interface LpmKey {
+  prefixlen: u32;
+}
+
+/**
+ * BPF_MAP_TYPE_LPM_TRIE: longest-prefix match. The key is a struct starting
+ * with `prefixlen: u32` (host order), then the address in network order:
+ * `interface V4 { prefixlen: u32; addr: be32 }`. A lookup with prefixlen 32
+ * finds the longest stored prefix that covers the address. BPF_F_NO_PREALLOC,
+ * which the kernel requires, is set for you.
+ */
+export declare class LpmTrie<K extends LpmKey, V> extends BpfMap<K, V> {}
+
 /**
  * Flags of `redirect` (bpf_redirect_map), combined with `|` and with the
  * fallback action in the low two bits: `devs.redirect(k, RedirectFlags.BROADCAST | XdpAction.PASS)`.

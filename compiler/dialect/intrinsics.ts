@@ -48,6 +48,7 @@ export const mapClasses: ReadonlyMap<string, number> = new Map([
   ["PerCpuArray", 6],
   ["LruHash", 9],
   ["LruPerCpuHash", 10],
+  ["LpmTrie", 11],
   ["DevMap", 14],
   ["CpuMap", 16],
   ["XskMap", 17],

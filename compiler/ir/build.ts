@@ -9,7 +9,7 @@ import type { DiagnosticBag } from "../diagnostics/diagnostic";
 import type { Intrinsics } from "../dialect/intrinsics";
 import { Abort, type BuildOptions, FunctionBuilder, type ModuleScope, buildProgram } from "./builder";
 import { convertTo, lowerExpression, type Value } from "./expressions";
-import type { GlobalDecl, MapDecl, ModuleIR, ProgramIR, RunConfig, SlotType } from "./ir";
+import { type GlobalDecl, type MapDecl, type ModuleIR, type ProgramIR, type RunConfig, type SlotType, isLayout } from "./ir";
 import { LayoutError } from "./layout";
 import { mapClasses, redirectMaps } from "../dialect/intrinsics";
 import { type IntType, u32 } from "./types";
@@ -91,6 +91,20 @@ export function buildModule(sourceFile: ts.SourceFile, checker: ts.TypeChecker, 
   return { fileName: sourceFile.fileName, sourceFile, license: license ?? "GPL", maps, globals, programs };
 }
 
+/**
+ * What trie_alloc and trie_check_btf (kernel/bpf/lpm_trie.c) would refuse in
+ * an LPM trie's key: it is a struct, `prefixlen` (a host-order u32) first,
+ * then 1 to 256 bytes of address.
+ */
+function lpmKeyProblem(key: SlotType): string | undefined {
+  const shape = "an LpmTrie key is a struct: `prefixlen: u32` first, then the address bytes";
+  if (!isLayout(key)) return shape;
+  const first = [...key.fields.values()].find((f) => f.offset === 0);
+  if (!first || first.type.kind !== "scalar" || first.type.type.bits !== 32 || first.type.type.signed || first.type.type.be) return `${shape}; \`${key.name}\` does not start with a host-order u32`;
+  if (key.size < 5 || key.size > 4 + 256) return `${shape}: 1 to 256 bytes of address after the prefix length (\`${key.name}\` has ${key.size - 4})`;
+  return undefined;
+}
+
 /** `const name = new HashMap<K, V>({ maxEntries, flags?, pinned? })`: a BTF-defined map. */
 function declareMap(scope: ModuleScope, fb: FunctionBuilder, decl: ts.VariableDeclaration, init: ts.NewExpression, names: Set<string>): MapDecl | undefined {
   const d = scope.diagnostics;
@@ -137,6 +151,11 @@ function declareMap(scope: ModuleScope, fb: FunctionBuilder, decl: ts.VariableDe
     key = keyNode ? slotType(keyNode) : u32;
     value = key && slotType(valueNode);
     if (!key || !value) return undefined;
+    const lpmProblem = className === "LpmTrie" ? lpmKeyProblem(key) : undefined;
+    if (lpmProblem) {
+      d.report(Codes.mapType, keyNode!, lpmProblem, { hints: ["e.g. `interface V4Key { prefixlen: u32; addr: be32 }`"] });
+      return undefined;
+    }
   }
   const options = init.arguments?.[0];
   if (!options || !ts.isObjectLiteralExpression(options)) {
@@ -183,6 +202,8 @@ function declareMap(scope: ModuleScope, fb: FunctionBuilder, decl: ts.VariableDe
     d.report(Codes.mapType, options, "a map needs `maxEntries` (1 or more)");
     return undefined;
   }
+  // trie_alloc (kernel/bpf/lpm_trie.c) refuses an LPM trie without BPF_F_NO_PREALLOC.
+  if (className === "LpmTrie") flags |= 1n;
   const map: MapDecl = { name, type, className, key, value, maxEntries: Number(maxEntries), flags: Number(flags), pinned, node: decl };
   const sym = fb.symbolOf(decl.name);
   if (sym) scope.maps.set(sym, map);
