@@ -26,7 +26,7 @@ export const Codes = {
   unsupportedClass: kind(1005, "classes are not supported"),
   unsupportedException: kind(1006, "exceptions are not supported"),
   unsupportedFloat: kind(1007, "floating point is not supported"),
-  unsupportedLoop: kind(1008, "loops are not supported yet"),
+  unsupportedLoop: kind(1008, "loop not proven to end"),
   unsupportedLiteral: kind(1009, "object and array values are not supported"),
   unsupportedOperator: kind(1010, "unsupported operator"),
   unsupportedVar: kind(1011, "`var` is not supported"),

@@ -10,7 +10,7 @@ import type { DiagnosticBag, ReportOptions } from "../diagnostics/diagnostic";
 import type { Intrinsics } from "../dialect/intrinsics";
 import { compareValues, ctxField, lowerCondition, lowerExpression, convertTo, type Value } from "./expressions";
 import type { Layouts } from "./layout";
-import { unrollFor } from "./loops";
+import { unrollFor, unrollWhile } from "./loops";
 import { type GlobalDecl, type MapDecl, type Block, type Const, type Instr, type Local, type Operand, type ProgramIR, type SectionName, type Temp, type Terminator, isJumpedTo } from "./ir";
 import type { Refusal } from "./typing";
 import { type ValueType, bool, metaPtr, packetEnd, packetPtr, u32, intTypeByName, typeName } from "./types";
@@ -212,7 +212,9 @@ export class FunctionBuilder {
       lowerExpression(this, stmt.expression, undefined, { discard: true });
     } else if (ts.isForStatement(stmt)) {
       unrollFor(this, stmt);
-    } else if (ts.isWhileStatement(stmt) || ts.isDoStatement(stmt) || ts.isForInStatement(stmt) || ts.isForOfStatement(stmt)) {
+    } else if (ts.isWhileStatement(stmt) || ts.isDoStatement(stmt)) {
+      unrollWhile(this, stmt);
+    } else if (ts.isForInStatement(stmt) || ts.isForOfStatement(stmt)) {
       throw this.fail(Codes.unsupportedLoop, stmt.getFirstToken() ?? stmt, "the compiler cannot prove that this loop ends", {
         hints: ["write it as `for (let i = 0; i < N; i++) { … }` with a constant N (at most 64), and `break` out early"],
       });
