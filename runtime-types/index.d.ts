@@ -340,18 +340,42 @@ declare class RedirectMap {
   redirect(key: u32, flags?: u64): XdpAction;
 }
 
+/**
+ * Options of DevMap, DevMapHash and CpuMap. `programs: true` makes each entry
+ * the kernel's 8-byte `struct bpf_devmap_val` / `struct bpf_cpumap_val`: the
+ * ifindex (or queue size) and a program run on the entry's packets, an
+ * `xdp.devmap(…)` program before the device transmits them, an
+ * `xdp.cpumap(…)` program on the CPU. Userspace fills the program in
+ * (`LoadedMap.updateEntry`, `tsxdp map set … --program`).
+ */
+export interface RedirectMapOptions<P extends boolean> extends MapOptions {
+  readonly programs?: P;
+}
+/** An entry of a DevMap or DevMapHash declared with `programs: true` (`struct bpf_devmap_val`). */
+export interface DevMapEntry {
+  readonly ifindex: u32;
+  /** The id of the entry's program, 0 for none. */
+  readonly prog_id: u32;
+}
 /** BPF_MAP_TYPE_DEVMAP: index → ifindex of the device to transmit on. `new DevMap({ maxEntries: 8 })` */
-export declare class DevMap extends RedirectMap {
-  /** The entry's ifindex, or `null`; read-only (the kernel refuses writes). */
-  lookup(key: u32): ReadonlyValueRef<u32> | null;
+export declare class DevMap<P extends boolean = false> extends RedirectMap {
+  constructor(options: RedirectMapOptions<P>);
+  /** The entry's ifindex (with `programs: true`, a DevMapEntry), or `null`; read-only (the kernel refuses writes). */
+  lookup(key: u32): ReadonlyValueRef<P extends true ? DevMapEntry : u32> | null;
 }
 /** BPF_MAP_TYPE_DEVMAP_HASH: like DevMap, keyed by any u32 (e.g. an ifindex) instead of an index. */
-export declare class DevMapHash extends RedirectMap {
-  /** The entry's ifindex, or `null`; read-only (the kernel refuses writes). */
-  lookup(key: u32): ReadonlyValueRef<u32> | null;
+export declare class DevMapHash<P extends boolean = false> extends RedirectMap {
+  constructor(options: RedirectMapOptions<P>);
+  /** The entry's ifindex (with `programs: true`, a DevMapEntry), or `null`; read-only (the kernel refuses writes). */
+  lookup(key: u32): ReadonlyValueRef<P extends true ? DevMapEntry : u32> | null;
 }
-/** BPF_MAP_TYPE_CPUMAP: CPU number → queue size; redirects to the CPU's kthread. Programs can only `redirect` through it. */
-export declare class CpuMap extends RedirectMap {}
+/**
+ * BPF_MAP_TYPE_CPUMAP: CPU number → queue size (with `programs: true`, also a
+ * program); redirects to the CPU's kthread. Programs can only `redirect` through it.
+ */
+export declare class CpuMap<P extends boolean = false> extends RedirectMap {
+  constructor(options: RedirectMapOptions<P>);
+}
 /** BPF_MAP_TYPE_XSKMAP: rx queue → AF_XDP socket (written from userspace as the socket's fd). */
 export declare class XskMap extends RedirectMap {
   /** `.value` is the socket's queue_id, or `null` when no socket is there; read-only. */

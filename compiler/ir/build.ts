@@ -10,7 +10,7 @@ import type { Intrinsics } from "../dialect/intrinsics";
 import { Abort, type BuildOptions, FunctionBuilder, type ModuleScope, buildProgram } from "./builder";
 import { convertTo, lowerExpression, type Value } from "./expressions";
 import { type GlobalDecl, type MapDecl, type ModuleIR, type ProgramIR, type RunConfig, type SlotType, isLayout } from "./ir";
-import { LayoutError } from "./layout";
+import { type Field, type Layout, LayoutError } from "./layout";
 import { mapClasses, redirectMaps } from "../dialect/intrinsics";
 import { type IntType, u32 } from "./types";
 import { Layouts } from "./layout";
@@ -105,6 +105,23 @@ function lpmKeyProblem(key: SlotType): string | undefined {
   return undefined;
 }
 
+/** A u32 then a u32 program id: the kernel's 8-byte entry (`programs: true`). */
+function programEntry(name: string, first: string): Layout {
+  const field = (n: string, offset: number): Field => ({ name: n, offset, size: 4, type: { kind: "scalar", type: u32 } });
+  return { name, size: 8, align: 4, packed: false, fields: new Map([[first, field(first, 0)], ["prog_id", field("prog_id", 4)]]) };
+}
+
+/**
+ * struct bpf_devmap_val and struct bpf_cpumap_val (include/uapi/linux/bpf.h):
+ * the second member is a union of the program's fd (written by userspace)
+ * and its id (what lookups return); a program only reads, so the id.
+ */
+const entryWithProgram: ReadonlyMap<string, Layout> = new Map([
+  ["DevMap", programEntry("bpf_devmap_val", "ifindex")],
+  ["DevMapHash", programEntry("bpf_devmap_val", "ifindex")],
+  ["CpuMap", programEntry("bpf_cpumap_val", "qsize")],
+]);
+
 /** `const name = new HashMap<K, V>({ maxEntries, flags?, pinned? })`: a BTF-defined map. */
 function declareMap(scope: ModuleScope, fb: FunctionBuilder, decl: ts.VariableDeclaration, init: ts.NewExpression, names: Set<string>): MapDecl | undefined {
   const d = scope.diagnostics;
@@ -171,12 +188,14 @@ function declareMap(scope: ModuleScope, fb: FunctionBuilder, decl: ts.VariableDe
       return undefined;
     }
     const option = prop.name.text;
-    if (option === "pinned") {
+    if (option === "pinned" || (option === "programs" && entryWithProgram.has(className))) {
       if (prop.initializer.kind !== ts.SyntaxKind.TrueKeyword && prop.initializer.kind !== ts.SyntaxKind.FalseKeyword) {
-        d.report(Codes.mapType, prop.initializer, "`pinned` is `true` or `false`");
+        d.report(Codes.mapType, prop.initializer, `\`${option}\` is \`true\` or \`false\``);
         return undefined;
       }
-      pinned = prop.initializer.kind === ts.SyntaxKind.TrueKeyword;
+      const on = prop.initializer.kind === ts.SyntaxKind.TrueKeyword;
+      if (option === "pinned") pinned = on;
+      else if (on) value = entryWithProgram.get(className)!;
       continue;
     }
     let v: bigint | undefined;
@@ -194,7 +213,7 @@ function declareMap(scope: ModuleScope, fb: FunctionBuilder, decl: ts.VariableDe
     if (option === "maxEntries") maxEntries = v;
     else if (option === "flags") flags = v;
     else {
-      d.report(Codes.mapType, prop.name, `unknown map option \`${option}\`; the options are maxEntries, flags and pinned`);
+      d.report(Codes.mapType, prop.name, `unknown map option \`${option}\`; the options are maxEntries, flags${entryWithProgram.has(className) ? ", pinned and programs" : " and pinned"}`);
       return undefined;
     }
   }

@@ -20,6 +20,8 @@ import koffi from "koffi";
 import { BpfMapInfo, libbpf } from "./libbpf";
 import type { BpfMapInfoStruct, Ptr } from "./libbpf";
 import { BpfError } from "./loader";
+import { decodeRedirectEntry, encodeRedirectEntry, entryProgramProblem, redirectMapKind } from "./redirect-entries";
+import type { RedirectEntry, RedirectEntryValue } from "./redirect-entries";
 
 export interface MapInfo {
   /** the kernel's name for the map (at most 15 characters) */
@@ -60,12 +62,24 @@ export interface LoadedMap {
   /** every key, in the kernel's iteration order (bpf_map_get_next_key) */
   keys(): Uint8Array[];
   pin(path: string): void;
+  /**
+   * DEVMAP, DEVMAP_HASH and CPUMAP: writes entry `key` (an index, a hash key
+   * or a CPU) as the kernel's struct: `{ ifindex }` or `{ qsize }`, and in a
+   * map declared with `programs: true` a `program` run on the entry's packets,
+   * by name in this object or a LoadedProgram, which must be an `xdp.devmap` /
+   * `xdp.cpumap` program (checked before the kernel sees it).
+   */
+  updateEntry(key: number, entry: RedirectEntry, flags?: MapUpdateFlag): void;
+  /** The entry at `key` of a DEVMAP, DEVMAP_HASH or CPUMAP, with its program's id (0 for none), or undefined. */
+  lookupEntry(key: number): RedirectEntryValue | undefined;
 }
 
 /** What a map needs from the object that owns it (loader.ts `Loaded`). */
 export interface MapOwner {
   readonly closed: boolean;
   capture<T>(fn: () => T): T;
+  /** a program of the same object, by name; throws if absent */
+  program(name: string): { readonly fd: number; readonly name: string; readonly section: string };
 }
 
 // linux/bpf.h
@@ -316,6 +330,40 @@ class BpfMap implements LoadedMap {
       prev = next;
     }
     return keys;
+  }
+
+  updateEntry(key: number, entry: RedirectEntry, flags: MapUpdateFlag = "any"): void {
+    const operation = `update of map '${this.name}'`;
+    this.live(operation);
+    const kind = redirectMapKind(this.type);
+    if (kind === undefined) throw new BpfError(operation, EINVAL, `updateEntry() is for DEVMAP, DEVMAP_HASH and CPUMAP maps; '${this.name}' is a ${mapTypeName(this.type)}: use update()`);
+    let programFd: number | undefined;
+    const ref = entry?.program;
+    if (ref !== undefined) {
+      const prog = typeof ref === "string" ? this.owner.program(ref) : ref;
+      const problem = entryProgramProblem(kind, this.name, prog);
+      if (problem) throw new BpfError(operation, EINVAL, problem);
+      if (!Number.isInteger(prog.fd) || prog.fd <= 0) throw new BpfError(operation, EINVAL, `program '${prog.name ?? "?"}' has no fd (its object is closed?)`);
+      programFd = prog.fd;
+    }
+    const value = encodeRedirectEntry({ name: this.name, type: this.type, valueSize: this.valueSize }, entry, programFd);
+    try {
+      this.update(u32Key(key), value, flags);
+    } catch (e) {
+      // The kernel's EINVAL for a program it will not run from this map (expected attach type, frags).
+      if (e instanceof BpfError && e.errno === EINVAL && programFd !== undefined) {
+        throw new BpfError(operation, EINVAL, `the kernel refused the program for a ${kind} entry: it must be an XDP program loaded for BPF_XDP_${kind.toUpperCase()} (xdp.${kind}(…)), and all programs of one map must agree on frags`);
+      }
+      throw e;
+    }
+  }
+
+  lookupEntry(key: number): RedirectEntryValue | undefined {
+    const operation = `lookup in map '${this.name}'`;
+    this.live(operation);
+    if (redirectMapKind(this.type) === undefined) throw new BpfError(operation, EINVAL, `lookupEntry() is for DEVMAP, DEVMAP_HASH and CPUMAP maps; '${this.name}' is a ${mapTypeName(this.type)}: use lookup()`);
+    const bytes = this.lookup(u32Key(key));
+    return bytes === undefined ? undefined : decodeRedirectEntry(this.type, bytes);
   }
 
   pin(path: string): void {
