@@ -156,6 +156,19 @@ export interface Packed {
 /** The size in bytes of a header struct or integer type, as a compile-time constant. */
 export declare function sizeof<T>(): number;
 
+/**
+ * A new struct (or `FixedArray`) on the stack with every byte zero, padding
+ * included: `const key = zeroed<FlowKey>();`. An object literal with a
+ * struct type makes one too (`const key: FlowKey = { saddr, dport }`), its
+ * unset fields zero; `{ ...ip }` copies a header into one.
+ */
+export declare function zeroed<T extends object>(): T;
+
+/** One integer on the stack, for helpers that write through a pointer (`bpf_check_mtu`'s length). */
+export interface Cell<T extends Scalar> {
+  value: T;
+}
+
 // ---------------------------------------------------------------- context
 
 /** The XDP context (`struct xdp_md`). Read-only. */

@@ -269,6 +269,8 @@ export function checkPacketBounds(program: ProgramIR, diagnostics: DiagnosticBag
         }
         case "load":
           values.set(instr.dst.id, { kind: "scalar", max: limit(instr.size * 8) });
+          // The program's own stack memory: in bounds by construction (constant offsets in a fixed-size alloca).
+          if (instr.region === "stack") break;
           if (instr.region === "map") {
             checkMapValue(instr, valueOf(instr.ptr), state, diagnostics);
             break;
@@ -276,6 +278,7 @@ export function checkPacketBounds(program: ProgramIR, diagnostics: DiagnosticBag
           if (!isRefused(valueOf(instr.ptr)) && !stale(valueOf(instr.ptr), instr.node)) checkAccess(instr, valueOf(instr.ptr), state, program, diagnostics, accessed, bases);
           break;
         case "store":
+          if (instr.region === "stack") break;
           if (instr.region === "map") {
             checkMapValue(instr, valueOf(instr.ptr), state, diagnostics);
             break;

@@ -53,6 +53,7 @@ export const Codes = {
   missingReturn: kind(2013, "not every path returns an action"),
   contextUse: kind(2014, "the context can only be read"),
   pointerArithmetic: kind(2015, "unsupported pointer arithmetic"),
+  uninitializedStruct: kind(2016, "a local struct needs its value"),
 
   // 3xxx: maps, helpers, kfuncs
   mapType: kind(3001, "invalid map declaration"),

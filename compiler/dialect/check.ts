@@ -98,12 +98,16 @@ function checkNode(node: ts.Node, intrinsics: Intrinsics, d: DiagnosticBag): "sk
       d.report(Codes.unsupportedLiteral, node, "bigint literals are not supported", { hints: ["write the number without `n`; u64 constants are exact"] });
       return;
     case ts.SyntaxKind.ObjectLiteralExpression:
-      if (isMapOptions(node, intrinsics) || isRunConfig(node, intrinsics) || isMapKeyOrValue(node, intrinsics)) return;
-      d.report(Codes.unsupportedLiteral, node, "object and array values are not supported", { hints: ["use separate integer variables"] });
+      if (isMapOptions(node, intrinsics) || isRunConfig(node, intrinsics) || isMapKeyOrValue(node, intrinsics) || isStructLiteral(node)) return;
+      d.report(Codes.unsupportedLiteral, node, "an object literal is a struct value, and needs its struct type here", {
+        hints: ["declare the struct as an interface and give the variable its type: `const key: FlowKey = { … }`"],
+      });
       return "skip";
     case ts.SyntaxKind.ArrayLiteralExpression:
-      if (isRunConfig(node, intrinsics)) return;
-      d.report(Codes.unsupportedLiteral, node, "object and array values are not supported", { hints: ["use separate integer variables"] });
+      if (isRunConfig(node, intrinsics) || isStructLiteral(node)) return;
+      d.report(Codes.unsupportedLiteral, node, "an array literal is a FixedArray value, and needs its type here", {
+        hints: ["give the variable its type: `const buf: FixedArray<u8, 4> = [1, 2, 3, 4]`, or use separate integer variables"],
+      });
       return "skip";
     case ts.SyntaxKind.VariableDeclarationList: {
       const flags = (node as ts.VariableDeclarationList).flags;
@@ -113,6 +117,10 @@ function checkNode(node: ts.Node, intrinsics: Intrinsics, d: DiagnosticBag): "sk
       return;
     }
     case ts.SyntaxKind.NullKeyword:
+      // An absent buffer of a helper that allows one (bpf_csum_diff).
+      if (ts.isCallExpression(node.parent) && node.parent.arguments.includes(node as ts.Expression) && intrinsics.resolve(node.parent.expression)?.kind === "helper") return;
+      d.report(Codes.unsupportedNullish, node, `\`${node.getText()}\` is not a value in an XDP program`);
+      return "skip";
     case ts.SyntaxKind.UndefinedKeyword:
       d.report(Codes.unsupportedNullish, node, `\`${node.getText()}\` is not a value in an XDP program`);
       return "skip";
@@ -206,6 +214,24 @@ function isMapKeyOrValue(node: ts.Node, intrinsics: Intrinsics): boolean {
   const call = n.parent;
   if (!ts.isCallExpression(call) || !call.arguments.includes(n as ts.Expression) || !ts.isPropertyAccessExpression(call.expression)) return false;
   return ["lookup", "update", "delete"].includes(call.expression.name.text) && intrinsics.isMap(call.expression.expression);
+}
+
+/**
+ * A struct or FixedArray value written in place, where its type is known:
+ * a typed declaration's value, a call's argument, or a field or element of
+ * such a literal. Whether the type really is a struct is the builder's to say.
+ */
+function isStructLiteral(node: ts.Node): boolean {
+  let n = node;
+  for (;;) {
+    const p = n.parent;
+    if ((ts.isPropertyAssignment(p) && p.initializer === n && ts.isObjectLiteralExpression(p.parent)) || ts.isArrayLiteralExpression(p) || ts.isParenthesizedExpression(p)) {
+      n = ts.isPropertyAssignment(p) ? p.parent : p;
+      continue;
+    }
+    if (ts.isVariableDeclaration(p)) return p.initializer === n && p.type !== undefined;
+    return ts.isCallExpression(p) && p.arguments.includes(n as ts.Expression);
+  }
 }
 
 function isMapOptions(node: ts.Node, intrinsics: Intrinsics): boolean {

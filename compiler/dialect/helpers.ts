@@ -6,7 +6,19 @@
  */
 import { type IntType, u32, u64, i32, i64 } from "../ir/types";
 
-export type HelperParam = { readonly kind: "ctx" } | { readonly kind: "int"; readonly type: IntType };
+export type HelperParam =
+  | { readonly kind: "ctx" }
+  | { readonly kind: "int"; readonly type: IntType }
+  /**
+   * A pointer to stack memory: the user passes a local struct, `FixedArray`
+   * or `Cell` (or a field of one), whose bytes the helper reads or writes.
+   * `size`: the memory must be exactly that many bytes (ARG_PTR_TO_FIXED_SIZE_MEM,
+   * or a struct the helper checks the size of); `multipleOf`: its size must be
+   * a multiple of that (the helper fails otherwise); `nullable`: `null` passes NULL.
+   */
+  | { readonly kind: "mem"; readonly access: "read" | "write"; readonly size?: number; readonly multipleOf?: number; readonly nullable?: boolean }
+  /** The byte count of the `mem` argument just before it (ARG_CONST_SIZE): filled in by the compiler, not written. */
+  | { readonly kind: "size"; readonly type: IntType };
 
 export interface HelperSpec {
   readonly name: string;

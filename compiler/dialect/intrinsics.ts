@@ -14,6 +14,7 @@ export type Intrinsic =
   | { readonly kind: "section"; readonly section: SectionName }
   | { readonly kind: "license" }
   | { readonly kind: "sizeof" }
+  | { readonly kind: "zeroed" }
   | { readonly kind: "printk" }
   | { readonly kind: "checksum"; readonly bits: 16 | 32 }
   | { readonly kind: "atomic"; readonly op: "add" | "and" | "or" | "xor" | "xchg" | "cmpxchg" }
@@ -152,6 +153,7 @@ export class Intrinsics {
     if (byteSwapNames.has(sym.name)) return { kind: "byteswap", name: sym.name as ByteSwapName };
     if (sym.name === "license") return { kind: "license" };
     if (sym.name === "sizeof") return { kind: "sizeof" };
+    if (sym.name === "zeroed") return { kind: "zeroed" };
     if (sym.name === "bpf_printk") return { kind: "printk" };
     if (sym.name === "csumReplace16") return { kind: "checksum", bits: 16 };
     if (sym.name === "csumReplace32") return { kind: "checksum", bits: 32 };

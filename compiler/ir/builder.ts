@@ -10,6 +10,7 @@ import type { DiagnosticBag, ReportOptions } from "../diagnostics/diagnostic";
 import type { Intrinsics } from "../dialect/intrinsics";
 import { compareValues, ctxField, lowerCondition, lowerExpression, convertTo, type Value } from "./expressions";
 import type { Layouts } from "./layout";
+import { structShape, structValue } from "./structs";
 import { unrollFor, unrollWhile } from "./loops";
 import { type GlobalDecl, type MapDecl, type Block, type Const, type Instr, type Local, type Operand, type ProgramIR, type SectionName, type Temp, type Terminator, isJumpedTo } from "./ir";
 import type { Refusal } from "./typing";
@@ -238,6 +239,16 @@ export class FunctionBuilder {
     if (!ts.isIdentifier(decl.name)) throw this.fail(Codes.unsupportedSyntax, decl.name, "array destructuring is not supported");
     const sym = this.symbolOf(decl.name);
     if (!sym) throw this.fail(Codes.internal, decl.name, "no symbol for a declared name");
+    const shape = decl.type && structShape(this, decl.type);
+    if (shape) {
+      if (!decl.initializer) {
+        throw this.fail(Codes.uninitializedStruct, decl.name, `\`${decl.name.text}\` needs its value: a struct is never uninitialised`, {
+          hints: [`write \`const ${decl.name.text}: ${decl.type!.getText()} = zeroed();\` or an object literal`],
+        });
+      }
+      this.bindings.set(sym, { kind: "value", value: structValue(this, decl.initializer, shape, decl.name.text) });
+      return;
+    }
     const declared = decl.type ? this.annotatedType(decl.type) : undefined;
 
     if (!decl.initializer) {
@@ -260,8 +271,13 @@ export class FunctionBuilder {
       this.bindings.set(sym, { kind: "value", value });
       return;
     }
-    if (value.kind === "view" || value.kind === "map") {
+    if ((value.kind === "view" && value.region !== "stack") || value.kind === "map") {
       throw this.fail(Codes.typeMismatch, decl.name, "a header view or map value is bound with `const`", { hints: [`write \`const ${decl.name.text} = …\``] });
+    }
+    if (value.kind === "view") {
+      // A local struct: its fields change, the name never does.
+      this.bindings.set(sym, { kind: "value", value });
+      return;
     }
     if (value.kind === "untyped") {
       throw this.fail(Codes.untypedNumber, decl.name, `\`${decl.name.text}\` needs a width: a \`let\` variable's type is not inferred from a number`, {

@@ -13,6 +13,7 @@ import type { FunctionBuilder } from "./builder";
 import { argument, castTo, convertTo, lowerExpression, operand, type Value } from "./expressions";
 import { type Operand, isJumpedTo } from "./ir";
 import { constant } from "./typing";
+import { structShape, structValue, helperMemory } from "./structs";
 import { type IntType, bool, byteSwap, int, typeName, u16, u32, u64, i64, isInt } from "./types";
 import { toHost } from "./typing";
 
@@ -89,6 +90,9 @@ export function inlineCall(fb: FunctionBuilder, fn: ts.FunctionDeclaration, e: t
       if (v.kind !== "ctx") throw fb.fail(Codes.callArguments, argExpr, "pass the program's context here");
       return { sym, binding: { kind: "value", value: v } as const };
     }
+    // A struct is passed as TypeScript passes objects: the callee sees (and may change) the caller's.
+    const shape = structShape(fb, p.type);
+    if (shape) return { sym, binding: { kind: "value", value: structValue(fb, argExpr, shape, p.name.text) } as const };
     const t = fb.annotatedType(p.type);
     const v = convertTo(fb, lowerExpression(fb, argExpr, t), t, argExpr) as Operand;
     return { sym, type: t, value: v, node: p as ts.Node, name: p.name.text };
@@ -101,8 +105,8 @@ export function inlineCall(fb: FunctionBuilder, fn: ts.FunctionDeclaration, e: t
 
   const saved = params.map((p) => [p.sym, fb.bindings.get(p.sym)] as const);
   for (const p of params) {
-    if (!("type" in p) || !p.type) {
-      fb.bindings.set(p.sym, { kind: "value", value: { kind: "ctx" } });
+    if ("binding" in p && p.binding) {
+      fb.bindings.set(p.sym, p.binding);
       continue;
     }
     const local = fb.local(p.name, p.type, p.node);
@@ -225,11 +229,21 @@ export function checksumReplace(fb: FunctionBuilder, bits: 16 | 32, e: ts.CallEx
 }
 
 export function helperCall(fb: FunctionBuilder, helper: HelperSpec, e: ts.CallExpression): Value {
-  if (e.arguments.length !== helper.params.length) {
-    throw fb.fail(Codes.callArguments, e, `\`${helper.name}\` takes ${helper.params.length} argument${helper.params.length === 1 ? "" : "s"}`);
+  // Sizes of memory arguments are not written: they follow from the memory passed.
+  const written = helper.params.filter((p) => p.kind !== "size").length;
+  if (e.arguments.length !== written) {
+    throw fb.fail(Codes.callArguments, e, `\`${helper.name}\` takes ${written} argument${written === 1 ? "" : "s"}`);
   }
-  const args = helper.params.map((p, i) => {
-    const argExpr = e.arguments[i]!;
+  let next = 0;
+  let lastSize = 0;
+  const args = helper.params.map((p) => {
+    if (p.kind === "size") return constant(BigInt(lastSize), p.type);
+    const argExpr = e.arguments[next++]!;
+    if (p.kind === "mem") {
+      const m = helperMemory(fb, helper.name, p, argExpr);
+      lastSize = m.size;
+      return m.ptr;
+    }
     const v = lowerExpression(fb, argExpr, p.kind === "int" ? p.type : undefined);
     if (p.kind === "ctx") {
       if (v.kind !== "ctx") throw fb.fail(Codes.callArguments, argExpr, `\`${helper.name}\` takes the program's context here`);

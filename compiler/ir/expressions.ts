@@ -12,6 +12,7 @@ import type { HelperSpec } from "../dialect/helpers";
 import { type ByteSwapName, redirectMaps } from "../dialect/intrinsics";
 import type { FunctionBuilder } from "./builder";
 import { byteSwapCall, checksumReplace, conversion, helperCall, inlineCall, printk } from "./calls";
+import { plainLiteral, structSlot, zeroedCall } from "./structs";
 import { type SlotType, type StructLiteral, isLayout, slotSize, type BinaryKind, type Block, type Const, type CtxField, type MapDecl, type Operand, type Predicate, type Temp, isJumpedTo } from "./ir";
 import {
   type Untyped,
@@ -36,8 +37,8 @@ import { type IntType, type ValueType, bool, byteSwap, int, mapValuePtr, metaPtr
  */
 export interface View {
   readonly kind: "view";
-  /** Packet memory (proven against data_end) or a map value (proven non-null). */
-  readonly region: "packet" | "map";
+  /** Packet memory (proven against data_end), a map value (proven non-null) or a local struct on the stack. */
+  readonly region: "packet" | "map" | "stack";
   readonly ptr: Temp;
   readonly offset: number;
   readonly shape: FieldType;
@@ -253,6 +254,8 @@ function call(fb: FunctionBuilder, e: ts.CallExpression): Value {
     }
     case "byteswap":
       return byteSwapCall(fb, intrinsic.name, e);
+    case "zeroed":
+      return zeroedCall(fb, e);
     case "helper":
       return helperCall(fb, intrinsic.helper, e);
     case "section":
@@ -325,6 +328,8 @@ function mapMethod(fb: FunctionBuilder, map: MapDecl, method: string, e: ts.Call
  * nested literals; arrays are not supported here.
  */
 function structLiteral(fb: FunctionBuilder, e: ts.Expression, layout: Layout, base = 0, stores: { offset: number; value: Operand }[] = []): StructLiteral {
+  // A local struct, or a literal with spreads or arrays: built on the stack, then copied.
+  if (base === 0 && !plainLiteral(e, layout)) return structSlot(fb, e, layout);
   const expr = ts.isParenthesizedExpression(e) ? e.expression : e;
   if (!ts.isObjectLiteralExpression(expr)) {
     throw fb.fail(Codes.mapType, e, `a \`${layout.name}\` key or value is written as an object literal here`, { hints: [`e.g. \`{ ${[...layout.fields.keys()].join(", ")} }\``] });

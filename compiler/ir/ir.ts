@@ -244,13 +244,24 @@ export interface Printk extends InstrBase {
   readonly args: readonly Operand[];
 }
 
+/**
+ * Stack memory for a local struct or array (an alloca in the entry block):
+ * `dst` points at its first byte. The builder zeroes it with stores.
+ */
+export interface StackAlloc extends InstrBase {
+  readonly op: "stack_alloc";
+  readonly dst: Temp;
+  readonly size: number;
+  readonly name: string;
+}
+
 /** The context pointer itself, as an argument to helpers. */
 export interface CtxPointer extends InstrBase {
   readonly op: "ctx_ptr";
   readonly dst: Temp;
 }
 
-export type Instr = CtxLoad | Binary | Compare | Cast | ByteSwap | PointerAdd | MemoryLoad | MemoryStore | HelperCall | LocalGet | LocalSet | CtxPointer | Printk | MapLookup | MapUpdate | MapRedirect | Atomic | GlobalLoad | GlobalStore;
+export type Instr = CtxLoad | Binary | Compare | Cast | ByteSwap | PointerAdd | MemoryLoad | MemoryStore | HelperCall | LocalGet | LocalSet | CtxPointer | Printk | MapLookup | MapUpdate | MapRedirect | Atomic | GlobalLoad | GlobalStore | StackAlloc;
 
 export interface Jump extends InstrBase {
   readonly op: "br";

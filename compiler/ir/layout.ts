@@ -8,7 +8,7 @@
  */
 import ts from "typescript";
 import type { Intrinsics } from "../dialect/intrinsics";
-import type { IntType } from "./types";
+import { type IntType, typeName } from "./types";
 
 export type FieldType = { readonly kind: "scalar"; readonly type: IntType } | { readonly kind: "struct"; readonly layout: Layout } | { readonly kind: "array"; readonly element: FieldType; readonly count: number };
 
@@ -53,10 +53,41 @@ export class Layouts {
     return this.ofDeclaration(decl, node);
   }
 
+  /**
+   * The struct or fixed array an annotation names (`FlowKey`,
+   * `FixedArray<u8, 16>`, `Cell<u32>`), or undefined for anything else
+   * (integers, pointers, the context). Throws LayoutError for a malformed struct.
+   */
+  shapeOf(node: ts.TypeNode): FieldType | undefined {
+    if (ts.isParenthesizedTypeNode(node)) return this.shapeOf(node.type);
+    if (!ts.isTypeReferenceNode(node) || this.intrinsics.intType(node)) return undefined;
+    const dialect = this.intrinsics.dialectSymbol(node.typeName);
+    if (dialect) {
+      if (dialect.name === "FixedArray" || dialect.name === "Cell") return this.fieldType(node);
+      // The dialect's own types (XdpContext, PacketPointer, …) are not structs; tsxdp/net's headers are.
+      if (!(dialect.declarations ?? []).some((d) => d.getSourceFile().fileName.endsWith("net.d.ts"))) return undefined;
+    }
+    const decl = this.declarationOf(node);
+    return decl ? { kind: "struct", layout: this.ofDeclaration(decl, node) } : undefined;
+  }
+
   /** Size in bytes of an integer type or a header struct (`sizeof<T>()`). */
   sizeOf(node: ts.TypeNode): number {
     const t = this.intrinsics.intType(node);
     return t ? t.bits / 8 : this.ofTypeNode(node).size;
+  }
+
+  private readonly cells = new Map<IntType, Layout>();
+
+  /** `Cell<T>`: a struct of one field, `value`. */
+  private cell(type: IntType): Layout {
+    let l = this.cells.get(type);
+    if (!l) {
+      const size = type.bits / 8;
+      l = { name: "Cell", size, align: size, packed: false, fields: new Map([["value", { name: "value", offset: 0, size, type: { kind: "scalar", type } }]]) };
+      this.cells.set(type, l);
+    }
+    return l;
   }
 
   private declarationOf(node: ts.TypeNode, depth = 0): ts.InterfaceDeclaration | ts.TypeLiteralNode | undefined {
@@ -122,6 +153,11 @@ export class Layouts {
       if (!Number.isInteger(count) || count < 1 || count > 4096) throw new LayoutError("a fixed array has 1 to 4096 elements", countNode);
       return { kind: "array", element: this.fieldType(elementNode), count };
     }
+    if (ts.isTypeReferenceNode(node) && this.intrinsics.dialectSymbol(node.typeName)?.name === "Cell") {
+      const value = node.typeArguments?.[0] && this.intrinsics.intType(node.typeArguments[0]);
+      if (!value) throw new LayoutError("a cell holds one integer: `Cell<u32>`", node);
+      return { kind: "struct", layout: this.cell(value) };
+    }
     const decl = this.declarationOf(node);
     if (decl) return { kind: "struct", layout: this.ofDeclaration(decl, node) };
     throw new LayoutError(`\`${node.getText()}\` cannot be a field of a header struct: use an integer type, a header struct or FixedArray`, node);
@@ -139,7 +175,7 @@ export function sizeOfField(t: FieldType): number {
   }
 }
 
-function alignOf(t: FieldType): number {
+export function alignOf(t: FieldType): number {
   switch (t.kind) {
     case "scalar":
       return t.type.bits / 8;
@@ -152,4 +188,31 @@ function alignOf(t: FieldType): number {
 
 function alignUp(n: number, a: number): number {
   return Math.ceil(n / a) * a;
+}
+
+/** Whether two shapes hold the same bytes in the same places (a copy between them is byte for byte). */
+export function sameShape(a: FieldType, b: FieldType): boolean {
+  if (a.kind === "scalar" && b.kind === "scalar") return a.type === b.type;
+  if (a.kind === "array" && b.kind === "array") return a.count === b.count && sameShape(a.element, b.element);
+  if (a.kind === "struct" && b.kind === "struct") {
+    if (a.layout === b.layout) return true;
+    if (a.layout.size !== b.layout.size || a.layout.fields.size !== b.layout.fields.size) return false;
+    return [...a.layout.fields.values()].every((f) => {
+      const g = b.layout.fields.get(f.name);
+      return g !== undefined && g.offset === f.offset && sameShape(f.type, g.type);
+    });
+  }
+  return false;
+}
+
+/** How a shape is named in messages. */
+export function shapeName(t: FieldType): string {
+  switch (t.kind) {
+    case "scalar":
+      return typeName(t.type);
+    case "struct":
+      return t.layout.name;
+    case "array":
+      return `FixedArray<${shapeName(t.element)}, ${t.count}>`;
+  }
 }

@@ -36,6 +36,8 @@ function printInstr(i: Instr): string {
       return `t${i.dst.id} = ctx.${i.field}`;
     case "ctx_ptr":
       return `t${i.dst.id} = ctx`;
+    case "stack_alloc":
+      return `t${i.dst.id} = stack ${i.size} %${i.name}`;
     case "binary":
       return `t${i.dst.id} = ${i.kind} ${op(i.a)}, ${op(i.b)} : ${typeName(i.dst.type)}`;
     case "cmp":

@@ -18,10 +18,10 @@ export interface BoolType {
   readonly kind: "bool";
 }
 
-/** A pointer into packet data (`data`) or the metadata area (`data_meta`). */
+/** A pointer into packet data (`data`), the metadata area (`data_meta`), a map value, or the program's stack (a local struct). */
 export interface PointerType {
   readonly kind: "ptr";
-  readonly region: "packet" | "meta" | "map";
+  readonly region: "packet" | "meta" | "map" | "stack";
 }
 
 /** `data_end`: comparable only. */
@@ -57,6 +57,7 @@ export const bool: BoolType = { kind: "bool" };
 export const packetPtr: PointerType = { kind: "ptr", region: "packet" };
 export const metaPtr: PointerType = { kind: "ptr", region: "meta" };
 export const mapValuePtr: PointerType = { kind: "ptr", region: "map" };
+export const stackPtr: PointerType = { kind: "ptr", region: "stack" };
 export const packetEnd: PacketEndType = { kind: "pkt_end" };
 export const context: ContextType = { kind: "ctx" };
 
@@ -82,7 +83,7 @@ export function typeName(t: ValueType): string {
     case "bool":
       return "boolean";
     case "ptr":
-      return t.region === "packet" ? "PacketPointer" : t.region === "meta" ? "MetaPointer" : "ValueRef";
+      return t.region === "packet" ? "PacketPointer" : t.region === "meta" ? "MetaPointer" : t.region === "stack" ? "struct" : "ValueRef";
     case "pkt_end":
       return "PacketEnd";
     case "ctx":

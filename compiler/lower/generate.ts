@@ -185,6 +185,18 @@ function mapAttributes(map: MapDecl): MapAttribute[] {
   return out;
 }
 
+/**
+ * A load's or store's alignment. Stack accesses are checked for alignment by
+ * the verifier, so a field of a packed local struct at an odd offset gets what
+ * its offset allows (the backend splits the access); elsewhere the natural one.
+ */
+function accessAlign(i: { readonly region: string; readonly offset: number; readonly size: number }): number {
+  if (i.region !== "stack") return i.size;
+  let a = 1;
+  while (a < i.size && i.offset % (a * 2) === 0) a *= 2;
+  return a;
+}
+
 const predicates: Readonly<Record<Predicate, number>> = {
   eq: IntPredicate.EQ,
   ne: IntPredicate.NE,
@@ -209,6 +221,8 @@ class ProgramLowering {
   private formats = 0;
   /** Stack slots for map keys and values, made in the entry block (the helpers take pointers). */
   private readonly slots = new Map<Instr, { key: LLVMValueRef; value?: LLVMValueRef }>();
+  /** Allocas of local structs, made in the entry block. */
+  private readonly stack = new Map<Instr, LLVMValueRef>();
 
   constructor(
     private readonly L: LLVMC,
@@ -239,6 +253,13 @@ class ProgramLowering {
     for (const local of program.locals) this.locals.set(local.id, L.LLVMBuildAlloca(this.b, t.of(local.type), local.name));
     for (const block of program.blocks) {
       for (const i of block.instrs) {
+        if (i.op === "stack_alloc") {
+          // Local structs: 8-aligned, so the builder's naturally aligned field offsets are aligned stack accesses.
+          const a = L.LLVMBuildAlloca(this.b, L.LLVMArrayType(t.i8, i.size), i.name);
+          L.LLVMSetAlignment(a, 8);
+          this.stack.set(i, a);
+          continue;
+        }
         if (i.op !== "map_lookup" && i.op !== "map_update" && i.op !== "map_delete") continue;
         const slot = (type: SlotType, name: string) => {
           const a = L.LLVMBuildAlloca(this.b, isLayout(type) ? L.LLVMArrayType(t.i8, type.size) : t.of(type), name);
@@ -294,6 +315,8 @@ class ProgramLowering {
       }
       case "ctx_ptr":
         return this.define(i.dst.id, L.LLVMBuildBitCast(b, this.ctxParam, t.ptr, ""));
+      case "stack_alloc":
+        return this.define(i.dst.id, L.LLVMBuildBitCast(b, this.stack.get(i)!, t.ptr, ""));
       case "binary":
         return this.define(i.dst.id, this.binary(i.kind, this.operand(i.a), this.operand(i.b)));
       case "cmp": {
@@ -385,7 +408,7 @@ class ProgramLowering {
         p = L.LLVMBuildBitCast(b, p, L.LLVMPointerType(type, 0), "");
         const v = L.LLVMBuildLoad2(b, type, p, "");
         // Natural alignment, like clang's header-struct fields: the BPF backend would split an align-1 load into bytes.
-        L.LLVMSetAlignment(v, i.size);
+        L.LLVMSetAlignment(v, accessAlign(i));
         return this.define(i.dst.id, v);
       }
       case "store": {
@@ -394,14 +417,15 @@ class ProgramLowering {
         let p = this.operand(i.ptr);
         if (i.offset !== 0) p = L.LLVMBuildGEP2(b, t.i8, p, [t.constI64(BigInt(i.offset))], 1, "");
         p = L.LLVMBuildBitCast(b, p, L.LLVMPointerType(type, 0), "");
-        L.LLVMSetAlignment(L.LLVMBuildStore(b, value, p), i.size);
+        L.LLVMSetAlignment(L.LLVMBuildStore(b, value, p), accessAlign(i));
         return;
       }
       case "call": {
-        const params = i.helper.params.map((p) => (p.kind === "ctx" ? t.ptr : t.of(p.type)));
+        const params = i.helper.params.map((p) => (p.kind === "ctx" || p.kind === "mem" ? t.ptr : t.of(p.type)));
         const fnType = L.LLVMFunctionType(t.of(i.helper.returns), params, params.length, 0);
         const callee = L.LLVMConstIntToPtr(t.constI64(BigInt(i.helper.id)), L.LLVMPointerType(fnType, 0));
-        const args = i.args.map((a) => this.operand(a));
+        // A constant where memory is expected is NULL (bpf_csum_diff's absent buffer).
+        const args = i.args.map((a, k) => (i.helper.params[k]!.kind === "mem" && a.kind === "const" ? L.LLVMConstPointerNull(t.ptr) : this.operand(a)));
         return this.define(i.dst.id, L.LLVMBuildCall2(b, fnType, callee, args, args.length, ""));
       }
       case "printk": {
