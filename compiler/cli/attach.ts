@@ -13,7 +13,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { compile } from "../driver";
 import { InputError } from "../frontend/program";
-import { attachXdp, describeAttachedProgram, findDevice, loadObject, offloadRefusal, RodataError } from "../loader/index";
+import { AttachError, attachXdp, BpfError, describeAttachedProgram, findDevice, loadObject, offloadRefusal, RodataError } from "../loader/index";
 import type { Attachment, LoadedObject, LoadedProgram, XdpMode } from "../loader/index";
 import { parseFlags, singleInput, UsageError } from "./args";
 import { type Command, reportCompile } from "./command";
@@ -35,7 +35,11 @@ Options:
   --mode <m>        native (default), generic (SKB mode, any device), offload (the NIC runs it)
   --netlink         attach through netlink: the device keeps the program until detached
   --pin <path>      pin the link (or, with --netlink, the program) in bpffs, e.g.
-                    /sys/fs/bpf/myprog; bpffs is mounted at /sys/fs/bpf if it is not
+                    /sys/fs/bpf/myprog; bpffs is mounted at /sys/fs/bpf if it is not.
+                    A directory (an existing one, or a path ending in /) pins the
+                    link at <dir>/link (--netlink: the program at <dir>/prog) and
+                    every map of the object at <dir>/<map name>, for
+                    \`tsxdp map … --pinned-dir <dir>\`; \`tsxdp detach --pin <dir>\` undoes it
   --replace         atomically swap the program attached now for this one (link
                     update, or netlink REPLACE with the old program as expected)
   --force           remove whatever is attached first (not atomic; use --replace to swap)
@@ -119,7 +123,9 @@ export const attachCommand: Command = {
     const mode = parseMode(flags.mode) ?? "native";
     if (flags.force && flags.replace) throw new UsageError("--force and --replace exclude each other: --replace swaps atomically, --force removes first");
     const json = flags.json === true;
-    const pin = typeof flags.pin === "string" ? path.resolve(flags.pin) : undefined;
+    // A directory holds the link (or program) and the maps; a plain path, the link alone.
+    const pinDir = typeof flags.pin === "string" && (flags.pin.endsWith("/") || isDirectory(flags.pin)) ? path.resolve(flags.pin) : undefined;
+    const pin = pinDir !== undefined ? path.join(pinDir, flags.netlink ? "prog" : "link") : typeof flags.pin === "string" ? path.resolve(flags.pin) : undefined;
 
     let obj: LoadedObject | undefined;
     let attachment: Attachment | undefined;
@@ -144,6 +150,7 @@ export const attachCommand: Command = {
         replace: flags.replace === true,
         force: flags.force === true,
       });
+      if (pinDir !== undefined) pinMaps(obj, pinDir, attachment);
     } catch (e) {
       obj?.close();
       if (e instanceof RodataError) {
@@ -167,17 +174,19 @@ export const attachCommand: Command = {
     if (a.heldByProcess) foreground(a, obj, json);
     const how = a.method === "link" ? `BPF link ${a.linkId ?? "?"}` : "netlink";
     const line = `attached '${a.program.name}' (program ${a.program.id}) to ${a.device.name} in ${a.mode} mode by ${how}${a.pinned ? `, pinned at ${a.pinned}` : ""}`;
+    const mapPins = pinDir !== undefined ? obj.maps.map((m) => path.join(pinDir, m.name)) : [];
     const replaced = a.replaced.map(describeAttachedProgram);
     if (json) {
       process.stdout.write(
         JSON.stringify(
-          { ok: true, device: a.device.name, ifindex: a.device.ifindex, mode: a.mode, method: a.method, program: a.program, linkId: a.linkId ?? null, pinned: a.pinned ?? null, replaced: a.replaced, foreground: a.heldByProcess },
+          { ok: true, device: a.device.name, ifindex: a.device.ifindex, mode: a.mode, method: a.method, program: a.program, linkId: a.linkId ?? null, pinned: a.pinned ?? null, pinnedMaps: mapPins, replaced: a.replaced, foreground: a.heldByProcess },
           null,
           2,
         ) + "\n",
       );
     } else {
       process.stdout.write(`${line}\n`);
+      if (mapPins.length > 0) process.stdout.write(`  maps pinned at ${mapPins.join(", ")}\n`);
       for (const r of replaced) process.stdout.write(`  replaced ${r}\n`);
     }
     if (a.heldByProcess) {
@@ -192,6 +201,39 @@ export const attachCommand: Command = {
     return 0;
   },
 };
+
+function isDirectory(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Pins every map of `obj` in `dir` (beside the link). On a failure the pins
+ * made so far are removed and the program detached: an attach without the
+ * pins asked for would leave maps nobody can reach.
+ */
+function pinMaps(obj: LoadedObject, dir: string, attachment: Attachment): void {
+  const done: string[] = [];
+  try {
+    for (const m of obj.maps) {
+      const p = path.join(dir, m.name);
+      m.pin(p);
+      done.push(p);
+    }
+  } catch (e) {
+    for (const p of done) fs.rmSync(p, { force: true });
+    try {
+      attachment.detach();
+    } catch {
+      attachment.close();
+    }
+    if (e instanceof BpfError) throw new AttachError(`${e.message}; nothing is left attached`, e.errno === 1 ? "privilege" : "environment", e.errno);
+    throw e;
+  }
+}
 
 function unknownDevice(dev: string, json: boolean): number {
   const message = `no network device '${dev}' in this network namespace (see: ip link)`;

@@ -5,8 +5,10 @@
  * program swapped in meanwhile is never removed by mistake), or the link or
  * program pinned at --pin.
  */
+import fs from "node:fs";
 import path from "node:path";
 import { describeAttachedProgram, detachXdp } from "../loader/index";
+import { pinnedMapsIn } from "../loader/pinned-map";
 import type { DetachResult } from "../loader/index";
 import { parseFlags, UsageError } from "./args";
 import type { Command } from "./command";
@@ -18,7 +20,9 @@ const help = `Usage: tsxdp detach --dev <ifname> [--mode native|generic|offload]
 
 Removes the XDP program from a device, however it was attached (BPF link or
 netlink), and the bpffs pins of its link. With --pin, detaches the link (or
-the netlink-attached program) pinned at <path> and removes the pin.
+the netlink-attached program) pinned at <path> and removes the pin; a
+directory from \`tsxdp attach --pin <dir>/\` loses its link (or program) and
+its pinned maps, and goes if nothing else is left in it.
 Detaching from a device that runs no program is not an error.
 
 Options:
@@ -43,9 +47,20 @@ export const detachCommand: Command = {
     if (dev === undefined && pin === undefined) throw new UsageError("'detach' needs --dev <ifname> or --pin <path>");
     const mode = parseMode(flags.mode);
     const json = flags.json === true;
+    // `attach --pin <dir>/` put the link (or program) and the maps there.
+    const pinDir = pin !== undefined && isDirectory(pin) ? pin : undefined;
+    const target = pinDir !== undefined ? ["link", "prog"].map((n) => path.join(pinDir, n)).find((p) => fs.existsSync(p)) : pin;
+    if (pinDir !== undefined && target === undefined) throw new UsageError(`${pinDir} is a directory without a pinned link or program ('link' or 'prog' in it, as tsxdp attach --pin <dir>/ makes)`);
     let result: DetachResult;
     try {
-      result = detachXdp({ ...(dev !== undefined ? { device: /^\d+$/.test(dev) ? Number(dev) : dev } : {}), ...(pin !== undefined ? { pin } : {}), ...(mode ? { mode } : {}) });
+      result = detachXdp({ ...(dev !== undefined ? { device: /^\d+$/.test(dev) ? Number(dev) : dev } : {}), ...(target !== undefined ? { pin: target } : {}), ...(mode ? { mode } : {}) });
+      if (pinDir !== undefined) {
+        for (const m of pinnedMapsIn(pinDir).filter((p) => path.dirname(p) === pinDir)) {
+          fs.rmSync(m, { force: true });
+          result.unpinned.push(m);
+        }
+        if (fs.readdirSync(pinDir).length === 0) fs.rmdirSync(pinDir);
+      }
     } catch (e) {
       const code = reportLoaderError(e, json);
       if (code !== undefined) return code;
@@ -56,7 +71,7 @@ export const detachCommand: Command = {
       return 0;
     }
     const where = result.device ?? dev ?? "its device";
-    if (result.detached.length === 0) process.stdout.write(pin !== undefined ? `nothing attached through ${pin}\n` : `no XDP program on ${where}${mode ? ` in ${mode} mode` : ""}\n`);
+    if (result.detached.length === 0) process.stdout.write(target !== undefined ? `nothing attached through ${target}\n` : `no XDP program on ${where}${mode ? ` in ${mode} mode` : ""}\n`);
     for (const p of result.detached) process.stdout.write(`detached ${describeAttachedProgram(p)} from ${where}\n`);
     for (const u of result.unpinned) process.stdout.write(`removed pin ${u}\n`);
     for (const p of result.detached) {
@@ -65,3 +80,11 @@ export const detachCommand: Command = {
     return 0;
   },
 };
+
+function isDirectory(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}

@@ -9,9 +9,14 @@
  * exist, existing key for --flags noexist, a full map), 2 for the command
  * line and the machine (not a map, no privileges, no libbpf).
  */
+import fs from "node:fs";
 import path from "node:path";
+import { bpf } from "../loader/bpf-objects";
+import { closeFd } from "../loader/libc";
 import { LibbpfNotFoundError } from "../loader/libbpf";
-import { PinnedMap, PinnedMapError, pinnedMapsIn } from "../loader/pinned-map";
+import { findDevice } from "../loader/netdev";
+import { PinnedMap, PinnedMapError, pinnedMapsIn, programMapIds } from "../loader/pinned-map";
+import { decodeRedirectEntry, redirectMapKind } from "../loader/redirect-entries";
 import type { MapUpdateFlag } from "../loader/maps";
 import { BtfError, type Decoded, hexText, parseHexText, parseHostInt } from "../object/btf-types";
 import { parseFlags, UsageError } from "./args";
@@ -19,12 +24,18 @@ import type { Command } from "./command";
 
 const help = `Usage: tsxdp map dump <pinned-map> [--json]
        tsxdp map dump --pinned-dir <dir> [--json]
-       tsxdp map get <pinned-map> <key> [--json]
-       tsxdp map set <pinned-map> <key> <value> [--flags any|noexist|exist] [--json]
-       tsxdp map delete <pinned-map> <key> [--json]
+       tsxdp map dump (--dev <ifname> | --prog-id <n>) [<map-name>] [--json]
+       tsxdp map get <map> <key> [--json]
+       tsxdp map set <map> <key> <value> [--flags any|noexist|exist] [--program <pin|id>] [--json]
+       tsxdp map delete <map> <key> [--json]
 
-Reads and writes maps pinned in bpffs (tsxdp attach --pin, bpftool prog
-loadall … pinmaps <dir>, or LoadedMap.pin()). Keys and values are decoded
+  where <map> is a pinned map's path, or with --dev <ifname> / --prog-id <n>
+  the name of a map of that program, or nothing with --id <n>.
+
+Reads and writes maps pinned in bpffs (tsxdp attach --pin <dir>/, bpftool
+prog loadall … pinmaps <dir>, or LoadedMap.pin()), and the maps of programs
+in the kernel: those of the program attached to a device (--dev), of a
+program by id (--prog-id), or one map by id (--id). Keys and values are decoded
 through the map's BTF: integers in decimal; __be16/__be32/__be64 as the hex
 of their network-order bytes with the host-order value, "0x0a000001
 (167772161)" (JSON: {"be": "0x0a000001", "host": 167772161}); structs by
@@ -40,8 +51,19 @@ Keys and values on the command line:
   hex:0a000001            raw bytes for any type (the exact size)
 Without BTF only hex:… and integers (little-endian, the key's size) work.
 
+DEVMAP, DEVMAP_HASH and CPUMAP entries (which never have BTF) show as the
+kernel's structs: the ifindex (a CPUMAP: the queue size), and for maps whose
+entries hold programs (value_size 8) { ifindex, prog_id }. Their <value> is
+the ifindex or queue size; --program puts a program into the entry.
+
 Options:
   --pinned-dir <dir>      dump every map pinned in <dir> (and below, 3 levels)
+  --dev <ifname>          the maps of the program(s) attached to <ifname>
+  --prog-id <n>           the maps of program <n>
+  --id <n>                the map with id <n>
+  --program <pin|id>      set, on a DEVMAP/CPUMAP with programs: the entry's
+                          program, pinned at <pin> or by id; it must have been
+                          loaded for the entry (xdp.devmap / xdp.cpumap)
   --flags <f>             set: any (default), noexist (only a new key),
                           exist (only an existing key)
   --json                  JSON on stdout: dump { path, map, entries: [{ key,
@@ -99,8 +121,19 @@ class MapView {
     return id === undefined ? null : this.map.btf!.typeName(id);
   }
 
+  /** DEVMAP, DEVMAP_HASH or CPUMAP: the kernel fixes their layout, so they decode without BTF. */
+  private get redirect(): boolean {
+    return redirectMapKind(this.map.info.type) !== undefined && this.map.info.keySize === 4;
+  }
+
   format(which: "key" | "value", bytes: Uint8Array): Decoded {
     const id = this.typed(which);
+    if (id === undefined && this.redirect && bytes.length >= 4) {
+      const entry = decodeRedirectEntry(this.map.info.type, bytes);
+      const first = entry.ifindex ?? entry.qsize!;
+      if (which === "key" || bytes.length < 8) return first;
+      return entry.ifindex !== undefined ? { ifindex: first, prog_id: entry.programId } : { qsize: first, prog_id: entry.programId };
+    }
     if (id === undefined) return hexText(bytes);
     try {
       return this.map.btf!.format(id, bytes);
@@ -114,6 +147,14 @@ class MapView {
     const size = this.size(which);
     try {
       if (id !== undefined) return this.map.btf!.parse(id, text);
+      if (this.redirect && which === "value" && !text.startsWith("hex:")) {
+        // The ifindex or queue size; the program fd, when there is room for one, is added by `set`.
+        const first = parseHostInt(text, 4);
+        if (first === undefined) throw new BtfError(`give the ${redirectMapKind(this.map.info.type) === "cpumap" ? "queue size" : "ifindex"} as an integer, or hex:<${size} bytes>`);
+        const bytes = new Uint8Array(size);
+        bytes.set(first);
+        return bytes;
+      }
       const bytes = parseHexText(text, size) ?? parseHostInt(text, size);
       if (bytes === undefined) throw new BtfError(`the map has no BTF for its ${which}: give hex:<${size} bytes> or an integer`);
       return bytes;
@@ -206,17 +247,9 @@ function entryLines(entries: EntryJson[]): string[] {
   return entries.map((e, i) => `  ${keys[i]!.padEnd(width)}  ${showValue(e)}`);
 }
 
-function withMap<T>(p: string, fn: (v: MapView) => T): T {
-  const map = PinnedMap.open(p);
-  try {
-    return fn(new MapView(map));
-  } finally {
-    map.close();
-  }
-}
-
 interface Dump {
-  path: string;
+  /** null for a map opened by id */
+  path: string | null;
   map: Record<string, unknown>;
   entries: EntryJson[];
 }
@@ -227,7 +260,7 @@ function dump(v: MapView): { json: Dump; text: string[] } {
     const values = v.map.lookup(key);
     if (values) entries.push(v.entry(key, values)); // deleted meanwhile: skipped
   }
-  return { json: { path: v.map.path, map: v.header(entries.length), entries }, text: [v.title(entries.length), ...entryLines(entries)] };
+  return { json: { path: v.map.pinned ? v.map.path : null, map: v.header(entries.length), entries }, text: [v.title(entries.length), ...entryLines(entries)] };
 }
 
 function out(json: boolean, value: unknown, text: string[]): void {
@@ -244,14 +277,74 @@ const ACTIONS = ["dump", "get", "set", "delete"] as const;
 type Action = (typeof ACTIONS)[number];
 const ARITY: Record<Action, string[]> = { dump: ["<pinned-map>"], get: ["<pinned-map>", "<key>"], set: ["<pinned-map>", "<key>", "<value>"], delete: ["<pinned-map>", "<key>"] };
 
+/** Where the maps come from: a pin (the default), a directory of pins, a program's maps, or one map id. */
+type Source = { kind: "pin" } | { kind: "dir"; dir: string } | { kind: "programs"; what: string; ids: number[] } | { kind: "id"; id: number };
+
+function positiveInt(flag: string, v: string): number {
+  if (!/^\d+$/.test(v) || Number(v) <= 0 || Number(v) > 0xffff_ffff) throw new UsageError(`${flag} takes a positive integer id, got '${v}'`);
+  return Number(v);
+}
+
+/** The programs attached to a device, in every mode, or a usage-style failure. */
+function deviceProgramIds(dev: string): { ids: number[]; what: string } | string {
+  const d = findDevice(/^\d+$/.test(dev) ? Number(dev) : dev);
+  if (!d) return `no network device '${dev}' in this network namespace (see: ip link)`;
+  const ids = [...new Set(Object.values(d.xdp).filter((id) => id !== 0))];
+  if (ids.length === 0) return `${d.name} runs no XDP program`;
+  return { ids, what: d.name };
+}
+
+/** Maps of the programs `ids` (each map once), opened; the caller closes them. */
+function openProgramMaps(ids: readonly number[]): PinnedMap[] {
+  const mapIds = [...new Set(ids.flatMap((id) => programMapIds(id)))];
+  const maps: PinnedMap[] = [];
+  try {
+    for (const id of mapIds) maps.push(PinnedMap.openById(id));
+  } catch (e) {
+    for (const m of maps) m.close();
+    throw e;
+  }
+  return maps;
+}
+
+/**
+ * An fd of the program `ref` names: a number is a program id, anything else
+ * a pinned program. Thrown as a PinnedMapError ("environment") when it is not one.
+ */
+function programFd(ref: string): number {
+  let fd: number;
+  if (/^\d+$/.test(ref)) {
+    fd = bpf().bpf_prog_get_fd_by_id(Number(ref));
+    if (fd < 0) throw new PinnedMapError(`--program ${ref}: no program with that id (see: bpftool prog list)`, "environment", -fd);
+    return fd;
+  }
+  const p = path.resolve(ref);
+  fd = bpf().bpf_obj_get(p);
+  if (fd < 0) throw new PinnedMapError(`--program ${p}: nothing pinned there (give a pinned program's path or a program id)`, "environment", -fd);
+  let kind = "";
+  try {
+    kind = fs.readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    /* unknown: the kernel decides */
+  }
+  if (kind !== "" && kind !== "anon_inode:bpf-prog") {
+    closeFd(fd);
+    throw new PinnedMapError(`--program ${p} is ${kind === "anon_inode:bpf-map" ? "a map" : kind === "anon_inode:bpf_link" ? "a link" : kind}, not a program`, "environment");
+  }
+  return fd;
+}
+
 export const mapCommand: Command = {
   name: "map",
-  usage: "map dump <pinned-map> | --pinned-dir <dir> [--json]\ntsxdp map get|delete <pinned-map> <key> [--json]\ntsxdp map set <pinned-map> <key> <value> [--flags any|noexist|exist] [--json]",
+  usage:
+    "map dump <pinned-map> | --pinned-dir <dir> | --dev <ifname> | --prog-id <n> | --id <n> [--json]\n" +
+    "tsxdp map get|delete <pinned-map> <key> | (--dev <ifname> | --prog-id <n>) <map-name> <key> | --id <n> <key> [--json]\n" +
+    "tsxdp map set <map> <key> <value> [--flags any|noexist|exist] [--program <pin|id>] [--json]",
   help,
   run(argv) {
     // Negative numbers are keys and values, not options.
     const negative = (a: string) => /^-(\d|0x)/.test(a);
-    const parsed = parseFlags("map", argv.map((a) => (negative(a) ? `\0${a}` : a)), { json: "boolean", flags: "string", "pinned-dir": "string" });
+    const parsed = parseFlags("map", argv.map((a) => (negative(a) ? `\0${a}` : a)), { json: "boolean", flags: "string", "pinned-dir": "string", dev: "string", "prog-id": "string", id: "string", program: "string" });
     const { flags, help: wantsHelp } = parsed;
     const positionals = parsed.positionals.map((a) => (a.startsWith("\0") ? a.slice(1) : a));
     if (wantsHelp) {
@@ -263,59 +356,130 @@ export const mapCommand: Command = {
     if (!(ACTIONS as readonly string[]).includes(action)) throw new UsageError(`unknown map action '${action}' (use dump, get, set or delete)`);
     const act = action as Action;
     const json = flags.json === true;
-    const pinnedDir = typeof flags["pinned-dir"] === "string" ? flags["pinned-dir"] : undefined;
+    const str = (name: string) => (typeof flags[name] === "string" ? (flags[name] as string) : undefined);
+    const pinnedDir = str("pinned-dir");
+    const dev = str("dev");
+    const progId = str("prog-id");
+    const mapId = str("id");
+    const program = str("program");
+    const chosen = [pinnedDir !== undefined && "--pinned-dir", dev !== undefined && "--dev", progId !== undefined && "--prog-id", mapId !== undefined && "--id"].filter(Boolean);
+    if (chosen.length > 1) throw new UsageError(`${chosen.join(" and ")} exclude each other: choose where the maps come from once`);
     if (pinnedDir !== undefined && act !== "dump") throw new UsageError("--pinned-dir goes with 'map dump' only");
     if (flags.flags !== undefined && act !== "set") throw new UsageError("--flags goes with 'map set' only");
+    if (program !== undefined && act !== "set") throw new UsageError("--program goes with 'map set' only");
     const updateFlag = (flags.flags ?? "any") as string;
     if (!["any", "noexist", "exist"].includes(updateFlag)) throw new UsageError(`unknown --flags '${updateFlag}' (use any, noexist or exist)`);
-    const wanted = pinnedDir !== undefined ? [] : ARITY[act];
-    if (args.length !== wanted.length) {
-      throw new UsageError(`'map ${act}' takes ${wanted.length === 0 ? "no path with --pinned-dir" : wanted.join(" ")}${args.length > wanted.length ? `, got an extra '${args[wanted.length]}'` : `; missing ${wanted.slice(args.length).join(" ")}`}`);
+
+    const byProgram = dev !== undefined || progId !== undefined;
+    // With --dev/--prog-id the map is named (optional for dump); with --id or --pinned-dir, not at all.
+    const wanted = pinnedDir !== undefined || mapId !== undefined ? ARITY[act].slice(1) : byProgram ? ["<map-name>", ...ARITY[act].slice(1)] : ARITY[act];
+    const optionalName = byProgram && act === "dump";
+    if (args.length !== wanted.length && !(optionalName && args.length === 0)) {
+      const what = wanted.length === 0 ? `no more arguments${pinnedDir !== undefined ? " with --pinned-dir" : mapId !== undefined ? " with --id" : ""}` : wanted.join(" ");
+      throw new UsageError(`'map ${act}' takes ${what}${args.length > wanted.length ? `, got an extra '${args[wanted.length]}'` : `; missing ${wanted.slice(args.length).join(" ")}`}`);
     }
+    let source: Source = { kind: "pin" };
+    if (pinnedDir !== undefined) source = { kind: "dir", dir: path.resolve(pinnedDir) };
+    else if (mapId !== undefined) source = { kind: "id", id: positiveInt("--id", mapId) };
+    else if (progId !== undefined) source = { kind: "programs", what: `program ${positiveInt("--prog-id", progId)}`, ids: [Number(progId)] };
+    const rest = source.kind === "pin" || byProgram ? args.slice(1) : args;
 
     try {
-      if (pinnedDir !== undefined) {
-        const dir = path.resolve(pinnedDir);
-        let paths: string[];
-        try {
-          paths = pinnedMapsIn(dir);
-        } catch (e) {
-          return fail(json, "environment", `cannot read ${dir}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, 2);
+      if (dev !== undefined) {
+        const found = deviceProgramIds(dev);
+        if (typeof found === "string") return fail(json, "environment", found, 2);
+        source = { kind: "programs", what: `${found.what} (program${found.ids.length > 1 ? "s" : ""} ${found.ids.join(", ")})`, ids: found.ids };
+      }
+      if (source.kind === "dir" || (source.kind === "programs" && act === "dump" && args.length === 0)) {
+        let views: PinnedMap[];
+        const label = source.kind === "dir" ? source.dir : source.what;
+        if (source.kind === "dir") {
+          let paths: string[];
+          try {
+            paths = pinnedMapsIn(source.dir);
+          } catch (e) {
+            return fail(json, "environment", `cannot read ${source.dir}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, 2);
+          }
+          if (paths.length === 0) return fail(json, "environment", `no pinned maps in ${source.dir}`, 2);
+          views = [];
+          try {
+            for (const p of paths) views.push(PinnedMap.open(p));
+          } catch (e) {
+            for (const m of views) m.close();
+            throw e;
+          }
+        } else {
+          views = openProgramMaps(source.ids);
+          if (views.length === 0) return fail(json, "environment", `${label} uses no maps`, 2);
         }
-        if (paths.length === 0) return fail(json, "environment", `no pinned maps in ${dir}`, 2);
-        const dumps = paths.map((p) => withMap(p, dump));
-        out(json, { dir, maps: dumps.map((d) => d.json) }, dumps.flatMap((d, i) => (i === 0 ? d.text : ["", ...d.text])));
+        try {
+          const dumps = views.map((m) => dump(new MapView(m)));
+          const head = source.kind === "dir" ? { dir: source.dir } : { programs: source.ids, ...(dev !== undefined ? { device: dev } : {}) };
+          out(json, { ...head, maps: dumps.map((d) => d.json) }, [...(source.kind === "programs" ? [`maps of ${label}:`, ""] : []), ...dumps.flatMap((d, i) => (i === 0 ? d.text : ["", ...d.text]))]);
+        } finally {
+          for (const m of views) m.close();
+        }
         return 0;
       }
-      const mapPath = path.resolve(args[0]!);
-      return withMap(mapPath, (v) => {
+
+      let map: PinnedMap;
+      if (source.kind === "id") map = PinnedMap.openById(source.id);
+      else if (source.kind === "programs") {
+        const name = args[0]!;
+        const all = openProgramMaps(source.ids);
+        const hit = all.find((m) => m.info.name === name);
+        for (const m of all) if (m !== hit) m.close();
+        if (!hit) return fail(json, "environment", `${source.what} has no map named '${name}' (its maps: ${all.map((m) => `'${m.info.name}'`).join(", ") || "none"})`, 2);
+        map = hit;
+      } else map = PinnedMap.open(path.resolve(args[0]!));
+      const where = map.path;
+      try {
+        const v = new MapView(map);
         if (act === "dump") {
           const d = dump(v);
           out(json, d.json, d.text);
           return 0;
         }
-        const keyText = args[1]!;
+        const keyText = rest[0]!;
         const key = v.parse("key", keyText);
         if (act === "get") {
           const values = v.map.lookup(key);
-          if (!values) return fail(json, "missing", `key ${keyText} is not in ${mapPath}`, 1);
+          if (!values) return fail(json, "missing", `key ${keyText} is not in ${where}`, 1);
           const e = v.entry(key, values);
           out(json, e, entryLines([e]));
           return 0;
         }
         if (act === "set") {
-          const value = v.parse("value", args[2]!);
-          v.map.update(key, value, updateFlag as MapUpdateFlag);
+          const value = v.parse("value", rest[1]!);
+          if (program !== undefined) {
+            const kind = redirectMapKind(map.info.type);
+            if (kind === undefined) throw new BadText(`--program is for DEVMAP, DEVMAP_HASH and CPUMAP entries; ${where} is a ${map.info.typeName}`);
+            if (map.info.valueSize < 8) throw new BadText(`${where} holds no programs (value_size ${map.info.valueSize}): declare the map with \`programs: true\``);
+            const fd = programFd(program);
+            try {
+              new DataView(value.buffer, value.byteOffset).setInt32(4, fd, true);
+              v.map.update(key, value, updateFlag as MapUpdateFlag);
+            } catch (e) {
+              if (e instanceof PinnedMapError && e.errno === 22) {
+                throw new PinnedMapError(`the kernel refused program ${program} for a ${kind} entry of ${where}: it must be an XDP program loaded for BPF_XDP_${kind.toUpperCase()} (declared xdp.${kind}(…)), and all programs of one map must agree on frags`, "data", 22);
+              }
+              throw e;
+            } finally {
+              closeFd(fd);
+            }
+          } else v.map.update(key, value, updateFlag as MapUpdateFlag);
           const after = v.map.lookup(key);
           const e = after ? v.entry(key, after) : { key: v.format("key", key), keyHex: hex(key) };
-          out(json, { ok: true, ...e }, [`updated ${mapPath}:`, ...entryLines([e])]);
+          out(json, { ok: true, ...e }, [`updated ${where}:`, ...entryLines([e])]);
           return 0;
         }
         const deleted = v.map.delete(key);
-        if (!deleted) return fail(json, "missing", `key ${keyText} is not in ${mapPath}`, 1);
-        out(json, { ok: true, key: v.format("key", key), keyHex: hex(key) }, [`deleted ${showDecoded(v.format("key", key))} from ${mapPath}`]);
+        if (!deleted) return fail(json, "missing", `key ${keyText} is not in ${where}`, 1);
+        out(json, { ok: true, key: v.format("key", key), keyHex: hex(key) }, [`deleted ${showDecoded(v.format("key", key))} from ${where}`]);
         return 0;
-      });
+      } finally {
+        map.close();
+      }
     } catch (e) {
       if (e instanceof PinnedMapError) return fail(json, e.kind, e.message, e.kind === "environment" ? 2 : 1);
       if (e instanceof LibbpfNotFoundError) return fail(json, "environment", e.message, 2);

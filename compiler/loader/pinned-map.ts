@@ -14,7 +14,7 @@ import fs from "node:fs";
 import koffi from "koffi";
 import { BtfTypes } from "../object/btf-types";
 import { bpf, bpffsMounts } from "./bpf-objects";
-import { BpfMapInfo, errnoName, libbpf, libbpfLibrary } from "./libbpf";
+import { BpfMapInfo, BpfProgInfo, errnoName, libbpf, libbpfLibrary } from "./libbpf";
 import type { BpfMapInfoStruct, Ptr } from "./libbpf";
 import { closeFd } from "./libc";
 import { mapTypeName } from "./maps";
@@ -45,6 +45,7 @@ interface Bindings {
   bpf_map_update_elem(fd: number, key: Uint8Array, value: Uint8Array, flags: bigint | number): number;
   bpf_map_delete_elem(fd: number, key: Uint8Array): number;
   bpf_map_get_next_key(fd: number, key: Uint8Array | null, next: Uint8Array): number;
+  bpf_map_get_fd_by_id(id: number): number;
   btf__load_from_kernel_by_id(id: number): Ptr | null;
   btf__raw_data(btf: Ptr, size: [number]): Ptr | null;
   btf__free(btf: Ptr): void;
@@ -62,6 +63,7 @@ function raw(): Bindings {
     bpf_map_update_elem: lib.func("bpf_map_update_elem", "int", ["int", "const void *", "const void *", "uint64_t"]),
     bpf_map_delete_elem: lib.func("bpf_map_delete_elem", "int", ["int", "const void *"]),
     bpf_map_get_next_key: lib.func("bpf_map_get_next_key", "int", ["int", "const void *", "void *"]),
+    bpf_map_get_fd_by_id: lib.func("bpf_map_get_fd_by_id", "int", ["uint32_t"]),
     btf__load_from_kernel_by_id: lib.func("btf__load_from_kernel_by_id", btf, ["uint32_t"]),
     btf__raw_data: lib.func("btf__raw_data", "const void *", [btf, koffi.out(koffi.pointer("uint32_t"))]),
     btf__free: lib.func("btf__free", "void", [btf]),
@@ -95,9 +97,14 @@ export class PinnedMap {
   readonly btfMissing: string | undefined;
   private fd: number;
 
+  /**
+   * @param path the pin path, or a label such as "map id 42" for a map
+   * opened by id (`pinned` false)
+   */
   private constructor(
     readonly path: string,
     fd: number,
+    readonly pinned = true,
   ) {
     this.fd = fd;
     const size = koffi.sizeof(BpfMapInfo);
@@ -174,6 +181,24 @@ export class PinnedMap {
     }
     try {
       return new PinnedMap(path, fd);
+    } catch (e) {
+      closeFd(fd);
+      throw e;
+    }
+  }
+
+  /** Opens the map with kernel id `id` (BPF_MAP_GET_FD_BY_ID), pinned or not; throws a PinnedMapError ("environment"). */
+  static openById(id: number): PinnedMap {
+    const label = `map id ${id}`;
+    if (!Number.isInteger(id) || id <= 0 || id > 0xffff_ffff) throw new PinnedMapError(`${label}: a map id is a positive integer`, "environment");
+    const fd = raw().bpf_map_get_fd_by_id(id);
+    if (fd < 0) {
+      const errno = -fd;
+      const why = errno === ENOENT ? "no such map (see: bpftool map list)" : errno === EPERM || errno === EACCES ? "permission denied (maps by id need root, or CAP_SYS_ADMIN)" : errnoText(errno);
+      throw new PinnedMapError(`cannot open ${label}: ${why}`, "environment", errno);
+    }
+    try {
+      return new PinnedMap(label, fd, false);
     } catch (e) {
       closeFd(fd);
       throw e;
@@ -301,4 +326,42 @@ export function pinnedMapsIn(dir: string): string[] {
   };
   walk(dir.replace(/\/+$/, "") || "/", 1);
   return out.sort();
+}
+
+/**
+ * The ids of the maps program `progId` uses (bpf_prog_info.map_ids): its
+ * BTF-defined maps and .rodata/.data/.bss. Throws a PinnedMapError
+ * ("environment") when the program is gone or cannot be read.
+ */
+export function programMapIds(progId: number): number[] {
+  const fd = bpf().bpf_prog_get_fd_by_id(progId);
+  if (fd < 0) {
+    const errno = -fd;
+    const why = errno === ENOENT ? "no such program (see: bpftool prog list)" : errno === EPERM || errno === EACCES ? "permission denied (programs by id need root, or CAP_SYS_ADMIN)" : errnoText(errno);
+    throw new PinnedMapError(`cannot open program ${progId}: ${why}`, "environment", errno);
+  }
+  try {
+    const size = koffi.sizeof(BpfProgInfo);
+    const nrAt = koffi.offsetof(BpfProgInfo, "nr_map_ids");
+    const idsAt = koffi.offsetof(BpfProgInfo, "map_ids");
+    // First the count, then again with room for the ids (the kernel fills at most nr_map_ids).
+    for (let room = 0; ; ) {
+      const info = Buffer.alloc(size);
+      const ids = koffi.alloc("uint32_t", Math.max(room, 1));
+      try {
+        info.writeUInt32LE(room, nrAt);
+        info.writeBigUInt64LE(room > 0 ? BigInt(koffi.address(ids)) : 0n, idsAt);
+        const rc = libbpf().bpf_obj_get_info_by_fd(fd, info, [size]);
+        if (rc < 0) throw new PinnedMapError(`cannot read the info of program ${progId}: ${errnoText(-rc)}`, "environment", -rc);
+        const count = info.readUInt32LE(nrAt);
+        if (count === 0) return [];
+        if (room >= count) return Array.from(koffi.decode(ids, "uint32_t", count) as ArrayLike<number>);
+        room = count;
+      } finally {
+        koffi.free(ids);
+      }
+    }
+  } finally {
+    closeFd(fd);
+  }
 }
