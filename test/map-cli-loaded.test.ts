@@ -170,6 +170,38 @@ describe.skipIf(skipKernel)("tsxdp map on a program attached to a veth: pins, de
     expect(findDevice(p.a)!.xdp.native).toBe(0);
     expect(tsxdp("map", "dump", "--dev", p.a).stderr).toMatch(/runs no XDP program/);
   });
+
+  test("attach --pin <dir> where a map's name is taken: refused, nothing stays attached, the other pin kept", () => {
+    const busy = pinPath("busy");
+    fs.mkdirSync(busy, { recursive: true });
+    const r = compile({ source: `import { xdp, XdpAction } from "tsxdp";\nexport const squatter = xdp(() => XdpAction.PASS);\n`, fileName: "squatter.ts" });
+    const squatter = loadObject(r.object!);
+    try {
+      squatter.program("squatter").pin(`${busy}/total`);
+      const refused = tsxdp("attach", path.join(dir, "flow_counters.o"), "--dev", p.a, "--pin", busy, "--json");
+      expect(refused.code).toBe(2);
+      expect(JSON.parse(refused.stdout).error.message).toMatch(/pinning map 'total'.*nothing is left attached/);
+      expect(findDevice(p.a)!.xdp.native).toBe(0);
+      expect(fs.readdirSync(busy)).toEqual(["total"]);
+    } finally {
+      squatter.close();
+    }
+  });
+
+  test("with --netlink the directory holds the program as 'prog'; detach --pin <dir> takes it off the device", () => {
+    const nl = pinPath("netlink");
+    const r = tsxdp("attach", path.join(dir, "flow_counters.o"), "--dev", p.a, "--netlink", "--pin", `${nl}/`);
+    expect(r.code, r.stderr).toBe(0);
+    expect(fs.readdirSync(nl).sort()).toEqual(["byClass", "bySource", "prog", "total"]);
+    const id = findDevice(p.a)!.xdp.native;
+    expect(id).not.toBe(0);
+    expect(JSON.parse(tsxdp("map", "dump", "--dev", p.a, "--json").stdout).programs).toEqual([id]);
+    const d = tsxdp("detach", "--pin", nl);
+    expect(d.code, d.stderr).toBe(0);
+    expect(d.stdout).toContain(`removed pin ${nl}/bySource`);
+    expect(findDevice(p.a)!.xdp.native).toBe(0);
+    expect(fs.existsSync(nl)).toBe(false);
+  });
 });
 
 const devmapSource = `import { xdp, XdpAction, DevMap } from "tsxdp";
