@@ -10,7 +10,7 @@ import ts from "typescript";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { checkPacketBounds } from "./analysis/bounds";
+import { checkModuleBounds } from "./analysis/bounds";
 import { Codes } from "./diagnostics/codes";
 import { type Diagnostic, DiagnosticBag, EnvironmentError, InternalError, locationOf } from "./diagnostics/diagnostic";
 import { checkDialect } from "./dialect/check";
@@ -89,7 +89,7 @@ export function compile(input: CompileInput): CompileResult {
     const programs = module.programs.map((p) => ({ name: p.name, section: p.section }));
     if (diagnostics.hasErrors) return done({ programs });
 
-    for (const p of module.programs) checkPacketBounds(p, diagnostics);
+    checkModuleBounds(module, diagnostics);
     const ir = input.emitIr ? printModule(module) : undefined;
     if (diagnostics.hasErrors || input.checkOnly) return done({ programs, license: module.license, ir });
 

@@ -249,6 +249,22 @@ export declare const xdp: XdpSection & {
  */
 export declare function license(name: string): void;
 
+/**
+ * Compiles the file's function `f` as a BPF-to-BPF call (a static function
+ * in `.text`, C's `static __attribute__((noinline))`) instead of inlining it
+ * at every call. A top-level statement after the function: `noinline(parse);`.
+ * The kernel verifies it with each caller's state, so packet pointers passed
+ * in keep the range their checks proved. At most 5 parameters.
+ */
+export declare function noinline(f: (...args: never[]) => unknown): void;
+
+/**
+ * Compiles the file's function `f` as a global BPF function: the kernel
+ * verifies it once, on its own, from its BTF signature, so it takes only the
+ * context and integers and returns an integer: `globalFunction(classify);`.
+ */
+export declare function globalFunction(f: (...args: never[]) => unknown): void;
+
 // ---------------------------------------------------------------- globals
 
 /**

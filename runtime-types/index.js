@@ -9,6 +9,8 @@ export const xdp = Object.assign(notRunnable, {
 });
 export const XdpAction = Object.freeze({ ABORTED: 0, DROP: 1, PASS: 2, TX: 3, REDIRECT: 4, 0: "ABORTED", 1: "DROP", 2: "PASS", 3: "TX", 4: "REDIRECT" });
 export const license = notRunnable;
+export const noinline = notRunnable;
+export const globalFunction = notRunnable;
 class BpfMap {
   constructor() {
     notRunnable();

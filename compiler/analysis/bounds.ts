@@ -24,7 +24,7 @@
 import ts from "typescript";
 import { Codes } from "../diagnostics/codes";
 import { type DiagnosticBag, locationOf } from "../diagnostics/diagnostic";
-import { type Block, type Compare, type MemoryLoad, type MemoryStore, type Operand, type ProgramIR, reversePostOrder, successors } from "../ir/ir";
+import { type Block, type Compare, type MemoryLoad, type MemoryStore, type ModuleIR, type Operand, type ProgramIR, reversePostOrder, successors } from "../ir/ir";
 
 type Region = "packet" | "meta";
 
@@ -112,11 +112,54 @@ const nothing: Proven = { bytes: 0 };
 const maxPacketOffset = 0xffff;
 const unbounded = 1n << 64n;
 
-export function checkPacketBounds(program: ProgramIR, diagnostics: DiagnosticBag): void {
+/**
+ * Every program, and the subprograms they call: a static one with each
+ * call's state (check_func_call walks the callee with the caller's
+ * registers), a global one once, on its own, with arguments it knows
+ * nothing about (as the kernel verifies it).
+ */
+export function checkModuleBounds(module: ModuleIR, diagnostics: DiagnosticBag): void {
+  for (const p of module.programs) checkPacketBounds(p, diagnostics);
+  for (const s of module.subprograms) if (s.linkage === "global" && s.ir) checkPacketBounds(s.ir, diagnostics);
+}
+
+/** What a static subprogram starts with: its arguments and what its caller proved about them. */
+interface CallEntry {
+  readonly params: readonly Abstract[];
+  readonly ranges: ReadonlyMap<number, Proven>;
+  readonly meta: Proven;
+  readonly beyond: ReadonlyMap<string, Beyond>;
+}
+
+/** Caller bases as the callee sees them, apart from the callee's own (made from its temp ids). */
+const callerBase = -(2 ** 40);
+
+function callEntry(args: readonly Abstract[], s: State): CallEntry {
+  // Even `data` itself: the callee's own read of ctx->data is a new register with no range.
+  const remap = new Map<number, number>();
+  const params = args.map((a): Abstract => {
+    if (a.kind === "ptr") {
+      if (!remap.has(a.base)) remap.set(a.base, callerBase - remap.size - 1);
+      return { ...a, base: remap.get(a.base)!, epoch: 0 };
+    }
+    if (a.kind === "end") return { kind: "end", epoch: 0 };
+    return a.kind === "scalar" ? a : scalar;
+  });
+  const ranges = new Map<number, Proven>();
+  for (const [b, p] of s.ranges) if (remap.has(b)) ranges.set(remap.get(b)!, p);
+  const beyond = new Map<string, Beyond>();
+  for (const v of s.beyond.values()) {
+    const base = remap.get(v.base);
+    if (base !== undefined) beyond.set(`${base}:${v.offset}`, { ...v, base });
+  }
+  return { params, ranges, meta: s.meta, beyond };
+}
+
+export function checkPacketBounds(program: ProgramIR, diagnostics: DiagnosticBag, entry?: CallEntry): void {
   const values = new Map<number, Abstract>();
   const facts = new Map<number, Outcomes>();
   const entryStates = new Map<Block, State>();
-  entryStates.set(program.entry, { epoch: 0, nonNull: new Set(), ranges: new Map(), meta: nothing, locals: new Map(), beyond: new Map(), accessed: [] });
+  entryStates.set(program.entry, { epoch: 0, nonNull: new Set(), ranges: new Map(entry?.ranges ?? []), meta: entry?.meta ?? nothing, locals: new Map(), beyond: new Map(entry?.beyond ?? []), accessed: [] });
   /** Where each variable base was made, for messages. */
   const bases = new Map<number, ts.Node>();
   const joinBases: JoinBases = (block, localId) => {
@@ -224,6 +267,23 @@ export function checkPacketBounds(program: ProgramIR, diagnostics: DiagnosticBag
         case "local_set":
           locals.set(instr.local.id, valueOf(instr.value));
           break;
+        case "param": {
+          const t = instr.dst.type;
+          values.set(instr.dst.id, entry?.params[instr.index] ?? (t.kind === "int" ? { kind: "scalar", max: t.signed ? undefined : limit(t.bits) } : scalar));
+          break;
+        }
+        case "subcall": {
+          const args = instr.args.map(valueOf);
+          if (args.some((a) => isRefused(a) || stale(a, instr.node))) break;
+          // A static callee is verified with this call's state; a global one was verified on its own.
+          if (instr.callee.linkage === "static" && instr.callee.ir) checkPacketBounds(instr.callee.ir, diagnostics, callEntry(args, state));
+          if (instr.dst) values.set(instr.dst.id, { kind: "scalar", max: limit(bitsOf(instr.dst.type)) });
+          if (instr.callee.changesPacket) {
+            state = { ...state, epoch: state.epoch + 1, movedBy: instr.node, ranges: new Map(), meta: nothing, beyond: new Map() };
+            accessed.length = 0;
+          }
+          break;
+        }
         case "map_lookup":
           values.set(instr.dst.id, { kind: "mapval", id: instr.dst.id });
           break;

@@ -7,9 +7,10 @@ import ts from "typescript";
 import { Codes } from "../diagnostics/codes";
 import type { DiagnosticBag } from "../diagnostics/diagnostic";
 import type { Intrinsics } from "../dialect/intrinsics";
-import { Abort, type BuildOptions, FunctionBuilder, type ModuleScope, buildProgram } from "./builder";
+import { Abort, type BuildOptions, FunctionBuilder, type ModuleScope, buildProgram, buildSubprogram } from "./builder";
+import { checkSubprogramCycles, declareSubprogram } from "./calls";
 import { convertTo, lowerExpression, type Value } from "./expressions";
-import { type GlobalDecl, type MapDecl, type ModuleIR, type ProgramIR, type RunConfig, type SlotType, isLayout } from "./ir";
+import { type Subprogram, type GlobalDecl, type MapDecl, type ModuleIR, type ProgramIR, type RunConfig, type SlotType, isLayout } from "./ir";
 import { type Field, type Layout, LayoutError } from "./layout";
 import { mapClasses, redirectMaps } from "../dialect/intrinsics";
 import { type IntType, u32 } from "./types";
@@ -20,7 +21,7 @@ export type { BuildOptions } from "./builder";
 const validName = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export function buildModule(sourceFile: ts.SourceFile, checker: ts.TypeChecker, intrinsics: Intrinsics, diagnostics: DiagnosticBag, options: BuildOptions): ModuleIR {
-  const scope: ModuleScope = { checker, intrinsics, diagnostics, options, constants: new Map(), functions: new Map(), maps: new Map(), globals: new Map(), poisoned: new Set(), layouts: new Layouts(checker, intrinsics) };
+  const scope: ModuleScope = { checker, intrinsics, diagnostics, options, constants: new Map(), functions: new Map(), subprograms: new Map(), maps: new Map(), globals: new Map(), poisoned: new Set(), layouts: new Layouts(checker, intrinsics) };
   // Constants are evaluated without a block: any instruction they would need is refused.
   const constantBuilder = new FunctionBuilder(scope);
   constantBuilder.current = undefined;
@@ -37,11 +38,20 @@ export function buildModule(sourceFile: ts.SourceFile, checker: ts.TypeChecker, 
       if (sym) scope.functions.set(sym, stmt);
     }
   }
+  // Then the ones compiled as subprograms: calls of them anywhere become BPF-to-BPF calls.
+  const subprograms: Subprogram[] = [];
+  for (const stmt of sourceFile.statements) {
+    const marker = subprogramMarker(stmt, intrinsics);
+    if (!marker) continue;
+    const sub = declareMarked(scope, constantBuilder, marker.call, marker.linkage);
+    if (sub) subprograms.push(sub);
+  }
   for (const stmt of sourceFile.statements) {
     if (ts.isImportDeclaration(stmt) || ts.isTypeAliasDeclaration(stmt) || ts.isInterfaceDeclaration(stmt) || ts.isEmptyStatement(stmt)) continue;
     // Declarations without a body generate nothing; their calls are refused where they are made.
     if (ts.isFunctionDeclaration(stmt) && !stmt.body) continue;
     if (ts.isFunctionDeclaration(stmt)) continue; // collected above
+    if (subprogramMarker(stmt, intrinsics)) continue; // handled above
     if (ts.isExpressionStatement(stmt) && ts.isCallExpression(stmt.expression) && intrinsics.resolve(stmt.expression.expression)?.kind === "license") {
       const call = stmt.expression;
       const arg = call.arguments[0];
@@ -88,7 +98,35 @@ export function buildModule(sourceFile: ts.SourceFile, checker: ts.TypeChecker, 
       hints: ["declare one with `export const prog = xdp((ctx) => XdpAction.PASS);`"],
     });
   }
-  return { fileName: sourceFile.fileName, sourceFile, license: license ?? "GPL", maps, globals, programs };
+  for (const sub of subprograms) sub.ir = buildSubprogram(scope, sub);
+  checkSubprogramCycles(subprograms, diagnostics);
+  return { fileName: sourceFile.fileName, sourceFile, license: license ?? "GPL", maps, globals, programs, subprograms };
+}
+
+/** `noinline(f);` or `globalFunction(f);` at the top level. */
+function subprogramMarker(stmt: ts.Statement, intrinsics: Intrinsics): { call: ts.CallExpression; linkage: "static" | "global" } | undefined {
+  if (!ts.isExpressionStatement(stmt) || !ts.isCallExpression(stmt.expression)) return undefined;
+  const name = intrinsics.dialectSymbol(stmt.expression.expression)?.name;
+  if (name === "noinline") return { call: stmt.expression, linkage: "static" };
+  if (name === "globalFunction") return { call: stmt.expression, linkage: "global" };
+  return undefined;
+}
+
+function declareMarked(scope: ModuleScope, fb: FunctionBuilder, call: ts.CallExpression, linkage: "static" | "global"): Subprogram | undefined {
+  const arg = call.arguments[0];
+  const sym = arg && ts.isIdentifier(arg) ? fb.symbolOf(arg) : undefined;
+  const fn = sym && scope.functions.get(sym);
+  if (call.arguments.length !== 1 || !fn) {
+    scope.diagnostics.report(Codes.subprogram, arg ?? call, `\`${call.expression.getText()}\` takes the name of one of the file's functions`, { hints: [`e.g. \`${call.expression.getText()}(parse);\` after \`function parse(…) { … }\``] });
+    return undefined;
+  }
+  if (scope.subprograms.has(fn)) {
+    scope.diagnostics.report(Codes.subprogram, call, `\`${fn.name!.text}\` is already marked`);
+    return undefined;
+  }
+  const sub = declareSubprogram(fb, fn, linkage);
+  if (sub) scope.subprograms.set(fn, sub);
+  return sub;
 }
 
 /**

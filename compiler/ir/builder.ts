@@ -12,7 +12,7 @@ import { compareValues, ctxField, lowerCondition, lowerExpression, convertTo, ty
 import type { Layouts } from "./layout";
 import { structShape, structValue } from "./structs";
 import { unrollFor, unrollWhile } from "./loops";
-import { type GlobalDecl, type MapDecl, type Block, type Const, type Instr, type Local, type Operand, type ProgramIR, type SectionName, type Temp, type Terminator, isJumpedTo } from "./ir";
+import { type Subprogram, type GlobalDecl, type MapDecl, type Block, type Const, type Instr, type Local, type Operand, type ProgramIR, type SectionName, type Temp, type Terminator, isJumpedTo } from "./ir";
 import type { Refusal } from "./typing";
 import { type ValueType, bool, metaPtr, packetEnd, packetPtr, u32, intTypeByName, typeName } from "./types";
 
@@ -35,6 +35,8 @@ export interface ModuleScope {
   readonly poisoned: Set<ts.Symbol>;
   /** The file's own functions, inlined where they are called. */
   readonly functions: Map<ts.Symbol, ts.FunctionDeclaration>;
+  /** Those of them compiled as subprograms (`noinline(f)`, `globalFunction(f)`), called instead. */
+  readonly subprograms: Map<ts.FunctionDeclaration, Subprogram>;
   /** Header struct layouts, computed once per interface. */
   readonly layouts: Layouts;
   /** The file's maps, by the symbol of their `const`. */
@@ -74,6 +76,8 @@ export class FunctionBuilder {
   readonly inlineFrames: InlineFrame[] = [];
   /** Where `break` and `continue` go, innermost last. */
   readonly jumpTargets: { readonly break: Block; readonly continue?: Block }[] = [];
+  /** Set while building a subprogram's body: its `return` returns from the subprogram. */
+  subprogram: Subprogram | undefined;
   /** The program's section; some context fields exist in some sections only. Undefined for module constants. */
   section: SectionName | undefined;
   /** The block being filled; undefined after a return, where code is unreachable. */
@@ -374,6 +378,19 @@ export class FunctionBuilder {
 
   private returnStatement(stmt: ts.ReturnStatement): void {
     const frame = this.inlineFrames.at(-1);
+    const sub = this.subprogram;
+    if (!frame && sub) {
+      if (!sub.returns) {
+        if (stmt.expression) lowerExpression(this, stmt.expression, undefined, { discard: true });
+        this.terminate({ op: "ret", value: { kind: "const", value: 0n, type: u32 }, node: stmt });
+        return;
+      }
+      if (!stmt.expression) throw this.fail(Codes.missingReturn, stmt, `\`${sub.name}\` must return a value`);
+      const value = convertTo(this, lowerExpression(this, stmt.expression, sub.returns), sub.returns, stmt.expression);
+      if (value.kind !== "temp" && value.kind !== "const") throw this.fail(Codes.typeMismatch, stmt.expression, `\`${sub.name}\` returns a number`);
+      this.terminate({ op: "ret", value, node: stmt });
+      return;
+    }
     if (frame) {
       if (frame.result) {
         if (!stmt.expression) throw this.fail(Codes.missingReturn, stmt, `\`${frame.fn.name?.text}\` must return a value`);
@@ -445,4 +462,45 @@ export function buildProgram(scope: ModuleScope, name: string, section: SectionN
     }
   }
   return { name, section, node, handler, ctxName, entry, blocks: fb.blocks, locals: fb.locals, defs: fb.defs };
+}
+
+/**
+ * The body of a function compiled as a subprogram: parameters arrive as
+ * `param` values (r1–r5) and become variables, the context's pointers are
+ * read from a context parameter as a program reads them, `return` returns.
+ */
+export function buildSubprogram(scope: ModuleScope, sub: Subprogram): ProgramIR | undefined {
+  const fb = new FunctionBuilder(scope);
+  fb.section = "xdp";
+  fb.subprogram = sub;
+  const entry = fb.current!;
+  let ctxName = "ctx";
+  const fn = sub.node;
+  sub.params.forEach((p, index) => {
+    const decl = fn.parameters[index]!;
+    const sym = fb.symbolOf(decl.name);
+    if (!sym) return;
+    const dst = fb.temp(p.type);
+    fb.emit({ op: "param", dst, index, node: decl });
+    if (p.type.kind === "ctx") {
+      ctxName = p.name;
+      fb.bindings.set(sym, { kind: "value", value: { kind: "ctx" } });
+      for (const field of ["data", "data_end", "data_meta"] as const) {
+        const ptr = fb.temp(field === "data" ? packetPtr : field === "data_end" ? packetEnd : metaPtr);
+        fb.emit({ op: "ctx", dst: ptr, field, node: decl });
+        fb.ctxPointers.set(field, ptr);
+      }
+      return;
+    }
+    const local = fb.local(p.name, p.type, decl);
+    fb.emit({ op: "local_set", local, value: dst, node: decl });
+    fb.bindings.set(sym, { kind: "local", local, mutable: true });
+  });
+  for (const s of fn.body!.statements) fb.statement(s);
+  if (fb.current && !fb.abandoned) {
+    const close = fn.body!.getLastToken() ?? fn;
+    if (sub.returns) scope.diagnostics.report(Codes.missingReturn, close, `\`${sub.name}\` can reach its end without returning a value`);
+    else fb.terminate({ op: "ret", value: { kind: "const", value: 0n, type: u32 }, node: close });
+  }
+  return { name: sub.name, section: "xdp", node: fn, handler: fn, ctxName, entry, blocks: fb.blocks, locals: fb.locals, defs: fb.defs, subprogram: sub };
 }

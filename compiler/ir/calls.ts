@@ -6,15 +6,15 @@
  */
 import ts from "typescript";
 import { Codes } from "../diagnostics/codes";
-import { locationOf } from "../diagnostics/diagnostic";
+import { type DiagnosticBag, locationOf } from "../diagnostics/diagnostic";
 import type { HelperSpec } from "../dialect/helpers";
 import type { ByteSwapName } from "../dialect/intrinsics";
-import type { FunctionBuilder } from "./builder";
+import { Abort, type FunctionBuilder } from "./builder";
 import { argument, castTo, convertTo, lowerExpression, operand, type Value } from "./expressions";
-import { type Operand, isJumpedTo } from "./ir";
+import { type Operand, type Subprogram, isJumpedTo } from "./ir";
 import { constant } from "./typing";
 import { structShape, structValue, helperMemory } from "./structs";
-import { type IntType, bool, byteSwap, int, typeName, u16, u32, u64, i64, isInt } from "./types";
+import { type IntType, type ValueType, bool, byteSwap, int, typeName, u16, u32, u64, i64, isInt } from "./types";
 import { toHost } from "./typing";
 
 /** bpf_trace_printk's limit on values after the format. */
@@ -68,6 +68,8 @@ const maxInlineDepth = 16;
  */
 export function inlineCall(fb: FunctionBuilder, fn: ts.FunctionDeclaration, e: ts.CallExpression): Value {
   const name = fn.name?.text ?? "function";
+  const sub = fb.scope.subprograms.get(fn);
+  if (sub) return subprogramCall(fb, sub, e);
   if (fb.inlineFrames.some((f) => f.fn === fn)) {
     throw fb.fail(Codes.recursion, e, `\`${name}\` calls itself${fb.inlineFrames.at(-1)?.fn === fn ? "" : " through other functions"}: BPF programs cannot recurse`, {
       hints: ["rewrite the recursion as a counted loop"],
@@ -258,4 +260,141 @@ export function helperCall(fb: FunctionBuilder, helper: HelperSpec, e: ts.CallEx
   // The packet moved: `ctx.data` and friends must be read again from here on.
   if (helper.changesPacket) fb.ctxPointers.clear();
   return dst;
+}
+
+
+/** BPF's calling convention: arguments in r1–r5. */
+const maxSubprogramParams = 5;
+
+/**
+ * `noinline(f)` / `globalFunction(f)`: the signature of `f` as a subprogram,
+ * or undefined after reporting why it cannot be one. A global function is
+ * verified from its BTF alone, so it takes the context and integers and
+ * returns an integer (btf_prepare_func_args); a static one may also take
+ * packet pointers, which keep their proven range across the call.
+ */
+export function declareSubprogram(fb: FunctionBuilder, fn: ts.FunctionDeclaration, linkage: "static" | "global"): Subprogram | undefined {
+  const name = fn.name!.text;
+  const d = fb.scope.diagnostics;
+  const wrapper = linkage === "global" ? "globalFunction" : "noinline";
+  if (fn.parameters.length > maxSubprogramParams) {
+    d.report(Codes.subprogram, fn.parameters[maxSubprogramParams]!, `\`${name}\` takes ${fn.parameters.length} parameters; a BPF function takes at most ${maxSubprogramParams} (r1–r5)`, {
+      hints: ["pass fewer values, or leave the function inlined (drop the `" + wrapper + "(…)`)"],
+    });
+    return undefined;
+  }
+  const params: Subprogram["params"][number][] = [];
+  for (const p of fn.parameters) {
+    if (!ts.isIdentifier(p.name) || p.dotDotDotToken || p.initializer || p.questionToken || !p.type) {
+      d.report(Codes.unsupportedSyntax, p, "parameters are plain names with a type (no defaults, rest or optional parameters)");
+      return undefined;
+    }
+    let type: ValueType;
+    if (isContextType(fb, p.type)) type = { kind: "ctx" };
+    else {
+      try {
+        type = fb.annotatedType(p.type);
+      } catch (e) {
+        if (e instanceof Abort) return undefined;
+        throw e;
+      }
+    }
+    if (linkage === "global" && type.kind !== "ctx" && type.kind !== "int") {
+      d.report(Codes.subprogram, p.type, `a global function takes the context and integers only: the kernel verifies it without its callers, so a \`${p.type.getText()}\` argument would be unchecked`, {
+        hints: [`pass the context and read \`ctx.data\`/\`ctx.data_end\` inside, or use \`noinline(${name})\` for a static function that keeps its callers' checks`],
+      });
+      return undefined;
+    }
+    params.push({ name: p.name.text, type, node: p });
+  }
+  if (!fn.type) {
+    d.report(Codes.untypedNumber, fn.name!, `\`${name}\` needs its return type written (\`: u32\`, \`: void\`, …)`);
+    return undefined;
+  }
+  let returns: Subprogram["returns"];
+  if (fn.type.kind !== ts.SyntaxKind.VoidKeyword) {
+    let t: ValueType;
+    try {
+      t = fb.annotatedType(fn.type);
+    } catch (e) {
+      if (e instanceof Abort) return undefined;
+      throw e;
+    }
+    if (t.kind !== "int" && t.kind !== "bool") {
+      d.report(Codes.subprogram, fn.type, "a BPF function returns a number: the verifier does not let a pointer leave it", { hints: ["return an offset or a length, and move the pointer in the caller"] });
+      return undefined;
+    }
+    returns = t;
+  }
+  if (linkage === "global" && (!returns || returns.kind !== "int")) {
+    d.report(Codes.subprogram, fn.type, "a global function returns an integer (the kernel refuses others)", { hints: ["return a `u32` or `i32`"] });
+    return undefined;
+  }
+  return { name, linkage, params, returns, node: fn, changesPacket: movesPacket(fb, fn, new Set()) };
+}
+
+/** Whether `fn`, or a function it calls, calls a helper that moves the packet. */
+function movesPacket(fb: FunctionBuilder, fn: ts.FunctionDeclaration, seen: Set<ts.FunctionDeclaration>): boolean {
+  if (seen.has(fn)) return false;
+  seen.add(fn);
+  let found = false;
+  const visit = (n: ts.Node): void => {
+    if (found) return;
+    if (ts.isCallExpression(n)) {
+      const r = fb.intrinsics.resolve(n.expression);
+      if (r?.kind === "helper" && r.helper.changesPacket) found = true;
+      const sym = fb.symbolOf(n.expression);
+      const callee = sym && fb.scope.functions.get(sym);
+      if (callee && movesPacket(fb, callee, seen)) found = true;
+    }
+    ts.forEachChild(n, visit);
+  };
+  if (fn.body) visit(fn.body);
+  return found;
+}
+
+/** A call of a subprogram: arguments converted as for an inlined call, then one BPF-to-BPF call. */
+function subprogramCall(fb: FunctionBuilder, sub: Subprogram, e: ts.CallExpression): Value {
+  if (!fb.current) throw fb.fail(Codes.unsupportedTopLevel, e, "a module-level constant must be computable at compile time");
+  if (e.arguments.length !== sub.params.length) throw fb.fail(Codes.callArguments, e, `\`${sub.name}\` takes ${sub.params.length} argument${sub.params.length === 1 ? "" : "s"}`);
+  const args = sub.params.map((p, i): Operand => {
+    const argExpr = e.arguments[i]!;
+    if (p.type.kind === "ctx") {
+      const v = lowerExpression(fb, argExpr);
+      if (v.kind !== "ctx") throw fb.fail(Codes.callArguments, argExpr, "pass the program's context here");
+      const dst = fb.temp({ kind: "ctx" });
+      fb.emit({ op: "ctx_ptr", dst, node: argExpr });
+      return dst;
+    }
+    return convertTo(fb, lowerExpression(fb, argExpr, p.type), p.type, argExpr) as Operand;
+  });
+  const dst = sub.returns ? fb.temp(sub.returns) : undefined;
+  fb.emit({ op: "subcall", dst, callee: sub, args, node: e });
+  // As after bpf_xdp_adjust_head: the packet moved inside, `ctx.data` must be read again.
+  if (sub.changesPacket) fb.ctxPointers.clear();
+  return dst ?? { kind: "const", value: 0n, type: bool };
+}
+
+/** Recursion through subprograms: the kernel refuses a call graph with a cycle. */
+export function checkSubprogramCycles(subprograms: readonly Subprogram[], diagnostics: DiagnosticBag): void {
+  const done = new Set<Subprogram>();
+  const visit = (s: Subprogram, path: Subprogram[]): void => {
+    if (done.has(s) || !s.ir) return;
+    for (const b of s.ir.blocks) {
+      for (const i of b.instrs) {
+        if (i.op !== "subcall") continue;
+        const at = path.indexOf(i.callee);
+        if (i.callee === s || at >= 0) {
+          diagnostics.report(Codes.recursion, i.node, `\`${i.callee.name}\` calls itself${i.callee === s ? "" : " through other functions"}: BPF programs cannot recurse`, {
+            hints: ["rewrite the recursion as a counted loop"],
+            related: [{ message: `\`${i.callee.name}\` is declared here`, location: locationOf(i.callee.node.name ?? i.callee.node) }],
+          });
+          continue;
+        }
+        visit(i.callee, [...path, s]);
+      }
+    }
+    done.add(s);
+  };
+  for (const s of subprograms) visit(s, []);
 }

@@ -255,13 +255,28 @@ export interface StackAlloc extends InstrBase {
   readonly name: string;
 }
 
+/** A subprogram's parameter `index`, as its caller passed it (r1–r5). */
+export interface Param extends InstrBase {
+  readonly op: "param";
+  readonly dst: Temp;
+  readonly index: number;
+}
+
+/** A BPF-to-BPF call of one of the file's functions compiled as a subprogram; `dst` is absent for `void`. */
+export interface SubprogramCall extends InstrBase {
+  readonly op: "subcall";
+  readonly dst?: Temp;
+  readonly callee: Subprogram;
+  readonly args: readonly Operand[];
+}
+
 /** The context pointer itself, as an argument to helpers. */
 export interface CtxPointer extends InstrBase {
   readonly op: "ctx_ptr";
   readonly dst: Temp;
 }
 
-export type Instr = CtxLoad | Binary | Compare | Cast | ByteSwap | PointerAdd | MemoryLoad | MemoryStore | HelperCall | LocalGet | LocalSet | CtxPointer | Printk | MapLookup | MapUpdate | MapRedirect | Atomic | GlobalLoad | GlobalStore | StackAlloc;
+export type Instr = CtxLoad | Binary | Compare | Cast | ByteSwap | PointerAdd | MemoryLoad | MemoryStore | HelperCall | LocalGet | LocalSet | CtxPointer | Printk | MapLookup | MapUpdate | MapRedirect | Atomic | GlobalLoad | GlobalStore | StackAlloc | Param | SubprogramCall;
 
 export interface Jump extends InstrBase {
   readonly op: "br";
@@ -311,6 +326,27 @@ export interface ProgramIR {
   readonly locals: readonly Local[];
   /** Defining instruction of each temp, for analyses that look through values. */
   readonly defs: ReadonlyMap<number, Instr>;
+  /** Set when this is the body of a function compiled as a subprogram, not a program. */
+  readonly subprogram?: Subprogram;
+}
+
+/**
+ * A function compiled as a BPF-to-BPF call target (`noinline(f)` or
+ * `globalFunction(f)`) instead of inlined: a function in `.text`, static
+ * (the kernel verifies it with each caller's register state) or global
+ * (verified once, on its own, from its BTF signature).
+ */
+export interface Subprogram {
+  readonly name: string;
+  readonly linkage: "static" | "global";
+  readonly params: readonly { readonly name: string; readonly type: ValueType; readonly node: ts.Node }[];
+  /** Undefined for `void`. */
+  readonly returns: IntType | BoolType | undefined;
+  readonly node: ts.FunctionDeclaration;
+  /** Whether it (or a function it calls) moves the packet: its callers' packet pointers die at the call. */
+  changesPacket: boolean;
+  /** The body, once built. */
+  ir?: ProgramIR;
 }
 
 export interface ModuleIR {
@@ -320,6 +356,7 @@ export interface ModuleIR {
   readonly maps: readonly MapDecl[];
   readonly globals: readonly GlobalDecl[];
   readonly programs: readonly ProgramIR[];
+  readonly subprograms: readonly Subprogram[];
 }
 
 export function successors(block: Block): Block[] {

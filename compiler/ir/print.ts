@@ -6,11 +6,12 @@ import type { Block, Instr, ModuleIR, Operand, ProgramIR, StructLiteral, Termina
 import { typeName } from "./types";
 
 export function printModule(m: ModuleIR): string {
-  return [`; license ${JSON.stringify(m.license)}`, ...m.programs.map(printProgram)].join("\n\n") + "\n";
+  const subprograms = m.subprograms.flatMap((s) => (s.ir ? [printProgram(s.ir)] : []));
+  return [`; license ${JSON.stringify(m.license)}`, ...m.programs.map(printProgram), ...subprograms].join("\n\n") + "\n";
 }
 
 export function printProgram(p: ProgramIR): string {
-  const lines = [`program ${p.name} section "${p.section}" {`];
+  const lines = [p.subprogram ? `function ${p.subprogram.linkage} ${p.name} {` : `program ${p.name} section "${p.section}" {`];
   for (const l of p.locals) lines.push(`  local %${l.name}.${l.id}: ${typeName(l.type)}`);
   for (const b of p.blocks) {
     if (!b.term && b.instrs.length === 0) continue;
@@ -73,6 +74,10 @@ function printInstr(i: Instr): string {
       return `t${i.dst.id} = get %${i.local.name}.${i.local.id}`;
     case "local_set":
       return `set %${i.local.name}.${i.local.id}, ${op(i.value)}`;
+    case "param":
+      return `t${i.dst.id} = param ${i.index}`;
+    case "subcall":
+      return `${i.dst ? `t${i.dst.id} = ` : ""}call ${i.callee.linkage} ${i.callee.name}(${i.args.map(op).join(", ")})`;
   }
 }
 

@@ -11,8 +11,8 @@
  */
 import path from "node:path";
 import type ts from "typescript";
-import type { GlobalDecl, MapDecl, ModuleIR, ProgramIR } from "../ir/ir";
-import type { IntType } from "../ir/types";
+import type { GlobalDecl, MapDecl, ModuleIR, ProgramIR, Subprogram } from "../ir/ir";
+import type { IntType, ValueType } from "../ir/types";
 import { type FieldType, type Layout, sizeOfField } from "../ir/layout";
 import type { MapAttribute } from "./generate";
 import {
@@ -109,6 +109,34 @@ export class DebugInfo {
     const loc = L.LLVMDIBuilderCreateDebugLocation(this.context, this.lineOf(program.handler), this.columnOf(program.handler), sp, null);
     const expr = L.LLVMDIBuilderCreateExpression(di, null, 0);
     L.insertDbgValueAtEnd(di, ctxParam, param, expr, loc, entry);
+  }
+
+  /**
+   * A subprogram's FUNC: its own signature (BTF FUNC_PROTO with named
+   * parameters, which the kernel reads to verify a global function), static
+   * or global linkage from IsLocalToUnit.
+   */
+  beginSubprogram(fn: LLVMValueRef, sub: Subprogram, params: readonly LLVMValueRef[], entry: LLVMBasicBlockRef): void {
+    const { L, di } = this;
+    const line = this.lineOf(sub.node);
+    const typeOf = (t: ValueType): LLVMMetadataRef => {
+      if (t.kind === "int") return this.integerType(t);
+      if (t.kind === "bool") return L.LLVMDIBuilderCreateBasicType(di, "_Bool", 5, 8, DWARFTypeEncoding.boolean, 0);
+      if (t.kind === "ctx") return this.ctxPtrType;
+      return L.LLVMDIBuilderCreatePointerType(di, null, 64, 0, 0, "", 0);
+    };
+    const paramTypes = sub.params.map((p) => typeOf(p.type));
+    const type = L.LLVMDIBuilderCreateSubroutineType(di, this.file, [sub.returns ? typeOf(sub.returns) : null, ...paramTypes], paramTypes.length + 1, DIFlags.Prototyped);
+    const isStatic = sub.linkage === "static" ? 1 : 0;
+    const sp = L.LLVMDIBuilderCreateFunction(di, this.file, sub.name, Buffer.byteLength(sub.name), sub.name, Buffer.byteLength(sub.name), this.file, line, type, isStatic, 1, line, DIFlags.Prototyped, 1);
+    L.LLVMSetSubprogram(fn, sp);
+    this.scope = sp;
+    sub.params.forEach((p, i) => {
+      const pl = this.lineOf(p.node);
+      const variable = L.LLVMDIBuilderCreateParameterVariable(di, sp, p.name, Buffer.byteLength(p.name), i + 1, this.file, pl, paramTypes[i]!, 1, 0);
+      const loc = L.LLVMDIBuilderCreateDebugLocation(this.context, pl, this.columnOf(p.node), sp, null);
+      L.insertDbgValueAtEnd(di, params[i]!, variable, L.LLVMDIBuilderCreateExpression(di, null, 0), loc, entry);
+    });
   }
 
   /**

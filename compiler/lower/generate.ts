@@ -12,7 +12,7 @@
 import path from "node:path";
 import type ts from "typescript";
 import { EnvironmentError, InternalError } from "../diagnostics/diagnostic";
-import { type SlotType, type StructLiteral, isLayout, type Block, type GlobalDecl, type Instr, type MapDecl, type ModuleIR, type Operand, type Predicate, type ProgramIR, ctxFieldOffsets, reversePostOrder } from "../ir/ir";
+import { type Subprogram, type SlotType, type StructLiteral, isLayout, type Block, type GlobalDecl, type Instr, type MapDecl, type ModuleIR, type Operand, type Predicate, type ProgramIR, ctxFieldOffsets, reversePostOrder } from "../ir/ir";
 import { type IntType, type ValueType, i64, u64 } from "../ir/types";
 import { AtomicOrdering, AtomicRMWBinOp, IntPredicate, LLVMNotFoundError, Linkage, llvm, type LLVMBasicBlockRef, type LLVMC, type LLVMValueRef } from "../llvm/llvm-c";
 import { captureDiagnostics, stopCapture } from "../llvm/diagnostics";
@@ -74,10 +74,12 @@ export function generateObject(module: ModuleIR, opts: GenerateOptions): Generat
     emitLicense(L, llmod, types, module.license);
     const maps = new Map(module.maps.map((m) => [m, emitMap(L, llmod, types, debug, m)] as const));
     const globals = new Map(module.globals.map((g) => [g, emitGlobal(L, llmod, types, debug, g)] as const));
+    const functions = new Map(module.subprograms.map((s) => [s, declareSubprogram(L, llmod, types, s)] as const));
     for (const program of module.programs) {
-      new ProgramLowering(L, llmod, builder, types, debug, program, maps, globals).lower();
+      new ProgramLowering(L, llmod, builder, types, debug, program, maps, globals, functions).lower();
       emitRunConfig(L, llmod, types, debug, program);
     }
+    for (const s of module.subprograms) new ProgramLowering(L, llmod, builder, types, debug, s.ir!, maps, globals, functions).lower();
     debug.finalize();
 
     const problem = L.verifyModule(llmod);
@@ -96,6 +98,28 @@ export function generateObject(module: ModuleIR, opts: GenerateOptions): Generat
     L.LLVMDisposeTargetMachine(tm);
     L.LLVMContextDispose(context);
   }
+}
+
+interface SubprogramFunction {
+  readonly fn: LLVMValueRef;
+  readonly type: ReturnType<LLVMC["LLVMFunctionType"]>;
+}
+
+/**
+ * A subprogram's LLVM function in `.text`: internal linkage and noinline for
+ * a static one (clang's `static __attribute__((noinline))`), external for a
+ * global one. The BPF backend emits the call as a pc-relative BPF_CALL that
+ * libbpf relocates, and BTF FUNC records with the linkage.
+ */
+function declareSubprogram(L: LLVMC, llmod: ReturnType<LLVMC["LLVMModuleCreateWithNameInContext"]>, t: LlvmTypes, sub: Subprogram): SubprogramFunction {
+  const params = sub.params.map((p) => (p.type.kind === "ctx" ? t.ctxPtr : t.of(p.type)));
+  const type = L.LLVMFunctionType(sub.returns ? t.of(sub.returns) : L.LLVMVoidTypeInContext(t.context), params, params.length, 0);
+  const fn = L.LLVMAddFunction(llmod, sub.name, type);
+  L.LLVMSetSection(fn, ".text");
+  L.LLVMSetLinkage(fn, sub.linkage === "global" ? Linkage.External : Linkage.Internal);
+  t.addFunctionAttribute(fn, "nounwind");
+  t.addFunctionAttribute(fn, "noinline");
+  return { fn, type };
 }
 
 /** A helper called by its kernel ID, as clang calls `(void *)1`. */
@@ -233,23 +257,16 @@ class ProgramLowering {
     private readonly program: ProgramIR,
     private readonly maps: ReadonlyMap<MapDecl, LLVMValueRef>,
     private readonly globals: ReadonlyMap<GlobalDecl, LLVMValueRef>,
+    private readonly functions: ReadonlyMap<Subprogram, SubprogramFunction> = new Map(),
   ) {}
 
   lower(): void {
     const { L, t, program } = this;
-    const fnType = L.LLVMFunctionType(t.i32, [t.ctxPtr], 1, 0);
-    this.fn = L.LLVMAddFunction(this.llmod, program.name, fnType);
-    L.LLVMSetSection(this.fn, program.section);
-    L.LLVMSetLinkage(this.fn, Linkage.External);
-    t.addFunctionAttribute(this.fn, "nounwind");
-    this.ctxParam = L.LLVMGetParam(this.fn, 0);
-    L.LLVMSetValueName2(this.ctxParam, program.ctxName, Buffer.byteLength(program.ctxName));
-
-    const entry = L.LLVMAppendBasicBlockInContext(t.context, this.fn, "entry");
-    this.debug.beginProgram(this.fn, program, this.ctxParam, entry);
+    const sub = program.subprogram;
+    const entry = sub ? this.beginSubprogram(sub) : this.beginProgram();
     L.LLVMPositionBuilderAtEnd(this.b, entry);
     this.debug.at(this.b, program.handler);
-    this.retval = L.LLVMBuildAlloca(this.b, t.i32, "retval");
+    this.retval = L.LLVMBuildAlloca(this.b, sub?.returns ? t.of(sub.returns) : t.i32, "retval");
     for (const local of program.locals) this.locals.set(local.id, L.LLVMBuildAlloca(this.b, t.of(local.type), local.name));
     for (const block of program.blocks) {
       for (const i of block.instrs) {
@@ -288,7 +305,37 @@ class ProgramLowering {
     // return would otherwise get line 0 in the line info.
     L.LLVMPositionBuilderAtEnd(this.b, this.exit);
     this.debug.atEnd(this.b, program.handler.body ?? program.handler);
-    L.LLVMBuildRet(this.b, L.LLVMBuildLoad2(this.b, t.i32, this.retval, "ret"));
+    if (sub && !sub.returns) L.LLVMBuildRetVoid(this.b);
+    else L.LLVMBuildRet(this.b, L.LLVMBuildLoad2(this.b, sub?.returns ? t.of(sub.returns) : t.i32, this.retval, "ret"));
+  }
+
+  private beginProgram(): LLVMBasicBlockRef {
+    const { L, t, program } = this;
+    const fnType = L.LLVMFunctionType(t.i32, [t.ctxPtr], 1, 0);
+    this.fn = L.LLVMAddFunction(this.llmod, program.name, fnType);
+    L.LLVMSetSection(this.fn, program.section);
+    L.LLVMSetLinkage(this.fn, Linkage.External);
+    t.addFunctionAttribute(this.fn, "nounwind");
+    this.ctxParam = L.LLVMGetParam(this.fn, 0);
+    L.LLVMSetValueName2(this.ctxParam, program.ctxName, Buffer.byteLength(program.ctxName));
+    const entry = L.LLVMAppendBasicBlockInContext(t.context, this.fn, "entry");
+    this.debug.beginProgram(this.fn, program, this.ctxParam, entry);
+    return entry;
+  }
+
+  /** A subprogram's function, declared before any body so that calls find it. */
+  private beginSubprogram(sub: Subprogram): LLVMBasicBlockRef {
+    const { L, t } = this;
+    this.fn = this.functions.get(sub)!.fn;
+    const params = sub.params.map((p, i) => {
+      const v = L.LLVMGetParam(this.fn, i);
+      L.LLVMSetValueName2(v, p.name, Buffer.byteLength(p.name));
+      if (p.type.kind === "ctx") this.ctxParam = v;
+      return v;
+    });
+    const entry = L.LLVMAppendBasicBlockInContext(t.context, this.fn, "entry");
+    this.debug.beginSubprogram(this.fn, sub, params, entry);
+    return entry;
   }
 
   private operand(o: Operand): LLVMValueRef {
@@ -315,6 +362,16 @@ class ProgramLowering {
       }
       case "ctx_ptr":
         return this.define(i.dst.id, L.LLVMBuildBitCast(b, this.ctxParam, t.ptr, ""));
+      case "param":
+        return this.define(i.dst.id, L.LLVMGetParam(this.fn, i.index));
+      case "subcall": {
+        const callee = this.functions.get(i.callee)!;
+        // The context goes as `struct xdp_md *`, as the callee declares it.
+        const args = i.args.map((a, k) => (i.callee.params[k]!.type.kind === "ctx" ? L.LLVMBuildBitCast(b, this.operand(a), t.ctxPtr, "") : this.operand(a)));
+        const call = L.LLVMBuildCall2(b, callee.type, callee.fn, args, args.length, "");
+        if (i.dst) this.define(i.dst.id, call);
+        return;
+      }
       case "stack_alloc":
         return this.define(i.dst.id, L.LLVMBuildBitCast(b, this.stack.get(i)!, t.ptr, ""));
       case "binary":
@@ -539,7 +596,9 @@ class ProgramLowering {
         L.LLVMBuildCondBr(b, this.operand(term.cond), this.blocks.get(term.then)!, this.blocks.get(term.else)!);
         return;
       case "ret":
-        L.LLVMBuildStore(b, this.t.castToI32(b, this.operand(term.value), term.value.type), this.retval);
+        if (this.program.subprogram) {
+          if (this.program.subprogram.returns) L.LLVMBuildStore(b, this.operand(term.value), this.retval);
+        } else L.LLVMBuildStore(b, this.t.castToI32(b, this.operand(term.value), term.value.type), this.retval);
         L.LLVMBuildBr(b, this.exit);
         return;
     }
