@@ -11,6 +11,7 @@ import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { checkModuleBounds } from "./analysis/bounds";
+import { checkReferences } from "./analysis/references";
 import { Codes } from "./diagnostics/codes";
 import { type Diagnostic, DiagnosticBag, EnvironmentError, InternalError, locationOf } from "./diagnostics/diagnostic";
 import { checkDialect } from "./dialect/check";
@@ -90,6 +91,7 @@ export function compile(input: CompileInput): CompileResult {
     if (diagnostics.hasErrors) return done({ programs });
 
     checkModuleBounds(module, diagnostics);
+    for (const p of module.programs) checkReferences(p, diagnostics);
     const ir = input.emitIr ? printModule(module) : undefined;
     if (diagnostics.hasErrors || input.checkOnly) return done({ programs, license: module.license, ir });
 

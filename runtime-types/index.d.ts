@@ -342,6 +342,38 @@ export interface LpmKey {
  */
 export declare class LpmTrie<K extends LpmKey, V> extends BpfMap<K, V> {}
 
+/** Flags of a ring buffer's `output`, `submit` and `discard`: when to wake the reader up (default: when it is waiting). */
+export declare enum RingBufFlags {
+  NO_WAKEUP = 1,
+  FORCE_WAKEUP = 2,
+}
+
+/** Room reserved in a ring buffer: fill `.value`, then `submit` or `discard` it on every path. */
+export interface RingBufRecord<T> {
+  value: T;
+}
+
+/**
+ * BPF_MAP_TYPE_RINGBUF: records of type `T` (an integer or header struct)
+ * sent to userspace in order. `maxEntries` is the size in bytes: a power of 2,
+ * a multiple of the page size (4096). Read it with the loader's `openRingBuffer`.
+ */
+export declare class RingBuf<T> {
+  constructor(options: MapOptions);
+  /** Copies `value` into the ring (`bpf_ringbuf_output`); 0 on success, a negative errno when it is full. */
+  output(value: T, flags?: RingBufFlags): i64;
+  /**
+   * Reserves a record (`bpf_ringbuf_reserve`), or `null` when the ring is
+   * full: test it, fill `.value`, then `submit` or `discard` it on every path
+   * (the verifier refuses a program that can leave one behind).
+   */
+  reserve(): RingBufRecord<T> | null;
+  /** Sends a reserved record to the reader (`bpf_ringbuf_submit`); the record is gone afterwards. */
+  submit(record: RingBufRecord<T>, flags?: RingBufFlags): void;
+  /** Drops a reserved record (`bpf_ringbuf_discard`); the record is gone afterwards. */
+  discard(record: RingBufRecord<T>, flags?: RingBufFlags): void;
+}
+
 /**
  * Flags of `redirect` (bpf_redirect_map), combined with `|` and with the
  * fallback action in the low two bits: `devs.redirect(k, RedirectFlags.BROADCAST | XdpAction.PASS)`.

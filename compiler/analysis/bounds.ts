@@ -285,6 +285,7 @@ export function checkPacketBounds(program: ProgramIR, diagnostics: DiagnosticBag
           break;
         }
         case "map_lookup":
+        case "ringbuf_reserve":
           values.set(instr.dst.id, { kind: "mapval", id: instr.dst.id });
           break;
         case "global_load":

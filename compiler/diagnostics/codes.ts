@@ -59,6 +59,8 @@ export const Codes = {
   mapType: kind(3001, "invalid map declaration"),
   mapValueNull: kind(3002, "map value used before its null test"),
   mapOperation: kind(3003, "map operation the kernel refuses"),
+  ringBufLeak: kind(3004, "ring buffer record not submitted or discarded"),
+  ringBufReleased: kind(3005, "ring buffer record used after submit or discard"),
 
   // 4xxx: programs, sections, license
   programShape: kind(4001, "a program is `export const name = xdp((ctx) => { … })`"),

@@ -50,6 +50,7 @@ export const mapClasses: ReadonlyMap<string, number> = new Map([
   ["LruHash", 9],
   ["LruPerCpuHash", 10],
   ["LpmTrie", 11],
+  ["RingBuf", 27],
   ["DevMap", 14],
   ["CpuMap", 16],
   ["XskMap", 17],
@@ -75,6 +76,12 @@ export const redirectMaps: ReadonlyMap<string, { readonly lookup: boolean }> = n
 const redirectFlags: ReadonlyMap<string, bigint> = new Map([
   ["BROADCAST", 8n],
   ["EXCLUDE_INGRESS", 16n],
+]);
+
+/** Flags of bpf_ringbuf_output/submit/discard (BPF_RB_NO_WAKEUP, BPF_RB_FORCE_WAKEUP). */
+const ringBufFlags: ReadonlyMap<string, bigint> = new Map([
+  ["NO_WAKEUP", 1n],
+  ["FORCE_WAKEUP", 2n],
 ]);
 
 const actions: ReadonlyMap<string, bigint> = new Map([
@@ -142,6 +149,10 @@ export class Intrinsics {
       }
       if (parent === "RedirectFlags") {
         const flag = redirectFlags.get(sym.name);
+        return flag === undefined ? undefined : { kind: "constant", value: flag };
+      }
+      if (parent === "RingBufFlags") {
+        const flag = ringBufFlags.get(sym.name);
         return flag === undefined ? undefined : { kind: "constant", value: flag };
       }
       const value = actions.get(sym.name);

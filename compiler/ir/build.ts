@@ -175,7 +175,8 @@ function declareMap(scope: ModuleScope, fb: FunctionBuilder, decl: ts.VariableDe
     return undefined;
   }
   names.add(name);
-  const isArray = className === "ArrayMap" || className === "PerCpuArray";
+  // Arrays take the value type only; a ring buffer, the type of its records.
+  const isArray = className === "ArrayMap" || className === "PerCpuArray" || className === "RingBuf";
   const typeArgs = init.typeArguments ?? [];
   let key: SlotType | undefined = u32;
   let value: SlotType | undefined = u32;
@@ -187,7 +188,7 @@ function declareMap(scope: ModuleScope, fb: FunctionBuilder, decl: ts.VariableDe
     }
   } else {
     if (typeArgs.length !== (isArray ? 1 : 2)) {
-      d.report(Codes.mapType, init.expression, isArray ? `write the value type: \`new ${className}<u64>(…)\`` : `write the key and value types: \`new ${className}<u32, u64>(…)\``);
+      d.report(Codes.mapType, init.expression, isArray ? `write the ${className === "RingBuf" ? "record" : "value"} type: \`new ${className}<u64>(…)\`` : `write the key and value types: \`new ${className}<u32, u64>(…)\``);
       return undefined;
     }
     const [keyNode, valueNode] = isArray ? [undefined, typeArgs[0]!] : [typeArgs[0]!, typeArgs[1]!];
@@ -261,6 +262,13 @@ function declareMap(scope: ModuleScope, fb: FunctionBuilder, decl: ts.VariableDe
   }
   // trie_alloc (kernel/bpf/lpm_trie.c) refuses an LPM trie without BPF_F_NO_PREALLOC.
   if (className === "LpmTrie") flags |= 1n;
+  // ringbuf_map_alloc (kernel/bpf/ringbuf.c): the size in bytes, a power of 2 and page-aligned.
+  if (className === "RingBuf" && (maxEntries & (maxEntries - 1n) || maxEntries % 4096n)) {
+    d.report(Codes.mapType, options, `a RingBuf's \`maxEntries\` is its size in bytes: a power of 2 and a multiple of the page size (4096), not ${maxEntries}`, {
+      hints: [`e.g. \`maxEntries: ${maxEntries <= 4096n ? 4096 : 2 ** maxEntries.toString(2).length}\``],
+    });
+    return undefined;
+  }
   const map: MapDecl = { name, type, className, key, value, maxEntries: Number(maxEntries), flags: Number(flags), pinned, node: decl };
   const sym = fb.symbolOf(decl.name);
   if (sym) scope.maps.set(sym, map);

@@ -142,7 +142,9 @@ export class FunctionBuilder {
   }
 
   symbolOf(node: ts.Node): ts.Symbol | undefined {
-    const sym = this.checker.getSymbolAtLocation(node);
+    // `{ len }`: the name is the property's; the value is the variable's.
+    const shorthand = ts.isShorthandPropertyAssignment(node.parent) && node.parent.name === node;
+    const sym = shorthand ? this.checker.getShorthandAssignmentValueSymbol(node.parent) : this.checker.getSymbolAtLocation(node);
     if (sym && sym.flags & ts.SymbolFlags.Alias) return this.checker.getAliasedSymbol(sym);
     return sym;
   }

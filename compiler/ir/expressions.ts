@@ -29,6 +29,7 @@ import {
   untyped,
 } from "./typing";
 import { type Field, type FieldType, type Layout, LayoutError, sizeOfField } from "./layout";
+import { ringBufMethod } from "./ringbuf";
 import { type IntType, type ValueType, bool, byteSwap, int, mapValuePtr, metaPtr, packetEnd, packetPtr, typeName, u16, u32, u64, i64, isInt } from "./types";
 
 /**
@@ -271,6 +272,7 @@ function call(fb: FunctionBuilder, e: ts.CallExpression): Value {
 function mapMethod(fb: FunctionBuilder, map: MapDecl, method: string, e: ts.CallExpression): Value {
   const slotValue = (i: number, t: SlotType): Operand | StructLiteral =>
     isLayout(t) ? structLiteral(fb, e.arguments[i]!, t) : (convertTo(fb, lowerExpression(fb, e.arguments[i]!, t), t, e.arguments[i]!) as Operand);
+  if (map.className === "RingBuf") return ringBufMethod(fb, map, method, e, slotValue);
   const key = (i: number) => slotValue(i, map.key);
   const redirect = redirectMaps.get(map.className);
   if (method === "redirect") {

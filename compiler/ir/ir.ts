@@ -203,6 +203,29 @@ export interface MapRedirect extends InstrBase {
   readonly flags: Operand;
 }
 
+/** bpf_ringbuf_output (130): the record copied from the stack; 0 or a negative errno. */
+export interface RingBufOutput extends InstrBase {
+  readonly op: "ringbuf_output";
+  readonly dst: Temp;
+  readonly map: MapDecl;
+  readonly value: Operand | StructLiteral;
+  readonly flags: Operand;
+}
+
+/** bpf_ringbuf_reserve (131): a record of the map's record type, or null; a reference to release. */
+export interface RingBufReserve extends InstrBase {
+  readonly op: "ringbuf_reserve";
+  readonly dst: Temp;
+  readonly map: MapDecl;
+}
+
+/** bpf_ringbuf_submit (132) / bpf_ringbuf_discard (133): releases the reserved `record`. */
+export interface RingBufRelease extends InstrBase {
+  readonly op: "ringbuf_submit" | "ringbuf_discard";
+  readonly record: Temp;
+  readonly flags: Operand;
+}
+
 /**
  * An atomic operation on memory that allows it (a map value). `dst`, when
  * present, receives the old value (BPF_FETCH); cmpxchg compares with
@@ -276,7 +299,7 @@ export interface CtxPointer extends InstrBase {
   readonly dst: Temp;
 }
 
-export type Instr = CtxLoad | Binary | Compare | Cast | ByteSwap | PointerAdd | MemoryLoad | MemoryStore | HelperCall | LocalGet | LocalSet | CtxPointer | Printk | MapLookup | MapUpdate | MapRedirect | Atomic | GlobalLoad | GlobalStore | StackAlloc | Param | SubprogramCall;
+export type Instr = CtxLoad | Binary | Compare | Cast | ByteSwap | PointerAdd | MemoryLoad | MemoryStore | HelperCall | LocalGet | LocalSet | CtxPointer | Printk | MapLookup | MapUpdate | MapRedirect | RingBufOutput | RingBufReserve | RingBufRelease | Atomic | GlobalLoad | GlobalStore | StackAlloc | Param | SubprogramCall;
 
 export interface Jump extends InstrBase {
   readonly op: "br";

@@ -64,6 +64,13 @@ function printInstr(i: Instr): string {
       return `t${i.dst.id} = ${i.op === "map_update" ? "update" : "delete"} ${i.map.name}[${slot(i.key)}]${i.value ? ` = ${slot(i.value)}` : ""}${i.flags ? ` flags ${op(i.flags)}` : ""}`;
     case "map_redirect":
       return `t${i.dst.id} = redirect ${i.map.name}[${op(i.key)}] flags ${op(i.flags)}`;
+    case "ringbuf_output":
+      return `t${i.dst.id} = output ${i.map.name} ${slot(i.value)} flags ${op(i.flags)}`;
+    case "ringbuf_reserve":
+      return `t${i.dst.id} = reserve ${i.map.name}`;
+    case "ringbuf_submit":
+    case "ringbuf_discard":
+      return `${i.op === "ringbuf_submit" ? "submit" : "discard"} t${i.record.id} flags ${op(i.flags)}`;
     case "global_load":
       return `t${i.dst.id} = global ${i.global.section} ${i.global.name}`;
     case "global_store":

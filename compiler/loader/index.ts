@@ -17,6 +17,8 @@ export { RodataError } from "./rodata";
 export type { RodataValue } from "./rodata";
 export { u32Key, u64Value, sumPerCpu } from "./maps";
 export type { LoadedMap, MapInfo, MapUpdateFlag } from "./maps";
+export { openRingBuffer } from "./ringbuf";
+export type { RingBufferOptions, RingBufferReader, RingRecord } from "./ringbuf";
 export type { EntryProgram, RedirectEntry, RedirectEntryValue } from "./redirect-entries";
 export { explainRejection, formatRejection, parseVerifierLog, rejectionDiagnostic } from "./verifier-log";
 export type { Annotation, RejectedLoad, RejectionReport, VerifierLogFacts } from "./verifier-log";

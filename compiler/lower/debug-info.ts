@@ -176,6 +176,14 @@ export class DebugInfo {
     L.LLVMGlobalSetMetadata(global, L.LLVMGetMDKindIDInContext(this.context, "dbg", 3), gve);
   }
 
+  /** A ring buffer's record variable (`<map>__record`), typed as the records are. */
+  recordVariable(global: LLVMValueRef, name: string, node: ts.Node, type: IntType | Layout): void {
+    const { L, di } = this;
+    const expr = L.LLVMDIBuilderCreateExpression(di, null, 0);
+    const gve = L.LLVMDIBuilderCreateGlobalVariableExpression(di, this.cu, name, name.length, name, name.length, this.file, this.lineOf(node), this.slotType(type), 0, expr, null, 64);
+    L.LLVMGlobalSetMetadata(global, L.LLVMGetMDKindIDInContext(this.context, "dbg", 3), gve);
+  }
+
   /** A map key or value type: an integer, or a header struct with its members, as BTF shows them. */
   private slotType(t: IntType | Layout): LLVMMetadataRef {
     if (!("fields" in t)) return this.integerType(t);

@@ -12,7 +12,7 @@
 import path from "node:path";
 import type ts from "typescript";
 import { EnvironmentError, InternalError } from "../diagnostics/diagnostic";
-import { type Subprogram, type SlotType, type StructLiteral, isLayout, type Block, type GlobalDecl, type Instr, type MapDecl, type ModuleIR, type Operand, type Predicate, type ProgramIR, ctxFieldOffsets, reversePostOrder } from "../ir/ir";
+import { type Subprogram, type SlotType, type StructLiteral, isLayout, slotSize, type Block, type GlobalDecl, type Instr, type MapDecl, type ModuleIR, type Operand, type Predicate, type ProgramIR, ctxFieldOffsets, reversePostOrder } from "../ir/ir";
 import { type IntType, type ValueType, i64, u64 } from "../ir/types";
 import { AtomicOrdering, AtomicRMWBinOp, IntPredicate, LLVMNotFoundError, Linkage, llvm, type LLVMBasicBlockRef, type LLVMC, type LLVMValueRef } from "../llvm/llvm-c";
 import { captureDiagnostics, stopCapture } from "../llvm/diagnostics";
@@ -73,6 +73,7 @@ export function generateObject(module: ModuleIR, opts: GenerateOptions): Generat
 
     emitLicense(L, llmod, types, module.license);
     const maps = new Map(module.maps.map((m) => [m, emitMap(L, llmod, types, debug, m)] as const));
+    for (const m of module.maps) if (m.className === "RingBuf") emitRecordType(L, llmod, types, debug, m);
     const globals = new Map(module.globals.map((g) => [g, emitGlobal(L, llmod, types, debug, g)] as const));
     const functions = new Map(module.subprograms.map((s) => [s, declareSubprogram(L, llmod, types, s)] as const));
     for (const program of module.programs) {
@@ -186,6 +187,22 @@ function emitBtfDefinition(
   return g;
 }
 
+/**
+ * A ring buffer's record type, for readers: BTF keeps only types something
+ * refers to, and a map definition cannot name it (a RINGBUF has no value),
+ * so a zeroed `<map>__record` of that type goes in `.tsxdp.types`, a section
+ * libbpf skips; the loader's ring buffer reader decodes records through it.
+ */
+function emitRecordType(L: LLVMC, llmod: ReturnType<LLVMC["LLVMModuleCreateWithNameInContext"]>, t: LlvmTypes, debug: DebugInfo, map: MapDecl): void {
+  const name = `${map.name}__record`;
+  const g = L.LLVMAddGlobal(llmod, L.LLVMArrayType(t.i8, slotSize(map.value)), name);
+  L.LLVMSetInitializer(g, L.LLVMConstNull(L.LLVMArrayType(t.i8, slotSize(map.value))));
+  L.LLVMSetSection(g, ".tsxdp.types");
+  L.LLVMSetAlignment(g, 8);
+  L.LLVMSetLinkage(g, Linkage.External);
+  debug.recordVariable(g, name, map.node, map.value);
+}
+
 /** A module-level variable in `.rodata`, `.data` or `.bss`, with the BTF libbpf uses to find it by name. */
 function emitGlobal(L: LLVMC, llmod: ReturnType<LLVMC["LLVMModuleCreateWithNameInContext"]>, t: LlvmTypes, debug: DebugInfo, global: GlobalDecl): LLVMValueRef {
   const type = t.of(global.type);
@@ -202,7 +219,9 @@ function emitGlobal(L: LLVMC, llmod: ReturnType<LLVMC["LLVMModuleCreateWithNameI
 export type MapAttribute = { readonly name: string; readonly count: number } | { readonly name: "key" | "value"; readonly type: SlotType };
 
 function mapAttributes(map: MapDecl): MapAttribute[] {
-  const out: MapAttribute[] = [{ name: "type", count: map.type }, { name: "max_entries", count: map.maxEntries }, { name: "key", type: map.key }, { name: "value", type: map.value }];
+  const out: MapAttribute[] = [{ name: "type", count: map.type }, { name: "max_entries", count: map.maxEntries }];
+  // A ring buffer has no key or value (ringbuf_map_alloc refuses sizes); its records are typed per call.
+  if (map.className !== "RingBuf") out.push({ name: "key", type: map.key }, { name: "value", type: map.value });
   if (map.flags) out.push({ name: "map_flags", count: map.flags });
   // LIBBPF_PIN_BY_NAME
   if (map.pinned) out.push({ name: "pinning", count: 1 });
@@ -277,13 +296,15 @@ class ProgramLowering {
           this.stack.set(i, a);
           continue;
         }
-        if (i.op !== "map_lookup" && i.op !== "map_update" && i.op !== "map_delete") continue;
+        if (i.op !== "map_lookup" && i.op !== "map_update" && i.op !== "map_delete" && i.op !== "ringbuf_output") continue;
         const slot = (type: SlotType, name: string) => {
           const a = L.LLVMBuildAlloca(this.b, isLayout(type) ? L.LLVMArrayType(t.i8, type.size) : t.of(type), name);
           L.LLVMSetAlignment(a, 8);
           return a;
         };
-        this.slots.set(i, { key: slot(i.map.key, "key"), value: i.op === "map_update" ? slot(i.map.value, "value") : undefined });
+        // A ring buffer's record goes where a key would: the helper's one pointer argument.
+        if (i.op === "ringbuf_output") this.slots.set(i, { key: slot(i.map.value, "record") });
+        else this.slots.set(i, { key: slot(i.map.key, "key"), value: i.op === "map_update" ? slot(i.map.value, "value") : undefined });
       }
     }
 
@@ -411,6 +432,27 @@ class ProgramLowering {
         const key = this.cast(this.operand(i.key), i.key.type, u64);
         const result = L.LLVMBuildCall2(b, fnType, helper(L, t, 51, fnType), [mapPtr, key, this.operand(i.flags)], 3, "");
         return this.define(i.dst.id, this.cast(result, i64, i.dst.type as IntType));
+      }
+      case "ringbuf_output": {
+        // bpf_ringbuf_output (130): long (ringbuf, data, u64 size, u64 flags)
+        const slot = this.slots.get(i)!.key;
+        this.storeSlot(slot, i.value);
+        const fnType = L.LLVMFunctionType(t.i64, [t.ptr, t.ptr, t.i64, t.i64], 4, 0);
+        const args = [L.LLVMBuildBitCast(b, this.maps.get(i.map)!, t.ptr, ""), L.LLVMBuildBitCast(b, slot, t.ptr, ""), t.constI64(BigInt(slotSize(i.map.value))), this.operand(i.flags)];
+        return this.define(i.dst.id, L.LLVMBuildCall2(b, fnType, helper(L, t, 130, fnType), args, 4, ""));
+      }
+      case "ringbuf_reserve": {
+        // bpf_ringbuf_reserve (131): void *(ringbuf, u64 size, u64 flags); the size must be a constant.
+        const fnType = L.LLVMFunctionType(t.ptr, [t.ptr, t.i64, t.i64], 3, 0);
+        const args = [L.LLVMBuildBitCast(b, this.maps.get(i.map)!, t.ptr, ""), t.constI64(BigInt(slotSize(i.map.value))), t.constI64(0n)];
+        return this.define(i.dst.id, L.LLVMBuildCall2(b, fnType, helper(L, t, 131, fnType), args, 3, ""));
+      }
+      case "ringbuf_submit":
+      case "ringbuf_discard": {
+        // bpf_ringbuf_submit (132) / bpf_ringbuf_discard (133): void (data, u64 flags)
+        const fnType = L.LLVMFunctionType(L.LLVMVoidTypeInContext(t.context), [t.ptr, t.i64], 2, 0);
+        L.LLVMBuildCall2(b, fnType, helper(L, t, i.op === "ringbuf_submit" ? 132 : 133, fnType), [this.operand(i.record), this.operand(i.flags)], 2, "");
+        return;
       }
       case "global_load": {
         const v = L.LLVMBuildLoad2(b, t.of(i.global.type), this.globals.get(i.global)!, i.global.name);

@@ -1,0 +1,156 @@
+/**
+ * Reading a BPF_MAP_TYPE_RINGBUF from userspace, over libbpf's ring_buffer
+ * API (ring_buffer__new with a sample callback registered through koffi,
+ * ring_buffer__consume and ring_buffer__poll).
+ *
+ * Records are decoded through BTF where their type is known: objects built
+ * by tsxdp carry each ring's record type as the VAR `<map>__record` (section
+ * `.tsxdp.types`); any object can name a BTF type instead (`{ type: "event" }`).
+ * The BTF is the one the kernel holds for the object's programs.
+ *
+ * Invariants: the callback only runs inside consume()/poll() (libbpf calls
+ * it synchronously), copies the record before returning (the ring's memory
+ * is reused as soon as it returns), and never throws into C; close()
+ * unregisters it and frees the ring_buffer, and is idempotent.
+ */
+import koffi from "koffi";
+import { BTF_KIND, type BtfTypes, type Decoded } from "../object/btf-types";
+import { libbpf, libbpfLibrary, type Ptr } from "./libbpf";
+import { BpfError, type LoadedObject } from "./loader";
+import { loadKernelBtf } from "./pinned-map";
+
+const BPF_MAP_TYPE_RINGBUF = 27;
+
+export interface RingRecord {
+  /** the record as the program wrote it */
+  readonly bytes: Uint8Array;
+  /** decoded through BTF (as `tsxdp map dump` decodes values) when the record type is known */
+  readonly value?: Decoded;
+}
+
+export interface RingBufferOptions {
+  /** A BTF type of the object to decode records with, by name; default: the ring's `<map>__record` type. */
+  readonly type?: string;
+}
+
+export interface RingBufferReader {
+  /** The BTF name of the record type the records are decoded with, if any. */
+  readonly recordType: string | undefined;
+  /** Every record available now, in order, without waiting (ring_buffer__consume). */
+  consume(): RingRecord[];
+  /** Waits up to `timeoutMs` for records (ring_buffer__poll; this blocks the thread), then returns them. */
+  poll(timeoutMs: number): RingRecord[];
+  close(): void;
+}
+
+interface Bindings {
+  ring_buffer__new(fd: number, cb: Ptr, ctx: null, opts: null): Ptr | null;
+  ring_buffer__consume(rb: Ptr): number;
+  ring_buffer__poll(rb: Ptr, timeoutMs: number): number;
+  ring_buffer__free(rb: Ptr): void;
+  sampleFn: ReturnType<typeof koffi.proto>;
+}
+
+let bound: Bindings | undefined;
+
+function bindings(): Bindings {
+  if (bound) return bound;
+  libbpf();
+  const lib = libbpfLibrary();
+  const rb = koffi.pointer(koffi.opaque());
+  const sampleFn = koffi.proto("int", ["void *", "void *", "size_t"]);
+  bound = {
+    ring_buffer__new: lib.func("ring_buffer__new", rb, ["int", koffi.pointer(sampleFn), "void *", "void *"]),
+    ring_buffer__consume: lib.func("ring_buffer__consume", "int", [rb]),
+    ring_buffer__poll: lib.func("ring_buffer__poll", "int", [rb, "int"]),
+    ring_buffer__free: lib.func("ring_buffer__free", "void", [rb]),
+    sampleFn,
+  };
+  return bound;
+}
+
+/** Opens the ring buffer `mapName` of a loaded object for reading. */
+export function openRingBuffer(obj: LoadedObject, mapName: string, options: RingBufferOptions = {}): RingBufferReader {
+  const map = obj.map(mapName);
+  const info = map.info();
+  if (info.type !== BPF_MAP_TYPE_RINGBUF) throw new BpfError(`reading map '${mapName}'`, 22, `'${mapName}' is a ${info.typeName} map, not a ring buffer`);
+  const decoder = recordDecoder(obj, mapName, options.type);
+  const b = bindings();
+  let pending: RingRecord[] = [];
+  let failure: unknown;
+  const callback = koffi.register((_ctx: Ptr | null, data: Ptr | null, size: number | bigint): number => {
+    try {
+      const bytes = data === null ? new Uint8Array(0) : new Uint8Array(koffi.view(data, Number(size)).slice(0));
+      pending.push(decoder ? { bytes, value: decoder.decode(bytes) } : { bytes });
+    } catch (e) {
+      failure ??= e;
+    }
+    return 0;
+  }, koffi.pointer(b.sampleFn));
+  const rb = b.ring_buffer__new(map.fd, callback, null, null);
+  if (rb === null) {
+    koffi.unregister(callback);
+    const errno = libbpf().errno() || 22;
+    throw new BpfError(`ring_buffer__new(map '${mapName}')`, errno);
+  }
+  let open = true;
+  const drain = (operation: string, rc: number): RingRecord[] => {
+    const out = pending;
+    pending = [];
+    if (failure !== undefined) {
+      const e = failure;
+      failure = undefined;
+      throw e;
+    }
+    // EINTR: a signal interrupted the wait; what arrived is still returned.
+    if (rc < 0 && rc !== -4) throw new BpfError(`${operation} of ring buffer '${mapName}'`, -rc);
+    return out;
+  };
+  const live = (operation: string) => {
+    if (!open) throw new Error(`${operation}: the reader of ring buffer '${mapName}' is closed`);
+    if (map.fd < 0) throw new Error(`${operation}: ring buffer '${mapName}' belongs to a closed object`);
+  };
+  return {
+    recordType: decoder?.name,
+    consume() {
+      live("consume()");
+      return drain("consume()", b.ring_buffer__consume(rb));
+    },
+    poll(timeoutMs: number) {
+      live("poll()");
+      if (!Number.isInteger(timeoutMs) || timeoutMs < -1) throw new RangeError(`poll(): the timeout is a whole number of milliseconds, or -1 to wait forever (got ${timeoutMs})`);
+      return drain("poll()", b.ring_buffer__poll(rb, timeoutMs));
+    },
+    close() {
+      if (!open) return;
+      open = false;
+      b.ring_buffer__free(rb);
+      koffi.unregister(callback);
+    },
+  };
+}
+
+/** The record type through the BTF the kernel holds for the object's programs, or undefined when unknown. */
+function recordDecoder(obj: LoadedObject, mapName: string, typeName: string | undefined): { name: string; decode(bytes: Uint8Array): Decoded } | undefined {
+  const btfId = obj.programs.map((p) => p.info().btfId).find((id) => id > 0);
+  if (btfId === undefined) {
+    if (typeName !== undefined) throw new Error(`cannot decode records as '${typeName}': the object was loaded without BTF`);
+    return undefined;
+  }
+  const btf = loadKernelBtf(btfId);
+  const id = typeName !== undefined ? namedType(btf, typeName) : recordVariableType(btf, `${mapName}__record`);
+  if (id === undefined) {
+    if (typeName !== undefined) throw new Error(`the object's BTF has no type named '${typeName}'`);
+    return undefined;
+  }
+  return { name: btf.typeName(id), decode: (bytes) => btf.format(id, bytes) };
+}
+
+function recordVariableType(btf: BtfTypes, name: string): number | undefined {
+  return btf.types.find((t) => t.kind === BTF_KIND.VAR && t.name === name)?.type;
+}
+
+function namedType(btf: BtfTypes, name: string): number | undefined {
+  const kinds: number[] = [BTF_KIND.STRUCT, BTF_KIND.UNION, BTF_KIND.TYPEDEF, BTF_KIND.INT, BTF_KIND.ENUM];
+  return btf.types.find((t) => kinds.includes(t.kind) && t.name === name)?.id;
+}
