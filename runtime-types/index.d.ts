@@ -143,6 +143,8 @@ declare const packedBrand: unique symbol;
 export interface FixedArray<T, N extends number> {
   readonly length: N;
   [index: number]: T;
+  /** Its first element: it makes an array literal (`[1, 2, 3, 4]`) a tuple that TypeScript checks against `N`. */
+  0: T;
 }
 
 /**
@@ -151,6 +153,16 @@ export interface FixedArray<T, N extends number> {
  */
 export interface Packed {
   readonly [packedBrand]?: true;
+}
+
+declare const unionBrand: unique symbol;
+
+/**
+ * Extend it to lay every field at offset 0, as a C `union` does: the size is
+ * the largest field's. A field of a struct may be such a union.
+ */
+export interface Union {
+  readonly [unionBrand]?: true;
 }
 
 /** The size in bytes of a header struct or integer type, as a compile-time constant. */
@@ -496,3 +508,96 @@ export declare function bpf_get_smp_processor_id(): u32;
 export declare function bpf_get_numa_node_id(): i32;
 /** The kernel's jiffies counter (`bpf_jiffies64`, kernel 5.5). */
 export declare function bpf_jiffies64(): u64;
+
+// ------------------------------------------------- helpers with stack memory
+//
+// Buffers are local structs, `FixedArray`s or `Cell`s (or fields of them);
+// their sizes are passed for you.
+
+/**
+ * The ones'-complement sum of the 32-bit words of `to` minus those of
+ * `from`, added to `seed` (`bpf_csum_diff`): the checksum change when `from`
+ * becomes `to`. Either may be `null`; sizes must be multiples of 4. Returns
+ * the (unfolded) sum, or a negative errno.
+ */
+export declare function bpf_csum_diff(from: object | null, to: object | null, seed: u32): i64;
+/** Copies `buf`'s size in bytes from the packet at `offset` (fragments included) into `buf` (`bpf_xdp_load_bytes`, kernel 5.18). 0 or a negative errno. */
+export declare function bpf_xdp_load_bytes(ctx: XdpContext, offset: u32, buf: object): i64;
+/** Copies `buf` into the packet at `offset` (fragments included; `bpf_xdp_store_bytes`, kernel 5.18). Packet pointers stay valid. 0 or a negative errno. */
+export declare function bpf_xdp_store_bytes(ctx: XdpContext, offset: u32, buf: object): i64;
+/**
+ * Whether a packet fits the MTU of device `ifindex` (0: the receiving one)
+ * (`bpf_check_mtu`, kernel 5.12). `mtuLen.value` is the L3 length to check
+ * (0: this packet's), plus `lenDiff`; it comes back holding the device's MTU.
+ * Returns `BPF_MTU_CHK_RET_SUCCESS`, `…_FRAG_NEEDED`, or a negative errno.
+ */
+export declare function bpf_check_mtu(ctx: XdpContext, ifindex: u32, mtuLen: Cell<u32>, lenDiff: i32, flags: u64): i64;
+export declare const BPF_MTU_CHK_RET_SUCCESS: 0;
+export declare const BPF_MTU_CHK_RET_FRAG_NEEDED: 1;
+export declare const BPF_MTU_CHK_RET_SEGS_TOOBIG: 2;
+
+/** `struct bpf_fib_lookup`'s `tot_len` union: the L3 length in, the MTU out when the lookup says FRAG_NEEDED. */
+export interface BpfFibLen extends Union {
+  tot_len: u16;
+  mtu_result: u16;
+}
+/** `struct bpf_fib_lookup`'s second union: `tos` (IPv4) or `flowinfo` (IPv6) in, the route's metric out. */
+export interface BpfFibFlow extends Union {
+  tos: u8;
+  flowinfo: be32;
+  rt_metric: u32;
+}
+/** An IPv4 or IPv6 address in `struct bpf_fib_lookup`, network order. */
+export interface BpfFibAddr extends Union {
+  ipv4: be32;
+  ipv6: FixedArray<be32, 4>;
+}
+export interface BpfFibVlan {
+  h_vlan_proto: be16;
+  h_vlan_TCI: be16;
+}
+/** The VLAN found (out), or the routing table to use with BPF_FIB_LOOKUP_TBID (in). */
+export interface BpfFibVlanOrTable extends Union {
+  vlan: BpfFibVlan;
+  tbid: u32;
+}
+/**
+ * `struct bpf_fib_lookup` (include/uapi/linux/bpf.h), its anonymous unions
+ * as named fields: C's `params.ipv4_dst` is `params.dst.ipv4` here.
+ */
+export interface BpfFibLookup {
+  family: u8;
+  l4_protocol: u8;
+  sport: be16;
+  dport: be16;
+  len: BpfFibLen;
+  ifindex: u32;
+  flow: BpfFibFlow;
+  src: BpfFibAddr;
+  dst: BpfFibAddr;
+  vlanOrTable: BpfFibVlanOrTable;
+  smac: FixedArray<u8, 6>;
+  dmac: FixedArray<u8, 6>;
+}
+/**
+ * Looks a route up in the kernel's FIB (`bpf_fib_lookup`, kernel 4.18): on
+ * success (`BPF_FIB_LKUP_RET_SUCCESS`) `params` holds the egress `ifindex`
+ * and the `smac`/`dmac` to write into the frame. `flags`: `BPF_FIB_LOOKUP_*`.
+ * Returns a `BPF_FIB_LKUP_RET_*` code or a negative errno.
+ */
+export declare function bpf_fib_lookup(ctx: XdpContext, params: BpfFibLookup, flags: u32): i64;
+export declare const BPF_FIB_LOOKUP_DIRECT: 1;
+export declare const BPF_FIB_LOOKUP_OUTPUT: 2;
+export declare const BPF_FIB_LOOKUP_SKIP_NEIGH: 4;
+export declare const BPF_FIB_LOOKUP_TBID: 8;
+export declare const BPF_FIB_LOOKUP_SRC: 16;
+export declare const BPF_FIB_LKUP_RET_SUCCESS: 0;
+export declare const BPF_FIB_LKUP_RET_BLACKHOLE: 1;
+export declare const BPF_FIB_LKUP_RET_UNREACHABLE: 2;
+export declare const BPF_FIB_LKUP_RET_PROHIBIT: 3;
+export declare const BPF_FIB_LKUP_RET_NOT_FWDED: 4;
+export declare const BPF_FIB_LKUP_RET_FWD_DISABLED: 5;
+export declare const BPF_FIB_LKUP_RET_UNSUPP_LWT: 6;
+export declare const BPF_FIB_LKUP_RET_NO_NEIGH: 7;
+export declare const BPF_FIB_LKUP_RET_FRAG_NEEDED: 8;
+export declare const BPF_FIB_LKUP_RET_NO_SRC_ADDR: 9;

@@ -35,6 +35,7 @@ export interface HelperSpec {
 }
 
 const ctx: HelperParam = { kind: "ctx" };
+const int = (type: IntType): HelperParam => ({ kind: "int", type });
 
 export const helpers: ReadonlyMap<string, HelperSpec> = new Map(
   (
@@ -48,9 +49,25 @@ export const helpers: ReadonlyMap<string, HelperSpec> = new Map(
       { name: "bpf_xdp_adjust_head", id: 44, params: [ctx, { kind: "int", type: i32 }], returns: i64, since: "4.10", changesPacket: true },
       { name: "bpf_xdp_adjust_meta", id: 54, params: [ctx, { kind: "int", type: i32 }], returns: i64, since: "4.15", changesPacket: true },
       { name: "bpf_xdp_adjust_tail", id: 65, params: [ctx, { kind: "int", type: i32 }], returns: i64, since: "4.18", changesPacket: true },
+      // Sums of 32-bit words, so both sizes must be multiples of 4; either buffer may be absent.
+      {
+        name: "bpf_csum_diff",
+        id: 28,
+        params: [{ kind: "mem", access: "read", multipleOf: 4, nullable: true }, { kind: "size", type: u32 }, { kind: "mem", access: "read", multipleOf: 4, nullable: true }, { kind: "size", type: u32 }, int(u32)],
+        returns: i64,
+        since: "4.6",
+      },
+      // struct bpf_fib_lookup is 64 bytes; the helper refuses another plen (-EINVAL).
+      { name: "bpf_fib_lookup", id: 69, params: [ctx, { kind: "mem", access: "write", size: 64 }, { kind: "size", type: i32 }, int(u32)], returns: i64, since: "4.18" },
       { name: "bpf_jiffies64", id: 118, params: [], returns: u64, since: "5.5" },
       { name: "bpf_ktime_get_boot_ns", id: 125, params: [], returns: u64, since: "5.8" },
       { name: "bpf_xdp_get_buff_len", id: 188, params: [ctx], returns: u64, since: "5.18" },
+      // Copies between the packet (fragments included) and a buffer; the packet does not move
+      // (neither is in bpf_helper_changes_pkt_data), so packet pointers stay valid.
+      { name: "bpf_xdp_load_bytes", id: 189, params: [ctx, int(u32), { kind: "mem", access: "write" }, { kind: "size", type: u32 }], returns: i64, since: "5.18" },
+      { name: "bpf_xdp_store_bytes", id: 190, params: [ctx, int(u32), { kind: "mem", access: "read" }, { kind: "size", type: u32 }], returns: i64, since: "5.18" },
+      // mtu_len is in/out: the length to check (0: the packet's), then the device's MTU.
+      { name: "bpf_check_mtu", id: 163, params: [ctx, int(u32), { kind: "mem", access: "write", size: 4 }, int(i32), int(u64)], returns: i64, since: "5.12" },
     ] satisfies HelperSpec[]
   ).map((h) => [h.name, h]),
 );

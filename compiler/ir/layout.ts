@@ -24,6 +24,8 @@ export interface Layout {
   readonly size: number;
   readonly align: number;
   readonly packed: boolean;
+  /** Every field at offset 0, as in a C union (interfaces that extend `Union`). */
+  readonly union?: boolean;
   readonly fields: ReadonlyMap<string, Field>;
 }
 
@@ -64,8 +66,17 @@ export class Layouts {
     const dialect = this.intrinsics.dialectSymbol(node.typeName);
     if (dialect) {
       if (dialect.name === "FixedArray" || dialect.name === "Cell") return this.fieldType(node);
-      // The dialect's own types (XdpContext, PacketPointer, …) are not structs; tsxdp/net's headers are.
-      if (!(dialect.declarations ?? []).some((d) => d.getSourceFile().fileName.endsWith("net.d.ts"))) return undefined;
+      // tsxdp/net's headers are structs, as are tsxdp's helper structs (BpfFibLookup); its other types are not.
+      if (!(dialect.declarations ?? []).some((d) => d.getSourceFile().fileName.endsWith("net.d.ts"))) {
+        const decl = dialect.declarations?.[0];
+        if (!decl || !ts.isInterfaceDeclaration(decl) || decl.typeParameters) return undefined;
+        try {
+          return { kind: "struct", layout: this.ofDeclaration(decl, node) };
+        } catch (err) {
+          if (err instanceof LayoutError) return undefined;
+          throw err;
+        }
+      }
     }
     const decl = this.declarationOf(node);
     return decl ? { kind: "struct", layout: this.ofDeclaration(decl, node) } : undefined;
@@ -110,11 +121,13 @@ export class Layouts {
     try {
       const name = ts.isInterfaceDeclaration(decl) ? decl.name.text : "struct";
       let packed = false;
+      let union = false;
       for (const clause of ts.isInterfaceDeclaration(decl) ? (decl.heritageClauses ?? []) : []) {
         for (const base of clause.types) {
           const sym = this.intrinsics.dialectSymbol(ts.isIdentifier(base.expression) ? base.expression : base);
           if (sym?.name === "Packed") packed = true;
-          else throw new LayoutError(`a header struct extends only \`Packed\`; write the fields of \`${base.getText()}\` out, or nest it as a field`, base);
+          else if (sym?.name === "Union") union = true;
+          else throw new LayoutError(`a header struct extends only \`Packed\` or \`Union\`; write the fields of \`${base.getText()}\` out, or nest it as a field`, base);
         }
       }
       const fields = new Map<string, Field>();
@@ -126,14 +139,19 @@ export class Layouts {
         }
         const type = this.fieldType(member.type);
         const fieldAlign = packed ? 1 : alignOf(type);
-        offset = alignUp(offset, fieldAlign);
         const size = sizeOfField(type);
-        fields.set(member.name.text, { name: member.name.text, offset, size, type });
-        offset += size;
+        if (union) {
+          fields.set(member.name.text, { name: member.name.text, offset: 0, size, type });
+          offset = Math.max(offset, size);
+        } else {
+          offset = alignUp(offset, fieldAlign);
+          fields.set(member.name.text, { name: member.name.text, offset, size, type });
+          offset += size;
+        }
         align = Math.max(align, fieldAlign);
       }
       if (fields.size === 0) throw new LayoutError(`\`${name}\` has no fields`, at);
-      const layout: Layout = { name, size: alignUp(offset, align), align, packed, fields };
+      const layout: Layout = { name, size: alignUp(offset, align), align, packed, ...(union ? { union } : {}), fields };
       this.cache.set(decl, layout);
       return layout;
     } finally {
