@@ -6,7 +6,8 @@
  * frames arrive changed on the far side), on the target CPU for a CPUMAP
  * (what it drops never reaches the socket). The DEVMAP case runs the same
  * traffic through a clang-14 twin (test/fixtures/loader/xdp_devmap_prog.c)
- * and expects the same frames and counts.
+ * and expects the same frames and counts; the CPUMAP case runs its twin
+ * (test/fixtures/loader/xdp_cpumap_prog.c) through the same checks.
  *
  * Network (test/support/netns.ts): pair 1 (a1 here, b1 in ns1), pair 2 (a2
  * here, b2 in ns2); b2 runs examples/pass.ts so veth accepts redirected
@@ -320,11 +321,27 @@ describe.skipIf(skipKernel)("a CPUMAP entry's program runs on the target CPU", (
     for (const p of pairs) p.remove();
   });
 
-  test("datagrams to 5201 pass on CPU 0 and reach the socket; those to 5202 are dropped there and never arrive", async () => {
+  /** The TypeScript program, or its clang-14 twin (test/fixtures/loader/xdp_cpumap_prog.c). */
+  function cpumapObject(which: "TypeScript" | "C"): LoadedObject {
+    if (which === "TypeScript") return loadObject(build(cpumapSource, "cpumap_prog"));
+    if (!clang) throw new Error("clang-14 is missing");
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tsxdp-cpumap-twin-"));
+    try {
+      const multiarch = spawnSync(clang, ["-print-multiarch"], { encoding: "utf8" }).stdout.trim() || "x86_64-linux-gnu";
+      const out = path.join(dir, "twin.o");
+      execFileSync(clang, ["-O2", "-g", "-target", "bpf", "-I", `/usr/include/${multiarch}`, "-c", path.resolve("test/fixtures/loader/xdp_cpumap_prog.c"), "-o", out]);
+      return loadObject(out);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  async function cpumapRun(which: "TypeScript" | "C"): Promise<void> {
     const p = createPair();
     pairs.push(p);
-    const obj = loadObject(build(cpumapSource, "cpumap_prog"));
+    const obj = cpumapObject(which);
     objects.push(obj);
+    expect(obj.map("cpus").info()).toMatchObject({ typeName: "cpumap", valueSize: 8 });
     obj.map("cpus").updateEntry(0, { qsize: 192, program: "on_cpu" });
     const attached = attachXdp(obj.program("to_cpu"), { device: p.a });
     try {
@@ -351,5 +368,8 @@ describe.skipIf(skipKernel)("a CPUMAP entry's program runs on the target CPU", (
     } finally {
       attached.detach();
     }
-  });
+  }
+
+  test("TypeScript: datagrams to 5201 pass on CPU 0 and reach the socket; those to 5202 are dropped there and never arrive", () => cpumapRun("TypeScript"));
+  test.skipIf(!clang && !inCI)("the clang-14 twin does the same", () => cpumapRun("C"));
 });
