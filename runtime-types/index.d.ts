@@ -277,6 +277,17 @@ export declare function noinline(f: (...args: never[]) => unknown): void;
  */
 export declare function globalFunction(f: (...args: never[]) => unknown): void;
 
+/**
+ * bpf_loop: calls `callback(index, state)` for index 0, 1, … while it
+ * returns 0, at most `count` times (a run-time value, up to 1 << 23);
+ * returning 1 stops early. Returns the number of calls made. The callback is
+ * one of the file's functions, `(index: u32, state: S): i64`, compiled as a
+ * static subprogram; `state` is a local struct it reads and writes (the
+ * kernel passes a pointer to it), and every `return` gives 0 or 1.
+ */
+export declare function bpfLoop(count: u32, callback: (index: u32) => i64): i64;
+export declare function bpfLoop<S>(count: u32, callback: (index: u32, state: S) => i64, state: S, flags?: 0): i64;
+
 // ---------------------------------------------------------------- globals
 
 /**

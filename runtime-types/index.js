@@ -11,6 +11,7 @@ export const XdpAction = Object.freeze({ ABORTED: 0, DROP: 1, PASS: 2, TX: 3, RE
 export const license = notRunnable;
 export const noinline = notRunnable;
 export const globalFunction = notRunnable;
+export const bpfLoop = notRunnable;
 class BpfMap {
   constructor() {
     notRunnable();

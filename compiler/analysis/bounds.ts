@@ -120,7 +120,8 @@ const unbounded = 1n << 64n;
  */
 export function checkModuleBounds(module: ModuleIR, diagnostics: DiagnosticBag): void {
   for (const p of module.programs) checkPacketBounds(p, diagnostics);
-  for (const s of module.subprograms) if (s.linkage === "global" && s.ir) checkPacketBounds(s.ir, diagnostics);
+  // A bpf_loop callback gets only an index and its caller's stack: nothing of the packet comes in.
+  for (const s of module.subprograms) if ((s.linkage === "global" || s.callback) && s.ir) checkPacketBounds(s.ir, diagnostics);
 }
 
 /** What a static subprogram starts with: its arguments and what its caller proved about them. */
@@ -272,6 +273,9 @@ export function checkPacketBounds(program: ProgramIR, diagnostics: DiagnosticBag
           values.set(instr.dst.id, entry?.params[instr.index] ?? (t.kind === "int" ? { kind: "scalar", max: t.signed ? undefined : limit(t.bits) } : scalar));
           break;
         }
+        case "bpf_loop":
+          values.set(instr.dst.id, scalar);
+          break;
         case "subcall": {
           const args = instr.args.map(valueOf);
           if (args.some((a) => isRefused(a) || stale(a, instr.node))) break;

@@ -8,7 +8,7 @@ import { Codes } from "../diagnostics/codes";
 import type { DiagnosticBag } from "../diagnostics/diagnostic";
 import type { Intrinsics } from "../dialect/intrinsics";
 import { Abort, type BuildOptions, FunctionBuilder, type ModuleScope, buildProgram, buildSubprogram } from "./builder";
-import { checkSubprogramCycles, declareSubprogram } from "./calls";
+import { checkCallbackReturns, checkSubprogramCycles, declareSubprogram } from "./calls";
 import { convertTo, lowerExpression, type Value } from "./expressions";
 import { type Subprogram, type GlobalDecl, type MapDecl, type ModuleIR, type ProgramIR, type RunConfig, type SlotType, isLayout } from "./ir";
 import { type Field, type Layout, LayoutError } from "./layout";
@@ -98,8 +98,15 @@ export function buildModule(sourceFile: ts.SourceFile, checker: ts.TypeChecker, 
       hints: ["declare one with `export const prog = xdp((ctx) => XdpAction.PASS);`"],
     });
   }
-  for (const sub of subprograms) sub.ir = buildSubprogram(scope, sub);
+  // bpf_loop callbacks join as calls of bpfLoop are built, theirs included.
+  for (let todo = [...scope.subprograms.values()]; todo.length > 0; todo = [...scope.subprograms.values()].filter((s) => !s.ir)) {
+    for (const sub of todo) {
+      if (!subprograms.includes(sub)) subprograms.push(sub);
+      sub.ir = buildSubprogram(scope, sub);
+    }
+  }
   checkSubprogramCycles(subprograms, diagnostics);
+  for (const sub of subprograms) checkCallbackReturns(sub, diagnostics);
   return { fileName: sourceFile.fileName, sourceFile, license: license ?? "GPL", maps, globals, programs, subprograms };
 }
 

@@ -494,6 +494,11 @@ export function buildSubprogram(scope: ModuleScope, sub: Subprogram): ProgramIR 
       }
       return;
     }
+    if (p.shape) {
+      // A callback's state: the caller's struct, through the pointer the kernel passes.
+      fb.bindings.set(sym, { kind: "value", value: { kind: "view", region: "stack", ptr: dst, offset: 0, shape: p.shape, nullable: false } });
+      return;
+    }
     const local = fb.local(p.name, p.type, decl);
     fb.emit({ op: "local_set", local, value: dst, node: decl });
     fb.bindings.set(sym, { kind: "local", local, mutable: true });

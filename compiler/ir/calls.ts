@@ -11,10 +11,11 @@ import type { HelperSpec } from "../dialect/helpers";
 import type { ByteSwapName } from "../dialect/intrinsics";
 import { Abort, type FunctionBuilder } from "./builder";
 import { argument, castTo, convertTo, lowerExpression, operand, type Value } from "./expressions";
-import { type Operand, type Subprogram, isJumpedTo } from "./ir";
+import { type Operand, type Subprogram, type Temp, isJumpedTo, reversePostOrder } from "./ir";
 import { constant } from "./typing";
 import { structShape, structValue, helperMemory } from "./structs";
-import { type IntType, type ValueType, bool, byteSwap, int, typeName, u16, u32, u64, i64, isInt } from "./types";
+import { sameShape, shapeName } from "./layout";
+import { type IntType, type ValueType, bool, byteSwap, int, stackPtr, typeName, u16, u32, u64, i64, isInt } from "./types";
 import { toHost } from "./typing";
 
 /** bpf_trace_printk's limit on values after the format. */
@@ -397,4 +398,108 @@ export function checkSubprogramCycles(subprograms: readonly Subprogram[], diagno
     done.add(s);
   };
   for (const s of subprograms) visit(s, []);
+}
+
+/** The kernel's limit on bpf_loop's count (BPF_MAX_LOOPS); above it the helper returns -E2BIG. */
+const maxLoops = 1n << 23n;
+
+/**
+ * `bpfLoop(count, callback, state?)`: bpf_loop (181). The callback, one of
+ * the file's functions, becomes a static subprogram called by the kernel
+ * with the index and a pointer to the caller's `state` struct on the stack
+ * (PTR_TO_STACK, as the helper requires), so its fields carry results back.
+ */
+export function bpfLoopCall(fb: FunctionBuilder, e: ts.CallExpression): Value {
+  if (e.arguments.length < 2 || e.arguments.length > 4) throw fb.fail(Codes.callArguments, e, "`bpfLoop` takes a count, a callback and, optionally, the callback's state");
+  const [countExpr, callbackExpr, stateExpr, flagsExpr] = e.arguments as unknown as [ts.Expression, ts.Expression, ts.Expression | undefined, ts.Expression | undefined];
+  const count = convertTo(fb, lowerExpression(fb, countExpr, u32), u32, countExpr) as Operand;
+  if (count.kind === "const" && count.value > maxLoops) {
+    throw fb.fail(Codes.callArguments, countExpr, `bpf_loop runs at most ${maxLoops} iterations (the kernel returns -E2BIG above)`);
+  }
+  const sym = ts.isIdentifier(callbackExpr) ? fb.symbolOf(callbackExpr) : undefined;
+  const fn = sym && fb.scope.functions.get(sym);
+  if (!fn) throw fb.fail(Codes.loopCallback, callbackExpr, "the callback is one of the file's functions, named here", { hints: ["declare `function step(index: u32, state: State): i64 { … }` at the top level and pass `step`"] });
+  const callback = callbackSubprogram(fb, fn, callbackExpr);
+  const shape = callback.params[1]?.shape;
+  let state: Temp | undefined;
+  if (shape) {
+    if (!stateExpr) throw fb.fail(Codes.callArguments, e, `\`${callback.name}\` takes a state: pass the struct it works on`);
+    const v = lowerExpression(fb, stateExpr);
+    if (v.kind !== "view" || v.region !== "stack" || v.offset !== 0 || !sameShape(v.shape, shape)) {
+      throw fb.fail(Codes.callArguments, stateExpr, `the state is a local \`${shapeName(shape)}\` (the kernel passes the callback a pointer to the caller's stack)`, {
+        hints: [`declare it with \`const state: ${shapeName(shape)} = zeroed();\` and pass \`state\``],
+      });
+    }
+    state = v.ptr;
+  } else if (stateExpr) {
+    throw fb.fail(Codes.callArguments, stateExpr, `\`${callback.name}\` takes no state`);
+  }
+  if (flagsExpr) {
+    const flags = lowerExpression(fb, flagsExpr);
+    if ((flags.kind !== "untyped" && flags.kind !== "const") || flags.value !== 0n) throw fb.fail(Codes.callArguments, flagsExpr, "bpf_loop's flags are 0");
+  }
+  const dst = fb.temp(i64);
+  fb.emit({ op: "bpf_loop", dst, count, callback, state, node: e });
+  return dst;
+}
+
+/** A function used as a bpf_loop callback, as a static subprogram: `(index: u32, state?: S)`, returning an integer. */
+function callbackSubprogram(fb: FunctionBuilder, fn: ts.FunctionDeclaration, at: ts.Node): Subprogram {
+  const name = fn.name!.text;
+  const existing = fb.scope.subprograms.get(fn);
+  if (existing?.callback) return existing;
+  if (existing) throw fb.fail(Codes.loopCallback, at, `\`${name}\` is marked \`${existing.linkage === "global" ? "globalFunction" : "noinline"}\`; a bpf_loop callback is called by the kernel only`);
+  const shapeHint = "write `function step(index: u32, state: State): i64`, State being a struct the caller owns";
+  if (fn.parameters.length < 1 || fn.parameters.length > 2) throw fb.fail(Codes.loopCallback, fn.name!, `a bpf_loop callback takes the index and, optionally, a state: \`${name}\` takes ${fn.parameters.length}`, { hints: [shapeHint] });
+  const params: Subprogram["params"][number][] = [];
+  for (const [i, p] of fn.parameters.entries()) {
+    if (!ts.isIdentifier(p.name) || p.dotDotDotToken || p.initializer || p.questionToken || !p.type) throw fb.fail(Codes.unsupportedSyntax, p, "parameters are plain names with a type (no defaults, rest or optional parameters)");
+    if (i === 0) {
+      const t = fb.annotatedType(p.type);
+      if (t.kind !== "int" || t.bits !== 32 || t.signed || t.be) throw fb.fail(Codes.loopCallback, p.type, "the index a bpf_loop callback gets is a `u32`", { hints: [shapeHint] });
+      params.push({ name: p.name.text, type: t, node: p });
+      continue;
+    }
+    const shape = structShape(fb, p.type);
+    if (!shape) throw fb.fail(Codes.loopCallback, p.type, "a bpf_loop callback's state is a struct on its caller's stack", { hints: [shapeHint] });
+    params.push({ name: p.name.text, type: stackPtr, node: p, shape });
+  }
+  if (!fn.type) throw fb.fail(Codes.untypedNumber, fn.name!, `\`${name}\` needs its return type written (\`: i64\`)`);
+  const returns = fb.annotatedType(fn.type);
+  if (returns.kind !== "int") throw fb.fail(Codes.loopCallback, fn.type, "a bpf_loop callback returns an integer, 0 to go on or 1 to stop", { hints: [shapeHint] });
+  const sub: Subprogram = { name, linkage: "static", params, returns, node: fn, changesPacket: false, callback: true };
+  fb.scope.subprograms.set(fn, sub);
+  return sub;
+}
+
+/**
+ * The kernel checks a callback's return value: R0 must be in [0, 1] where it
+ * returns (check_return_code / prepare_func_exit). Each `return` gives a
+ * constant 0 or 1, so that holds on every path.
+ */
+export function checkCallbackReturns(sub: Subprogram, diagnostics: DiagnosticBag): void {
+  const ir = sub.ir;
+  if (!sub.callback || !ir) return;
+  const blocks = reversePostOrder(ir.entry);
+  const seen = new Set<number>();
+  // 0 or 1 on every path: a constant, a boolean, or a variable only ever set to such values (`c ? 1 : 0`).
+  const zeroOrOne = (o: Operand): boolean => {
+    if (o.kind === "const") return o.value === 0n || o.value === 1n;
+    if (o.type.kind === "bool") return true;
+    const def = ir.defs.get(o.id);
+    if (def?.op === "cast") return def.src.type.kind === "bool";
+    if (def?.op === "binary" && def.kind === "and") return (def.a.kind === "const" && def.a.value === 1n) || (def.b.kind === "const" && def.b.value === 1n);
+    if (def?.op !== "local_get") return false;
+    if (seen.has(def.local.id)) return true;
+    seen.add(def.local.id);
+    return blocks.every((b) => b.instrs.every((i) => i.op !== "local_set" || i.local !== def.local || zeroOrOne(i.value)));
+  };
+  for (const b of blocks) {
+    const t = b.term;
+    if (t?.op !== "ret") continue;
+    if (zeroOrOne(t.value)) continue;
+    diagnostics.report(Codes.loopCallback, ts.isReturnStatement(t.node) && t.node.expression ? t.node.expression : t.node, "a bpf_loop callback returns 0 (go on) or 1 (stop): the verifier refuses any other value, and one known only at run time", {
+      hints: ["return the constants: `if (done) return 1; … return 0;`"],
+    });
+  }
 }

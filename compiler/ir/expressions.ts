@@ -11,7 +11,7 @@ import { locationOf } from "../diagnostics/diagnostic";
 import type { HelperSpec } from "../dialect/helpers";
 import { type ByteSwapName, redirectMaps } from "../dialect/intrinsics";
 import type { FunctionBuilder } from "./builder";
-import { byteSwapCall, checksumReplace, conversion, helperCall, inlineCall, printk } from "./calls";
+import { bpfLoopCall, byteSwapCall, checksumReplace, conversion, helperCall, inlineCall, printk } from "./calls";
 import { plainLiteral, structSlot, zeroedCall } from "./structs";
 import { type SlotType, type StructLiteral, isLayout, slotSize, type BinaryKind, type Block, type Const, type CtxField, type MapDecl, type Operand, type Predicate, type Temp, isJumpedTo } from "./ir";
 import {
@@ -224,6 +224,7 @@ function call(fb: FunctionBuilder, e: ts.CallExpression): Value {
     const fn = sym && fb.scope.functions.get(sym);
     if (fn) return inlineCall(fb, fn, e);
   }
+  if (ts.isIdentifier(callee) && fb.intrinsics.dialectSymbol(callee)?.name === "bpfLoop") return bpfLoopCall(fb, e);
   const intrinsic = fb.intrinsics.resolve(callee);
   if (!intrinsic) {
     throw fb.fail(Codes.unsupportedCall, callee, `\`${callee.getText()}\` cannot be called from an XDP program`, {

@@ -10,7 +10,7 @@
  */
 import type ts from "typescript";
 import type { HelperSpec } from "../dialect/helpers";
-import type { Layout } from "./layout";
+import type { FieldType, Layout } from "./layout";
 import type { BoolType, IntType, PointerType, ValueType } from "./types";
 
 export interface Temp {
@@ -128,6 +128,8 @@ export interface MapDecl {
   readonly maxEntries: number;
   readonly flags: number;
   readonly pinned: boolean;
+  /** map_extra: a bloom filter's number of hash functions */
+  readonly extra?: number;
   readonly node: ts.Node;
 }
 
@@ -201,6 +203,20 @@ export interface MapRedirect extends InstrBase {
   readonly map: MapDecl;
   readonly key: Operand;
   readonly flags: Operand;
+}
+
+/**
+ * bpf_map_push_elem (87), bpf_map_pop_elem (88), bpf_map_peek_elem (89) on
+ * queues, stacks and bloom filters: 0 or a negative errno. `value` is passed
+ * in (push, and a bloom filter's peek); `out` receives a queue's or stack's value.
+ */
+export interface MapValueOp extends InstrBase {
+  readonly op: "map_push" | "map_pop" | "map_peek";
+  readonly dst: Temp;
+  readonly map: MapDecl;
+  readonly value?: Operand | StructLiteral;
+  readonly out?: Temp;
+  readonly flags?: Operand;
 }
 
 /** bpf_ringbuf_output (130): the record copied from the stack; 0 or a negative errno. */
@@ -293,13 +309,23 @@ export interface SubprogramCall extends InstrBase {
   readonly args: readonly Operand[];
 }
 
+/** bpf_loop (181): `callback(i, state)` for i from 0 while it returns 0, at most `count` times; the iterations run. */
+export interface BpfLoop extends InstrBase {
+  readonly op: "bpf_loop";
+  readonly dst: Temp;
+  readonly count: Operand;
+  readonly callback: Subprogram;
+  /** The caller's stack memory the callback gets as its state; absent: NULL. */
+  readonly state?: Temp;
+}
+
 /** The context pointer itself, as an argument to helpers. */
 export interface CtxPointer extends InstrBase {
   readonly op: "ctx_ptr";
   readonly dst: Temp;
 }
 
-export type Instr = CtxLoad | Binary | Compare | Cast | ByteSwap | PointerAdd | MemoryLoad | MemoryStore | HelperCall | LocalGet | LocalSet | CtxPointer | Printk | MapLookup | MapUpdate | MapRedirect | RingBufOutput | RingBufReserve | RingBufRelease | Atomic | GlobalLoad | GlobalStore | StackAlloc | Param | SubprogramCall;
+export type Instr = CtxLoad | Binary | Compare | Cast | ByteSwap | PointerAdd | MemoryLoad | MemoryStore | HelperCall | LocalGet | LocalSet | CtxPointer | Printk | MapLookup | MapUpdate | MapRedirect | MapValueOp | RingBufOutput | RingBufReserve | RingBufRelease | Atomic | GlobalLoad | GlobalStore | StackAlloc | Param | SubprogramCall | BpfLoop;
 
 export interface Jump extends InstrBase {
   readonly op: "br";
@@ -362,12 +388,14 @@ export interface ProgramIR {
 export interface Subprogram {
   readonly name: string;
   readonly linkage: "static" | "global";
-  readonly params: readonly { readonly name: string; readonly type: ValueType; readonly node: ts.Node }[];
+  readonly params: readonly { readonly name: string; readonly type: ValueType; readonly node: ts.Node; readonly shape?: FieldType }[];
   /** Undefined for `void`. */
   readonly returns: IntType | BoolType | undefined;
   readonly node: ts.FunctionDeclaration;
   /** Whether it (or a function it calls) moves the packet: its callers' packet pointers die at the call. */
   changesPacket: boolean;
+  /** A bpf_loop callback: `(index: u32, state?: S)`, returning 0 (go on) or 1 (stop). */
+  readonly callback?: boolean;
   /** The body, once built. */
   ir?: ProgramIR;
 }

@@ -218,10 +218,14 @@ function emitGlobal(L: LLVMC, llmod: ReturnType<LLVMC["LLVMModuleCreateWithNameI
 
 export type MapAttribute = { readonly name: string; readonly count: number } | { readonly name: "key" | "value"; readonly type: SlotType };
 
+const keylessMaps = new Set(["Queue", "Stack", "BloomFilter"]);
+
 function mapAttributes(map: MapDecl): MapAttribute[] {
   const out: MapAttribute[] = [{ name: "type", count: map.type }, { name: "max_entries", count: map.maxEntries }];
-  // A ring buffer has no key or value (ringbuf_map_alloc refuses sizes); its records are typed per call.
-  if (map.className !== "RingBuf") out.push({ name: "key", type: map.key }, { name: "value", type: map.value });
+  // A ring buffer has no key or value (ringbuf_map_alloc refuses sizes); queues, stacks and bloom filters have no key.
+  if (map.className !== "RingBuf" && !keylessMaps.has(map.className)) out.push({ name: "key", type: map.key });
+  if (map.className !== "RingBuf") out.push({ name: "value", type: map.value });
+  if (map.extra) out.push({ name: "map_extra", count: map.extra });
   if (map.flags) out.push({ name: "map_flags", count: map.flags });
   // LIBBPF_PIN_BY_NAME
   if (map.pinned) out.push({ name: "pinning", count: 1 });
@@ -296,7 +300,7 @@ class ProgramLowering {
           this.stack.set(i, a);
           continue;
         }
-        if (i.op !== "map_lookup" && i.op !== "map_update" && i.op !== "map_delete" && i.op !== "ringbuf_output") continue;
+        if (i.op !== "map_lookup" && i.op !== "map_update" && i.op !== "map_delete" && i.op !== "ringbuf_output" && i.op !== "map_push" && i.op !== "map_peek") continue;
         const slot = (type: SlotType, name: string) => {
           const a = L.LLVMBuildAlloca(this.b, isLayout(type) ? L.LLVMArrayType(t.i8, type.size) : t.of(type), name);
           L.LLVMSetAlignment(a, 8);
@@ -304,6 +308,9 @@ class ProgramLowering {
         };
         // A ring buffer's record goes where a key would: the helper's one pointer argument.
         if (i.op === "ringbuf_output") this.slots.set(i, { key: slot(i.map.value, "record") });
+        else if (i.op === "map_push" || i.op === "map_peek") {
+          if (i.value) this.slots.set(i, { key: slot(i.map.value, "value") });
+        }
         else this.slots.set(i, { key: slot(i.map.key, "key"), value: i.op === "map_update" ? slot(i.map.value, "value") : undefined });
       }
     }
@@ -385,6 +392,15 @@ class ProgramLowering {
         return this.define(i.dst.id, L.LLVMBuildBitCast(b, this.ctxParam, t.ptr, ""));
       case "param":
         return this.define(i.dst.id, L.LLVMGetParam(this.fn, i.index));
+      case "bpf_loop": {
+        // bpf_loop (181): long (u32 nr_loops, void *callback_fn, void *callback_ctx, u64 flags); the
+        // callback's address becomes a ld_imm64 of the function that libbpf relocates (BPF_PSEUDO_FUNC).
+        const fnType = L.LLVMFunctionType(t.i64, [t.i32, t.ptr, t.ptr, t.i64], 4, 0);
+        const callback = L.LLVMBuildBitCast(b, this.functions.get(i.callback)!.fn, t.ptr, "");
+        const state = i.state ? L.LLVMBuildBitCast(b, this.operand(i.state), t.ptr, "") : L.LLVMConstPointerNull(t.ptr);
+        const args = [this.operand(i.count), callback, state, t.constI64(0n)];
+        return this.define(i.dst.id, L.LLVMBuildCall2(b, fnType, helper(L, t, 181, fnType), args, 4, ""));
+      }
       case "subcall": {
         const callee = this.functions.get(i.callee)!;
         // The context goes as `struct xdp_md *`, as the callee declares it.
@@ -432,6 +448,25 @@ class ProgramLowering {
         const key = this.cast(this.operand(i.key), i.key.type, u64);
         const result = L.LLVMBuildCall2(b, fnType, helper(L, t, 51, fnType), [mapPtr, key, this.operand(i.flags)], 3, "");
         return this.define(i.dst.id, this.cast(result, i64, i.dst.type as IntType));
+      }
+      case "map_push":
+      case "map_pop":
+      case "map_peek": {
+        // bpf_map_push_elem (87): long (map, value, u64 flags); bpf_map_pop_elem (88), bpf_map_peek_elem (89): long (map, value)
+        const mapPtr = L.LLVMBuildBitCast(b, this.maps.get(i.map)!, t.ptr, "");
+        let valuePtr: LLVMValueRef;
+        if (i.value) {
+          const slot = this.slots.get(i)!.key;
+          this.storeSlot(slot, i.value);
+          valuePtr = L.LLVMBuildBitCast(b, slot, t.ptr, "");
+        } else {
+          valuePtr = this.operand(i.out!);
+        }
+        const push = i.op === "map_push";
+        const params = push ? [t.ptr, t.ptr, t.i64] : [t.ptr, t.ptr];
+        const fnType = L.LLVMFunctionType(t.i64, params, params.length, 0);
+        const args = push ? [mapPtr, valuePtr, this.operand(i.flags!)] : [mapPtr, valuePtr];
+        return this.define(i.dst.id, L.LLVMBuildCall2(b, fnType, helper(L, t, push ? 87 : i.op === "map_pop" ? 88 : 89, fnType), args, args.length, ""));
       }
       case "ringbuf_output": {
         // bpf_ringbuf_output (130): long (ringbuf, data, u64 size, u64 flags)
