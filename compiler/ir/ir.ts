@@ -176,6 +176,8 @@ export interface StructLiteral {
   readonly kind: "struct";
   readonly layout: Layout;
   readonly stores: readonly { readonly offset: number; readonly value: Operand }[];
+  /** A local struct already on the stack (no stores): its pointer is passed as it is. */
+  readonly source?: Temp;
 }
 
 /** bpf_map_lookup_elem: a pointer to the value, or null. */

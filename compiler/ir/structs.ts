@@ -195,7 +195,7 @@ function store(fb: FunctionBuilder, place: View, value: Operand, node: ts.Node):
 
 /**
  * A map key or value that is not a plain literal: a local struct (or a
- * literal with spreads or arrays), its bytes copied into the map's slot.
+ * literal with spreads or arrays), passed to the helper where it is.
  */
 export function structSlot(fb: FunctionBuilder, e: ts.Expression, layout: Layout): StructLiteral {
   const shape: FieldType = { kind: "struct", layout };
@@ -205,20 +205,11 @@ export function structSlot(fb: FunctionBuilder, e: ts.Expression, layout: Layout
       hints: [`copy the header first: \`const k: ${layout.name} = { ...${e.getText()} }\``],
     });
   }
-  const stores: { offset: number; value: Operand }[] = [];
-  const visit = (offset: number, t: FieldType): void => {
-    if (t.kind === "scalar") {
-      const value = fb.temp(t.type);
-      fb.emit({ op: "load", dst: value, ptr: v.ptr, region: "stack", offset: v.offset + offset, size: (t.type.bits / 8) as 1 | 2 | 4 | 8, node: e });
-      stores.push({ offset, value });
-    } else if (t.kind === "struct") {
-      for (const f of t.layout.fields.values()) visit(offset + f.offset, f.type);
-    } else {
-      for (let i = 0; i < t.count; i++) visit(offset + i * sizeOfField(t.element), t.element);
-    }
-  };
-  visit(0, shape);
-  return { kind: "struct", layout, stores };
+  // Its own memory is passed: zeroed when made, so its padding is zero too.
+  if (v.offset === 0) return { kind: "struct", layout, stores: [], source: v.ptr };
+  const source = fb.temp(stackPtr);
+  fb.emit({ op: "ptr_add", dst: source, base: v.ptr, offset: constant(BigInt(v.offset), int(64, true)), node: e });
+  return { kind: "struct", layout, stores: [], source };
 }
 
 /** Whether a map key or value literal is plain: named scalar and nested struct fields only (written straight into the slot). */

@@ -422,9 +422,8 @@ class ProgramLowering {
       case "map_update":
       case "map_delete": {
         const slot = this.slots.get(i)!;
-        this.storeSlot(slot.key, i.key);
+        const keyPtr = this.passSlot(slot.key, i.key);
         const mapPtr = L.LLVMBuildBitCast(b, this.maps.get(i.map)!, t.ptr, "");
-        const keyPtr = L.LLVMBuildBitCast(b, slot.key, t.ptr, "");
         if (i.op === "map_lookup") {
           // bpf_map_lookup_elem (1): void *(map, key)
           const fnType = L.LLVMFunctionType(t.ptr, [t.ptr, t.ptr], 2, 0);
@@ -436,9 +435,9 @@ class ProgramLowering {
           return this.define(i.dst.id, L.LLVMBuildCall2(b, fnType, helper(L, t, 3, fnType), [mapPtr, keyPtr], 2, ""));
         }
         // bpf_map_update_elem (2): long (map, key, value, flags)
-        this.storeSlot(slot.value!, i.value!);
+        const valuePtr = this.passSlot(slot.value!, i.value!);
         const fnType = L.LLVMFunctionType(t.i64, [t.ptr, t.ptr, t.ptr, t.i64], 4, 0);
-        const args = [mapPtr, keyPtr, L.LLVMBuildBitCast(b, slot.value!, t.ptr, ""), this.operand(i.flags!)];
+        const args = [mapPtr, keyPtr, valuePtr, this.operand(i.flags!)];
         return this.define(i.dst.id, L.LLVMBuildCall2(b, fnType, helper(L, t, 2, fnType), args, 4, ""));
       }
       case "map_redirect": {
@@ -586,6 +585,14 @@ class ProgramLowering {
     }
   }
 
+  /** The pointer a map helper gets for a key or value: a local struct's own memory, or the slot written. */
+  private passSlot(slot: LLVMValueRef, v: Operand | StructLiteral): LLVMValueRef {
+    const { L, b, t } = this;
+    if (v.kind === "struct" && v.source) return L.LLVMBuildBitCast(b, this.operand(v.source), t.ptr, "");
+    this.storeSlot(slot, v);
+    return L.LLVMBuildBitCast(b, slot, t.ptr, "");
+  }
+
   /**
    * A map key or value into its stack slot. A struct is zeroed first, padding
    * included: the kernel hashes and compares every byte of a key.
@@ -594,6 +601,15 @@ class ProgramLowering {
     const { L, b, t } = this;
     if (v.kind !== "struct") {
       L.LLVMBuildStore(b, this.operand(v), slot);
+      return;
+    }
+    if (v.source) {
+      // A local struct's bytes, padding included, copied as they are.
+      for (let k = 0; k < v.layout.size; k++) {
+        const from = L.LLVMBuildGEP2(b, t.i8, this.operand(v.source), [t.constI64(BigInt(k))], 1, "");
+        const to = L.LLVMBuildGEP2(b, t.i8, L.LLVMBuildBitCast(b, slot, t.ptr, ""), [t.constI64(BigInt(k))], 1, "");
+        L.LLVMBuildStore(b, L.LLVMBuildLoad2(b, t.i8, from, ""), to);
+      }
       return;
     }
     const at = (offset: number, type: ReturnType<LLVMC["LLVMInt8TypeInContext"]>) => {
