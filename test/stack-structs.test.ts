@@ -116,7 +116,7 @@ describe.skipIf(skipKernel)("a flow table keyed by a local struct, against its C
 });
 
 const semantics = `
-import { xdp, XdpAction, zeroed, htons, u16, u32, type FixedArray, type Packed, type be32, type u8 } from "tsxdp";
+import { xdp, XdpAction, zeroed, sizeof, htons, u16, u32, type Cell, type FixedArray, type Packed, type be32, type u8, type u64 } from "tsxdp";
 import { type EthHdr, type Ipv4Hdr, ETH_P_IP } from "tsxdp/net";
 
 interface Inner { tag: u8; port: u16 }
@@ -134,7 +134,7 @@ export const structs = xdp((ctx) => {
   if (!eth || eth.proto !== htons(ETH_P_IP)) return XdpAction.PASS;
   const ip = data.header<Ipv4Hdr>(14);
   if (!ip) return XdpAction.PASS;
-  if (data + 60 > ctx.data_end) return XdpAction.DROP;
+  if (data + 62 > ctx.data_end) return XdpAction.DROP;
   const copy: Ipv4Hdr = { ...ip, tos: 9 };
   copy.ttl = 1;
   const r: Rec = { ...zeroed<Rec>(), kind: ip.protocol, inner: { ...zeroed<Inner>(), port: 7 }, mac: eth.source };
@@ -159,6 +159,8 @@ export const structs = xdp((ctx) => {
   data.store<u8>(54, bytes[1]);
   data.store<u8>(55, bytes[3]);
   data.store<be32>(56, copy.saddr);
+  data.store<u8>(60, sizeof<Rec>());
+  data.store<u8>(61, sizeof<Cell<u64>>() + sizeof<FixedArray<u16, 3>>());
   return XdpAction.TX;
 });
 `;
@@ -195,6 +197,8 @@ describe.skipIf(skipKernel)("local structs: fields, literals, spreads, nesting, 
       want[54] = 0xb2;
       want[55] = 0;
       want.set(f.slice(26, 30), 56);
+      want[60] = 16;
+      want[61] = 8 + 6;
       expect(Buffer.from(data!).toString("hex")).toBe(Buffer.from(want).toString("hex"));
     }
   });

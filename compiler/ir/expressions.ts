@@ -583,6 +583,9 @@ function assign(fb: FunctionBuilder, target: ts.Expression, value: () => Value, 
     fb.emit({ op: "global_store", global: b.global, value: v, node });
     return v;
   }
+  if (b?.kind === "value" && b.value.kind === "view" && b.value.region === "stack") {
+    throw fb.fail(Codes.assignConst, t, `\`${t.text}\` is a local struct: its fields change, the name never does`, { hints: ["assign its fields, or declare a new one: `const next: T = { ...old, field: v }`"] });
+  }
   if (!b || b.kind !== "local") throw fb.fail(Codes.assignConst, t, `\`${t.text}\` cannot be assigned`, { hints: ["declare it with `let` and a type"] });
   const v = convertTo(fb, value(), b.local.type, node) as Operand;
   fb.emit({ op: "local_set", local: b.local, value: v, node });

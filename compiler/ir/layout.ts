@@ -85,7 +85,9 @@ export class Layouts {
   /** Size in bytes of an integer type or a header struct (`sizeof<T>()`). */
   sizeOf(node: ts.TypeNode): number {
     const t = this.intrinsics.intType(node);
-    return t ? t.bits / 8 : this.ofTypeNode(node).size;
+    if (t) return t.bits / 8;
+    const shape = this.shapeOf(node);
+    return shape ? sizeOfField(shape) : this.ofTypeNode(node).size;
   }
 
   private readonly cells = new Map<IntType, Layout>();
