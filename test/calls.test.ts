@@ -16,6 +16,8 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compile, formatDiagnostics } from "../compiler/index";
 import { type LoadedObject, LoadError, loadObject } from "../compiler/loader/index";
+import { readElf } from "../compiler/object/elf";
+import { stackChains } from "../compiler/object/stack";
 import { clang, compileC } from "./support/clang";
 import { ensureBpffs, inCI, kernelUnavailable, which } from "./support/kernel";
 import { rng } from "./support/packets";
@@ -219,6 +221,72 @@ char _license[] SEC("license") = "GPL";
     const r = compile({ source: ts, fileName: "peek.ts" });
     expect(r.diagnostics.map((d) => `${d.code} ${d.location?.line}:${d.location?.column}`)).toEqual(["TSX5001 3:10"]);
     expect(() => loadObject(compileC(c))).toThrow(LoadError);
+  });
+
+  /** A program and a static function, each with an N-word struct on its stack (kept there: it goes to a map). */
+  const deepStack = (words: number) => ({
+    ts: `import { xdp, XdpAction, noinline, zeroed, ArrayMap, type FixedArray, type u64, type u32 } from "tsxdp";
+interface Big {
+  words: FixedArray<u64, ${words}>;
+}
+const store = new ArrayMap<Big>({ maxEntries: 1 });
+function save(x: u32): u32 {
+  const b: Big = zeroed<Big>();
+  b.words[3] = x;
+  return store.update(0, b) === 0 ? 1 : 0;
+}
+noinline(save);
+export const prog = xdp((ctx) => {
+  const b: Big = zeroed<Big>();
+  b.words[1] = ctx.rx_queue_index;
+  store.update(0, b);
+  return save(ctx.ingress_ifindex) === 1 ? XdpAction.PASS : XdpAction.DROP;
+});
+`,
+    c: `#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+struct big { __u64 words[${words}]; };
+struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, __u32); __type(value, struct big); } store SEC(".maps");
+static __attribute__((noinline)) __u32 save(__u32 x) {
+  struct big b = {};
+  __u32 k = 0;
+  b.words[3] = x;
+  return bpf_map_update_elem(&store, &k, &b, 0) == 0;
+}
+SEC("xdp") int prog(struct xdp_md *ctx) {
+  struct big b = {};
+  __u32 k = 0;
+  b.words[1] = ctx->rx_queue_index;
+  bpf_map_update_elem(&store, &k, &b, 0);
+  return save(ctx->ingress_ifindex) == 1 ? XDP_PASS : XDP_DROP;
+}
+char _license[] SEC("license") = "GPL";
+`,
+  });
+
+  const loads = (object: Uint8Array): boolean => {
+    try {
+      loadObject(object).close();
+      return true;
+    } catch (e) {
+      if (e instanceof LoadError) return false;
+      throw e;
+    }
+  };
+
+  it("the stack of a chain of calls is counted as the kernel counts it: on clang's objects and ours, around 512 bytes", () => {
+    const verdicts = new Set<boolean>();
+    for (const words of [24, 26, 28, 29, 30, 32, 36]) {
+      const c = compileC(deepStack(words).c);
+      const kernel = loads(c);
+      verdicts.add(kernel);
+      expect(stackChains(readElf(c), ["prog"]).length === 0, `clang's object with ${words} words: the kernel ${kernel ? "accepts" : "refuses"} it`).toBe(kernel);
+      const r = compile({ source: deepStack(words).ts, fileName: "deep.ts" });
+      if (r.ok) expect(loads(r.object!), `ours with ${words} words compiled, so the kernel must accept it`).toBe(true);
+      else expect(r.diagnostics.map((d) => d.code)).toEqual(["TSX5008"]);
+    }
+    // Both sides of the limit were reached.
+    expect([...verdicts].sort()).toEqual([false, true]);
   });
 
   it("a global function knows nothing of its callers: the kernel refuses clang's unchecked read, and tsxdp refuses the pointer argument", () => {

@@ -9,6 +9,7 @@ import { Codes } from "../diagnostics/codes";
 import type { DiagnosticBag } from "../diagnostics/diagnostic";
 import type { ModuleIR } from "../ir/ir";
 import { EM_BPF, readElf } from "./elf";
+import { maxStack, stackChains } from "./stack";
 
 const STT_FUNC = 2;
 
@@ -23,6 +24,13 @@ export function checkObject(object: Uint8Array, module: ModuleIR, diagnostics: D
     const sym = elf.symbols.find((s) => s.name === p.name && s.type === STT_FUNC);
     if (!section || section.size === 0) problems.push(`section ${p.section} of program ${p.name} is missing or empty`);
     else if (!sym || elf.sections[sym.sectionIndex]?.name !== p.section) problems.push(`program ${p.name} is not a function in section ${p.section}`);
+  }
+  // The kernel's limit on a chain of calls; LLVM checked each function alone.
+  for (const c of stackChains(elf, module.programs.map((p) => p.name))) {
+    const program = module.programs.find((p) => p.name === c.program)!;
+    diagnostics.report(Codes.stackLimit, program.node, `program \`${c.program}\` and the functions it calls use ${c.bytes} bytes of stack together, more than the ${maxStack} the kernel allows: ${c.chain.join(" → ")}`, {
+      hints: ["the kernel counts each frame rounded up to 32 bytes along the deepest chain of calls; inline a function (drop its `noinline`) or make its local structs smaller"],
+    });
   }
   for (const problem of problems) {
     diagnostics.report(Codes.internal, undefined, `internal compiler error: the emitted object is wrong: ${problem}`, {
