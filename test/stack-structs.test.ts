@@ -203,3 +203,49 @@ describe.skipIf(skipKernel)("local structs: fields, literals, spreads, nesting, 
     }
   });
 });
+
+const looped = `
+import { xdp, XdpAction, HashMap, type u32, type u64 } from "tsxdp";
+interface Key { a: u64; b: u64; c: u32 }
+const seen = new HashMap<Key, u64>({ maxEntries: 64 });
+export const looped = xdp((ctx) => {
+  let n: u64 = 0;
+  const queue = ctx.rx_queue_index;
+  for (let i = 0; i < 40; i++) {
+    const k: Key = { a: i, b: queue, c: 7 };
+    const v = seen.lookup(k);
+    if (v) n += v.value;
+  }
+  return n === 5 ? XdpAction.DROP : XdpAction.PASS;
+});
+`;
+
+describe.skipIf(skipKernel)("a struct declared in an unrolled loop", () => {
+  test("takes one struct's stack, not one per iteration, and each iteration's key is its own", () => {
+    // 40 live 24-byte keys would not fit in 512 bytes: this compiles only because the iterations share one.
+    const obj = loadObject(build("looped.ts", looped));
+    try {
+      const key = (a: number) => {
+        const k = Buffer.alloc(24);
+        k.writeBigUInt64LE(BigInt(a), 0);
+        k.writeUInt32LE(7, 16);
+        return new Uint8Array(k);
+      };
+      const value = (v: number) => {
+        const b = Buffer.alloc(8);
+        b.writeBigUInt64LE(BigInt(v));
+        return new Uint8Array(b);
+      };
+      const run = () => obj.program("looped").testRun({ data: new Uint8Array(64) }).action;
+      expect(run()).toBe("PASS");
+      obj.map("seen").update(key(0), value(2));
+      expect(run()).toBe("PASS");
+      obj.map("seen").update(key(39), value(3));
+      expect(run()).toBe("DROP");
+      obj.map("seen").update(key(40), value(1));
+      expect(run()).toBe("DROP");
+    } finally {
+      obj.close();
+    }
+  });
+});

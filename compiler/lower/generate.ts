@@ -294,8 +294,11 @@ class ProgramLowering {
     for (const block of program.blocks) {
       for (const i of block.instrs) {
         if (i.op === "stack_alloc") {
+          // One alloca per declaration: the copies a loop unrolls (or a function inlined twice) make
+          // never live at once, as a struct cannot outlive its block, so they share it as C's would.
+          const shared = [...this.stack.entries()].find(([other]) => other.op === "stack_alloc" && other.node === i.node && other.size === i.size)?.[1];
           // Local structs: 8-aligned, so the builder's naturally aligned field offsets are aligned stack accesses.
-          const a = L.LLVMBuildAlloca(this.b, L.LLVMArrayType(t.i8, i.size), i.name);
+          const a = shared ?? L.LLVMBuildAlloca(this.b, L.LLVMArrayType(t.i8, i.size), i.name);
           L.LLVMSetAlignment(a, 8);
           this.stack.set(i, a);
           continue;
