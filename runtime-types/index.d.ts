@@ -365,6 +365,42 @@ export interface LpmKey {
  */
 export declare class LpmTrie<K extends LpmKey, V> extends BpfMap<K, V> {}
 
+/** BPF_MAP_TYPE_QUEUE and BPF_MAP_TYPE_STACK: values without keys, taken out in order. */
+declare class ValueQueue<V> {
+  constructor(options: MapOptions);
+  /**
+   * Adds `value` (`bpf_map_push_elem`); 0, or a negative errno when full.
+   * With `UpdateFlags.EXIST` a full map drops its oldest value to make room.
+   */
+  push(value: V, flags?: UpdateFlags): i64;
+  /** Takes the next value out (`bpf_map_pop_elem`): a copy, or `null` when empty. */
+  pop(): ReadonlyValueRef<V> | null;
+  /** The next value, left in place (`bpf_map_peek_elem`): a copy, or `null` when empty. */
+  peek(): ReadonlyValueRef<V> | null;
+}
+
+/** BPF_MAP_TYPE_QUEUE: first in, first out. `new Queue<u32>({ maxEntries: 64 })` */
+export declare class Queue<V> extends ValueQueue<V> {}
+/** BPF_MAP_TYPE_STACK: last in, first out. */
+export declare class Stack<V> extends ValueQueue<V> {}
+
+/** Options of a BloomFilter: `hashes` (1 to 15, default 5) is the number of hash functions (map_extra). */
+export interface BloomFilterOptions extends MapOptions {
+  readonly hashes?: number;
+}
+
+/**
+ * BPF_MAP_TYPE_BLOOM_FILTER: a set that can answer "maybe" but never wrongly
+ * "no". `maxEntries` is the number of values it is sized for.
+ */
+export declare class BloomFilter<V> {
+  constructor(options: BloomFilterOptions);
+  /** Adds `value` (`bpf_map_push_elem`); 0 on success, a negative errno otherwise. */
+  push(value: V): i64;
+  /** Whether `value` may have been pushed (`bpf_map_peek_elem`): false means it certainly was not. */
+  contains(value: V): boolean;
+}
+
 /** Flags of a ring buffer's `output`, `submit` and `discard`: when to wake the reader up (default: when it is waiting). */
 export declare enum RingBufFlags {
   NO_WAKEUP = 1,

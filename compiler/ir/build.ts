@@ -136,20 +136,6 @@ function declareMarked(scope: ModuleScope, fb: FunctionBuilder, call: ts.CallExp
   return sub;
 }
 
-/**
- * What trie_alloc and trie_check_btf (kernel/bpf/lpm_trie.c) would refuse in
- * an LPM trie's key: it is a struct, `prefixlen` (a host-order u32) first,
- * then 1 to 256 bytes of address.
- */
-function lpmKeyProblem(key: SlotType): string | undefined {
-  const shape = "an LpmTrie key is a struct: `prefixlen: u32` first, then the address bytes";
-  if (!isLayout(key)) return shape;
-  const first = [...key.fields.values()].find((f) => f.offset === 0);
-  if (!first || first.type.kind !== "scalar" || first.type.type.bits !== 32 || first.type.type.signed || first.type.type.be) return `${shape}; \`${key.name}\` does not start with a host-order u32`;
-  if (key.size < 5 || key.size > 4 + 256) return `${shape}: 1 to 256 bytes of address after the prefix length (\`${key.name}\` has ${key.size - 4})`;
-  return undefined;
-}
-
 /** A u32 then a u32 program id: the kernel's 8-byte entry (`programs: true`). */
 function programEntry(name: string, first: string): Layout {
   const field = (n: string, offset: number): Field => ({ name: n, offset, size: 4, type: { kind: "scalar", type: u32 } });
@@ -167,6 +153,23 @@ const entryWithProgram: ReadonlyMap<string, Layout> = new Map([
   ["CpuMap", programEntry("bpf_cpumap_val", "qsize")],
 ]);
 
+/** Maps with values but no keys (key_size 0): the one type argument is the value's, or the ring's records'. */
+const valueOnlyMaps = new Set(["RingBuf", "Queue", "Stack", "BloomFilter"]);
+
+/**
+ * What trie_alloc and trie_check_btf (kernel/bpf/lpm_trie.c) would refuse in
+ * an LPM trie's key: it is a struct, `prefixlen` (a host-order u32) first,
+ * then 1 to 256 bytes of address.
+ */
+function lpmKeyProblem(key: SlotType): string | undefined {
+  const shape = "an LpmTrie key is a struct: `prefixlen: u32` first, then the address bytes";
+  if (!isLayout(key)) return shape;
+  const first = [...key.fields.values()].find((f) => f.offset === 0);
+  if (!first || first.type.kind !== "scalar" || first.type.type.bits !== 32 || first.type.type.signed || first.type.type.be) return `${shape}; \`${key.name}\` does not start with a host-order u32`;
+  if (key.size < 5 || key.size > 4 + 256) return `${shape}: 1 to 256 bytes of address after the prefix length (\`${key.name}\` has ${key.size - 4})`;
+  return undefined;
+}
+
 /** `const name = new HashMap<K, V>({ maxEntries, flags?, pinned? })`: a BTF-defined map. */
 function declareMap(scope: ModuleScope, fb: FunctionBuilder, decl: ts.VariableDeclaration, init: ts.NewExpression, names: Set<string>): MapDecl | undefined {
   const d = scope.diagnostics;
@@ -183,7 +186,7 @@ function declareMap(scope: ModuleScope, fb: FunctionBuilder, decl: ts.VariableDe
   }
   names.add(name);
   // Arrays take the value type only; a ring buffer, the type of its records.
-  const isArray = className === "ArrayMap" || className === "PerCpuArray" || className === "RingBuf";
+  const isArray = className === "ArrayMap" || className === "PerCpuArray" || valueOnlyMaps.has(className);
   const typeArgs = init.typeArguments ?? [];
   let key: SlotType | undefined = u32;
   let value: SlotType | undefined = u32;
@@ -228,6 +231,7 @@ function declareMap(scope: ModuleScope, fb: FunctionBuilder, decl: ts.VariableDe
   let maxEntries: bigint | undefined;
   let flags = 0n;
   let pinned = false;
+  let hashes: number | undefined;
   for (const prop of options.properties) {
     if (!ts.isPropertyAssignment(prop) || !ts.isIdentifier(prop.name)) {
       d.report(Codes.mapType, prop, "map options are `maxEntries`, `flags` and `pinned`, written out");
@@ -258,6 +262,12 @@ function declareMap(scope: ModuleScope, fb: FunctionBuilder, decl: ts.VariableDe
     }
     if (option === "maxEntries") maxEntries = v;
     else if (option === "flags") flags = v;
+    else if (option === "hashes" && className === "BloomFilter" && v >= 1n && v <= 15n) hashes = Number(v);
+    else if (option === "hashes" && className === "BloomFilter") {
+      // bloom_map_alloc (kernel/bpf/bloom_filter.c) keeps the low 4 bits of map_extra.
+      d.report(Codes.mapType, prop.initializer, "`hashes` is the number of hash functions: 1 to 15");
+      return undefined;
+    }
     else {
       d.report(Codes.mapType, prop.name, `unknown map option \`${option}\`; the options are maxEntries, flags${entryWithProgram.has(className) ? ", pinned and programs" : " and pinned"}`);
       return undefined;
@@ -276,7 +286,7 @@ function declareMap(scope: ModuleScope, fb: FunctionBuilder, decl: ts.VariableDe
     });
     return undefined;
   }
-  const map: MapDecl = { name, type, className, key, value, maxEntries: Number(maxEntries), flags: Number(flags), pinned, node: decl };
+  const map: MapDecl = { name, type, className, key, value, maxEntries: Number(maxEntries), flags: Number(flags), pinned, ...(hashes ? { extra: hashes } : {}), node: decl };
   const sym = fb.symbolOf(decl.name);
   if (sym) scope.maps.set(sym, map);
   return map;

@@ -30,6 +30,7 @@ import {
 } from "./typing";
 import { type Field, type FieldType, type Layout, LayoutError, sizeOfField } from "./layout";
 import { ringBufMethod } from "./ringbuf";
+import { valueMapMethod, valueMaps } from "./queue-maps";
 import { type IntType, type ValueType, bool, byteSwap, int, mapValuePtr, metaPtr, packetEnd, packetPtr, typeName, u16, u32, u64, i64, isInt } from "./types";
 
 /**
@@ -46,6 +47,8 @@ export interface View {
   readonly nullable: boolean;
   /** A value the kernel maps read-only into the program (a redirect map's entry): the map class, for messages. */
   readonly readOnly?: string;
+  /** A copy a helper may not have written (a queue's pop): present when this is true, not when the pointer is non-null. */
+  readonly present?: Temp;
 }
 
 export type Value = Operand | Untyped | { readonly kind: "ctx" } | View | { readonly kind: "map"; readonly map: MapDecl };
@@ -274,6 +277,7 @@ function mapMethod(fb: FunctionBuilder, map: MapDecl, method: string, e: ts.Call
   const slotValue = (i: number, t: SlotType): Operand | StructLiteral =>
     isLayout(t) ? structLiteral(fb, e.arguments[i]!, t) : (convertTo(fb, lowerExpression(fb, e.arguments[i]!, t), t, e.arguments[i]!) as Operand);
   if (map.className === "RingBuf") return ringBufMethod(fb, map, method, e, slotValue);
+  if (valueMaps.has(map.className)) return valueMapMethod(fb, map, method, e, slotValue);
   const key = (i: number) => slotValue(i, map.key);
   const redirect = redirectMaps.get(map.className);
   if (method === "redirect") {
@@ -907,6 +911,7 @@ function truth(fb: FunctionBuilder, v: Value, node: ts.Node): Operand {
   if (v.kind === "map") throw fb.fail(Codes.typeMismatch, node, "a map is always there; look a value up and test that");
   if (v.kind === "view") {
     if (!v.nullable) return boolConst(true);
+    if (v.present) return v.present;
     if (v.region === "map") {
       // The verifier's null test of a lookup's result: the pointer itself against 0.
       const dst = fb.temp(bool);

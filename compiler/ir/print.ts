@@ -64,6 +64,10 @@ function printInstr(i: Instr): string {
       return `t${i.dst.id} = ${i.op === "map_update" ? "update" : "delete"} ${i.map.name}[${slot(i.key)}]${i.value ? ` = ${slot(i.value)}` : ""}${i.flags ? ` flags ${op(i.flags)}` : ""}`;
     case "map_redirect":
       return `t${i.dst.id} = redirect ${i.map.name}[${op(i.key)}] flags ${op(i.flags)}`;
+    case "map_push":
+    case "map_pop":
+    case "map_peek":
+      return `t${i.dst.id} = ${i.op.slice(4)} ${i.map.name}${i.value ? ` ${slot(i.value)}` : ""}${i.out ? ` into t${i.out.id}` : ""}${i.flags ? ` flags ${op(i.flags)}` : ""}`;
     case "ringbuf_output":
       return `t${i.dst.id} = output ${i.map.name} ${slot(i.value)} flags ${op(i.flags)}`;
     case "ringbuf_reserve":

@@ -206,8 +206,11 @@ export interface Libbpf {
   bpf_map__value_size(map: Ptr): number;
   bpf_map__max_entries(map: Ptr): number;
   bpf_map__map_flags(map: Ptr): number;
-  bpf_map__lookup_elem(map: Ptr, key: Uint8Array, keySize: number, value: Uint8Array, valueSize: number, flags: number): number;
-  bpf_map__update_elem(map: Ptr, key: Uint8Array, keySize: number, value: Uint8Array, valueSize: number, flags: number): number;
+  /** `key` null (size 0) for queues, stacks and bloom filters, which have none */
+  bpf_map__lookup_elem(map: Ptr, key: Uint8Array | null, keySize: number, value: Uint8Array, valueSize: number, flags: number): number;
+  bpf_map__update_elem(map: Ptr, key: Uint8Array | null, keySize: number, value: Uint8Array, valueSize: number, flags: number): number;
+  /** a queue's or stack's pop, with a null key */
+  bpf_map__lookup_and_delete_elem(map: Ptr, key: Uint8Array | null, keySize: number, value: Uint8Array, valueSize: number, flags: number): number;
   bpf_map__delete_elem(map: Ptr, key: Uint8Array, keySize: number, flags: number): number;
   bpf_map__get_next_key(map: Ptr, cur: Uint8Array | null, next: Uint8Array, keySize: number): number;
   bpf_map__pin(map: Ptr, path: string): number;
@@ -354,6 +357,7 @@ function bind(): Loaded {
     bpf_map__map_flags: f("bpf_map__map_flags", "uint32_t", [bpfMap]),
     bpf_map__lookup_elem: f("bpf_map__lookup_elem", "int", [bpfMap, "const void *", "size_t", "void *", "size_t", "uint64_t"]),
     bpf_map__update_elem: f("bpf_map__update_elem", "int", [bpfMap, "const void *", "size_t", "const void *", "size_t", "uint64_t"]),
+    bpf_map__lookup_and_delete_elem: f("bpf_map__lookup_and_delete_elem", "int", [bpfMap, "const void *", "size_t", "void *", "size_t", "uint64_t"]),
     bpf_map__delete_elem: f("bpf_map__delete_elem", "int", [bpfMap, "const void *", "size_t", "uint64_t"]),
     bpf_map__get_next_key: f("bpf_map__get_next_key", "int", [bpfMap, "const void *", "void *", "size_t"]),
     bpf_map__pin: f("bpf_map__pin", "int", [bpfMap, "const char *"]),

@@ -62,6 +62,14 @@ export interface LoadedMap {
   /** every key, in the kernel's iteration order (bpf_map_get_next_key) */
   keys(): Uint8Array[];
   pin(path: string): void;
+  /** Queues and stacks: adds a value ("exist": a full one drops its oldest to make room); bloom filters: adds a value. */
+  push(value: Uint8Array, flags?: "any" | "exist"): void;
+  /** Queues and stacks: takes the next value out (lookup-and-delete with no key), or undefined when empty. */
+  pop(): Uint8Array | undefined;
+  /** Queues and stacks: the next value, left in place, or undefined when empty. */
+  peek(): Uint8Array | undefined;
+  /** Bloom filters: whether `value` may have been pushed (false: it certainly was not). */
+  contains(value: Uint8Array): boolean;
   /**
    * DEVMAP, DEVMAP_HASH and CPUMAP: writes entry `key` (an index, a hash key
    * or a CPU) as the kernel's struct: `{ ifindex }` or `{ qsize }`, and in a
@@ -103,6 +111,9 @@ const PER_CPU_TYPES = new Set([
   BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE,
 ]);
 const ARRAY_LIKE_TYPES = new Set([BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_PERCPU_ARRAY]);
+const BPF_MAP_TYPE_QUEUE = 22;
+const BPF_MAP_TYPE_STACK = 23;
+const BPF_MAP_TYPE_BLOOM_FILTER = 30;
 
 const UPDATE_FLAGS: Record<MapUpdateFlag, number> = { any: 0, noexist: 1, exist: 2 };
 
@@ -364,6 +375,51 @@ class BpfMap implements LoadedMap {
     if (redirectMapKind(this.type) === undefined) throw new BpfError(operation, EINVAL, `lookupEntry() is for DEVMAP, DEVMAP_HASH and CPUMAP maps; '${this.name}' is a ${mapTypeName(this.type)}: use lookup()`);
     const bytes = this.lookup(u32Key(key));
     return bytes === undefined ? undefined : decodeRedirectEntry(this.type, bytes);
+  }
+
+  /** The value argument of a keyless map's operation, checked; throws unless the map is one of `types`. */
+  private keyless(operation: string, types: readonly number[], value?: unknown): void {
+    this.live(operation);
+    if (!types.includes(this.type)) throw new BpfError(operation, EINVAL, `'${this.name}' is a ${mapTypeName(this.type)} map; this works on ${types.map(mapTypeName).join(" and ")} maps`);
+    if (value === undefined) return;
+    checkBytes(`${operation}: value`, value);
+    if (value.length !== this.valueSize) throw new BpfError(operation, EINVAL, `the value must be ${this.valueSize} bytes (value_size of '${this.name}'), got ${value.length}`);
+  }
+
+  push(value: Uint8Array, flags: "any" | "exist" = "any"): void {
+    const operation = `push onto map '${this.name}'`;
+    this.keyless(operation, [BPF_MAP_TYPE_QUEUE, BPF_MAP_TYPE_STACK, BPF_MAP_TYPE_BLOOM_FILTER], value);
+    if (flags !== "any" && flags !== "exist") throw new RangeError(`${operation}: flags must be "any" or "exist" (got ${String(flags)})`);
+    const rc = this.owner.capture(() => libbpf().bpf_map__update_elem(this.ptr, null, 0, value, value.length, UPDATE_FLAGS[flags]));
+    if (rc < 0) throw new BpfError(operation, -rc, -rc === E2BIG ? `the map is full: max_entries is ${this.maxEntries}${this.type === BPF_MAP_TYPE_BLOOM_FILTER ? "" : ' (flags "exist" drops the oldest value)'}` : undefined);
+  }
+
+  pop(): Uint8Array | undefined {
+    return this.take(`pop from map '${this.name}'`, true);
+  }
+
+  peek(): Uint8Array | undefined {
+    return this.take(`peek at map '${this.name}'`, false);
+  }
+
+  private take(operation: string, remove: boolean): Uint8Array | undefined {
+    this.keyless(operation, [BPF_MAP_TYPE_QUEUE, BPF_MAP_TYPE_STACK]);
+    const out = new Uint8Array(this.valueSize);
+    const lb = libbpf();
+    const rc = this.owner.capture(() => (remove ? lb.bpf_map__lookup_and_delete_elem(this.ptr, null, 0, out, out.length, 0) : lb.bpf_map__lookup_elem(this.ptr, null, 0, out, out.length, 0)));
+    if (rc === -ENOENT) return undefined;
+    if (rc < 0) throw new BpfError(operation, -rc);
+    return out;
+  }
+
+  contains(value: Uint8Array): boolean {
+    const operation = `bloom filter test of map '${this.name}'`;
+    this.keyless(operation, [BPF_MAP_TYPE_BLOOM_FILTER], value);
+    // A bloom filter's lookup takes the value to test in the value argument.
+    const rc = this.owner.capture(() => libbpf().bpf_map__lookup_elem(this.ptr, null, 0, value, value.length, 0));
+    if (rc === -ENOENT) return false;
+    if (rc < 0) throw new BpfError(operation, -rc);
+    return true;
   }
 
   pin(path: string): void {
