@@ -74,6 +74,13 @@ type U64 = number | bigint;
 // ---------------------------------------------------------------------------
 // Enumerations (values from llvm-c; stable from LLVM 14 through 21)
 
+/**
+ * The first LLVM whose BPF backend knows each ISA version (`-mcpu`). An
+ * unknown -mcpu is not an error for LLVM (it warns on stderr and falls back
+ * to generic), so the check has to happen on our side.
+ */
+export const BPF_CPU_SINCE: Readonly<Record<BpfCpu, number>> = { v1: 0, v2: 0, v3: 9, v4: 18 };
+
 export const IntPredicate = { EQ: 32, NE: 33, UGT: 34, UGE: 35, ULT: 36, ULE: 37, SGT: 38, SGE: 39, SLT: 40, SLE: 41 } as const;
 export type IntPredicate = (typeof IntPredicate)[keyof typeof IntPredicate];
 
@@ -921,11 +928,6 @@ function makeHelpers(L: LLVMC): HelperFns {
     bpfInitialised = true;
   };
 
-  // The BPF backend gained cpu v3 in LLVM 9 and v4 in LLVM 18. An unknown
-  // -mcpu is not an error for LLVM (it warns on stderr and falls back to
-  // generic), so the check has to happen here.
-  const cpuSince: Record<BpfCpu, number> = { v1: 0, v2: 0, v3: 9, v4: 18 };
-
   const helpers: HelperFns = {
     takeMessage,
     takeErrorMessage,
@@ -978,7 +980,7 @@ function makeHelpers(L: LLVMC): HelperFns {
     initializeBpfTarget,
 
     createBpfTargetMachine(cpu, opt) {
-      const since = cpuSince[cpu];
+      const since = BPF_CPU_SINCE[cpu];
       if (since === undefined) throw new Error(`unknown BPF cpu "${String(cpu)}" (expected v1, v2, v3 or v4)`);
       if (L.version < since) {
         throw new Error(`BPF cpu ${cpu} needs LLVM ${since} or newer; the loaded libLLVM (${L.path}) is LLVM ${L.version}`);

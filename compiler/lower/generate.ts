@@ -14,7 +14,7 @@ import type ts from "typescript";
 import { EnvironmentError, InternalError } from "../diagnostics/diagnostic";
 import { type Subprogram, type SlotType, type StructLiteral, isLayout, slotSize, type Block, type GlobalDecl, type Instr, type MapDecl, type ModuleIR, type Operand, type Predicate, type ProgramIR, ctxFieldOffsets, reversePostOrder } from "../ir/ir";
 import { type IntType, type ValueType, i64, u64 } from "../ir/types";
-import { AtomicOrdering, AtomicRMWBinOp, IntPredicate, LLVMNotFoundError, Linkage, llvm, type LLVMBasicBlockRef, type LLVMC, type LLVMValueRef } from "../llvm/llvm-c";
+import { AtomicOrdering, AtomicRMWBinOp, BPF_CPU_SINCE, IntPredicate, LLVMNotFoundError, Linkage, llvm, type LLVMBasicBlockRef, type LLVMC, type LLVMValueRef } from "../llvm/llvm-c";
 import { captureDiagnostics, stopCapture } from "../llvm/diagnostics";
 import { DebugInfo } from "./debug-info";
 import { LlvmTypes } from "./llvm-types";
@@ -59,6 +59,13 @@ export function llvmInUse(): { readonly version: number; readonly path: string }
 
 export function generateObject(module: ModuleIR, opts: GenerateOptions): Generated {
   const L = loadLlvm();
+  const since = BPF_CPU_SINCE[opts.cpu];
+  if (since !== undefined && L.version < since) {
+    throw new EnvironmentError(
+      `--mcpu ${opts.cpu} needs LLVM ${since} or newer, and the libLLVM in use (${L.path}) is LLVM ${L.version}: ` +
+        `install a newer one (Debian 12: apt-get install libllvm19) and select it with TSXDP_LLVM_VERSION or TSXDP_LIBLLVM, or build for v3`,
+    );
+  }
   const context = L.LLVMContextCreate();
   const llvmDiagnostics = captureDiagnostics(L, context);
   const tm = L.createBpfTargetMachine(opts.cpu, opts.optLevel);
@@ -645,28 +652,62 @@ class ProgramLowering {
       case "mul":
         return L.LLVMBuildMul(b, a, c, "");
       case "udiv":
-        return L.LLVMBuildUDiv(b, a, c, "");
       case "sdiv":
-        return L.LLVMBuildSDiv(b, a, c, "");
       case "urem":
-        return L.LLVMBuildURem(b, a, c, "");
       case "srem":
-        return L.LLVMBuildSRem(b, a, c, "");
+        return this.division(kind, a, c);
       case "and":
         return L.LLVMBuildAnd(b, a, c, "");
       case "or":
         return L.LLVMBuildOr(b, a, c, "");
       case "xor":
         return L.LLVMBuildXor(b, a, c, "");
+      // BPF masks a shift amount to the width (ISA: & 63, & 31), and so does the
+      // dialect for every width; LLVM calls a too-wide shift poison.
       case "shl":
-        return L.LLVMBuildShl(b, a, c, "");
+        return L.LLVMBuildShl(b, a, this.shiftAmount(a, c), "");
       case "lshr":
-        return L.LLVMBuildLShr(b, a, c, "");
+        return L.LLVMBuildLShr(b, a, this.shiftAmount(a, c), "");
       case "ashr":
-        return L.LLVMBuildAShr(b, a, c, "");
+        return L.LLVMBuildAShr(b, a, this.shiftAmount(a, c), "");
       default:
         throw new InternalError(`unknown binary operation ${kind}`);
     }
+  }
+
+  private shiftAmount(a: LLVMValueRef, c: LLVMValueRef): LLVMValueRef {
+    const { L, b } = this;
+    const ty = L.LLVMTypeOf(a);
+    return L.LLVMBuildAnd(b, c, L.LLVMConstInt(ty, BigInt(L.LLVMGetIntTypeWidth(ty) - 1), 0), "");
+  }
+
+  /**
+   * Division with BPF's defined results where LLVM's are undefined: x / 0 is
+   * 0, x % 0 is x, and signed x / -1 is -x (wrapping), x % -1 is 0. LLVM
+   * may assume a divisor is never 0 (or a signed division never overflows)
+   * and delete a later `b === 0` test; the selects keep every case defined
+   * and fold away when LLVM knows the divisor.
+   */
+  private division(kind: string, a: LLVMValueRef, d: LLVMValueRef): LLVMValueRef {
+    const { L, b } = this;
+    const ty = L.LLVMTypeOf(a);
+    const zero = L.LLVMConstInt(ty, 0n, 0);
+    const one = L.LLVMConstInt(ty, 1n, 0);
+    const isZero = L.LLVMBuildICmp(b, IntPredicate.EQ, d, zero, "");
+    if (kind === "udiv" || kind === "urem") {
+      const safe = L.LLVMBuildSelect(b, isZero, one, d, "");
+      const r = kind === "udiv" ? L.LLVMBuildUDiv(b, a, safe, "") : L.LLVMBuildURem(b, a, safe, "");
+      return L.LLVMBuildSelect(b, isZero, kind === "udiv" ? zero : a, r, "");
+    }
+    const isMinusOne = L.LLVMBuildICmp(b, IntPredicate.EQ, d, L.LLVMConstAllOnes(ty), "");
+    const special = L.LLVMBuildOr(b, isZero, isMinusOne, "");
+    const safe = L.LLVMBuildSelect(b, special, one, d, "");
+    if (kind === "sdiv") {
+      const q = L.LLVMBuildSDiv(b, a, safe, "");
+      return L.LLVMBuildSelect(b, isZero, zero, L.LLVMBuildSelect(b, isMinusOne, L.LLVMBuildNeg(b, a, ""), q, ""), "");
+    }
+    const r = L.LLVMBuildSRem(b, a, safe, "");
+    return L.LLVMBuildSelect(b, isZero, a, L.LLVMBuildSelect(b, isMinusOne, zero, r, ""), "");
   }
 
   private cast(v: LLVMValueRef, from: ValueType, to: IntType): LLVMValueRef {
