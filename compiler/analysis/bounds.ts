@@ -153,7 +153,8 @@ function callEntry(args: readonly Abstract[], s: State): CallEntry {
     const base = remap.get(v.base);
     if (base !== undefined) beyond.set(`${base}:${v.offset}`, { ...v, base });
   }
-  return { params, ranges, meta: s.meta, beyond };
+  // The metadata range is not kept per pointer here, and a callee's own read of ctx->data_meta has none: none comes in.
+  return { params, ranges, meta: nothing, beyond };
 }
 
 export function checkPacketBounds(program: ProgramIR, diagnostics: DiagnosticBag, entry?: CallEntry): void {
