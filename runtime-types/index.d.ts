@@ -401,6 +401,24 @@ export declare class BloomFilter<V> {
   contains(value: V): boolean;
 }
 
+/**
+ * BPF_MAP_TYPE_PROG_ARRAY: index → an XDP program, for `tailCall`. Userspace
+ * fills it (`obj.map("progs").setProgram(0, "name")`); a program can only
+ * jump through it. `new ProgArray({ maxEntries: 8 })`
+ */
+export declare class ProgArray {
+  constructor(options: MapOptions);
+  private readonly progArrayBrand: true;
+}
+
+/**
+ * Jumps to the program at `index` of `progs` (`bpf_tail_call`): that program
+ * runs in place of this one, with the same context, and its verdict is the
+ * packet's. When the entry is empty (or after 33 chained jumps) the call
+ * returns and this program goes on: `tailCall(ctx, progs, 1); return XdpAction.PASS;`.
+ */
+export declare function tailCall(ctx: XdpContext, progs: ProgArray, index: u32): void;
+
 /** Flags of a ring buffer's `output`, `submit` and `discard`: when to wake the reader up (default: when it is waiting). */
 export declare enum RingBufFlags {
   NO_WAKEUP = 1,

@@ -19,6 +19,7 @@ export type Intrinsic =
   | { readonly kind: "checksum"; readonly bits: 16 | 32 }
   | { readonly kind: "atomic"; readonly op: "add" | "and" | "or" | "xor" | "xchg" | "cmpxchg" }
   | { readonly kind: "config" }
+  | { readonly kind: "tailCall" }
   | { readonly kind: "constant"; readonly value: bigint }
   | { readonly kind: "action"; readonly name: string; readonly value: bigint }
   | { readonly kind: "helper"; readonly helper: HelperSpec };
@@ -54,6 +55,7 @@ export const mapClasses: ReadonlyMap<string, number> = new Map([
   ["Queue", 22],
   ["Stack", 23],
   ["BloomFilter", 30],
+  ["ProgArray", 3],
   ["DevMap", 14],
   ["CpuMap", 16],
   ["XskMap", 17],
@@ -174,6 +176,7 @@ export class Intrinsics {
     const atomicOp = atomics.get(sym.name);
     if (atomicOp) return { kind: "atomic", op: atomicOp };
     if (sym.name === "config") return { kind: "config" };
+    if (sym.name === "tailCall") return { kind: "tailCall" };
     const helper = helpers.get(sym.name);
     if (helper) return { kind: "helper", helper };
     return undefined;

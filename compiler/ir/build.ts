@@ -190,7 +190,7 @@ function declareMap(scope: ModuleScope, fb: FunctionBuilder, decl: ts.VariableDe
   const typeArgs = init.typeArguments ?? [];
   let key: SlotType | undefined = u32;
   let value: SlotType | undefined = u32;
-  if (redirectMaps.has(className)) {
+  if (redirectMaps.has(className) || className === "ProgArray") {
     // Keys and values are fixed by the kernel: a u32 index and a u32 ifindex / queue size / socket fd.
     if (typeArgs.length !== 0) {
       d.report(Codes.mapType, typeArgs[0]!, `a ${className} has u32 keys and values; write \`new ${className}({ maxEntries: 8 })\``);

@@ -31,6 +31,7 @@ import {
 import { type Field, type FieldType, type Layout, LayoutError, sizeOfField } from "./layout";
 import { ringBufMethod } from "./ringbuf";
 import { valueMapMethod, valueMaps } from "./queue-maps";
+import { tailCall } from "./tail-call";
 import { type IntType, type ValueType, bool, byteSwap, int, mapValuePtr, metaPtr, packetEnd, packetPtr, typeName, u16, u32, u64, i64, isInt } from "./types";
 
 /**
@@ -245,6 +246,8 @@ function call(fb: FunctionBuilder, e: ts.CallExpression): Value {
       return checksumReplace(fb, intrinsic.bits, e);
     case "config":
       throw fb.fail(Codes.unsupportedTopLevel, e, "`config` declares a setting at the top level: `const PORT = config<u16>(53);`");
+    case "tailCall":
+      return tailCall(fb, e);
     case "constant":
       throw fb.fail(Codes.unsupportedCall, callee, "a constant is not a function");
     case "sizeof": {
@@ -278,6 +281,8 @@ function mapMethod(fb: FunctionBuilder, map: MapDecl, method: string, e: ts.Call
     isLayout(t) ? structLiteral(fb, e.arguments[i]!, t) : (convertTo(fb, lowerExpression(fb, e.arguments[i]!, t), t, e.arguments[i]!) as Operand);
   if (map.className === "RingBuf") return ringBufMethod(fb, map, method, e, slotValue);
   if (valueMaps.has(map.className)) return valueMapMethod(fb, map, method, e, slotValue);
+  // check_map_func_compatibility: a PROG_ARRAY goes only to bpf_tail_call.
+  if (map.className === "ProgArray") throw fb.fail(Codes.mapOperation, e.expression, `a ProgArray is used only through \`tailCall(ctx, ${map.name}, index)\`; userspace fills it`);
   const key = (i: number) => slotValue(i, map.key);
   const redirect = redirectMaps.get(map.className);
   if (method === "redirect") {

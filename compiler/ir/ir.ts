@@ -221,6 +221,13 @@ export interface MapValueOp extends InstrBase {
   readonly flags?: Operand;
 }
 
+/** bpf_tail_call (12): jumps to the program at `index` of `map`, a PROG_ARRAY; goes on here when the entry is empty. */
+export interface TailCall extends InstrBase {
+  readonly op: "tail_call";
+  readonly map: MapDecl;
+  readonly index: Operand;
+}
+
 /** bpf_ringbuf_output (130): the record copied from the stack; 0 or a negative errno. */
 export interface RingBufOutput extends InstrBase {
   readonly op: "ringbuf_output";
@@ -327,7 +334,7 @@ export interface CtxPointer extends InstrBase {
   readonly dst: Temp;
 }
 
-export type Instr = CtxLoad | Binary | Compare | Cast | ByteSwap | PointerAdd | MemoryLoad | MemoryStore | HelperCall | LocalGet | LocalSet | CtxPointer | Printk | MapLookup | MapUpdate | MapRedirect | MapValueOp | RingBufOutput | RingBufReserve | RingBufRelease | Atomic | GlobalLoad | GlobalStore | StackAlloc | Param | SubprogramCall | BpfLoop;
+export type Instr = CtxLoad | Binary | Compare | Cast | ByteSwap | PointerAdd | MemoryLoad | MemoryStore | HelperCall | LocalGet | LocalSet | CtxPointer | Printk | MapLookup | MapUpdate | MapRedirect | MapValueOp | TailCall | RingBufOutput | RingBufReserve | RingBufRelease | Atomic | GlobalLoad | GlobalStore | StackAlloc | Param | SubprogramCall | BpfLoop;
 
 export interface Jump extends InstrBase {
   readonly op: "br";

@@ -68,6 +68,8 @@ function printInstr(i: Instr): string {
     case "map_pop":
     case "map_peek":
       return `t${i.dst.id} = ${i.op.slice(4)} ${i.map.name}${i.value ? ` ${slot(i.value)}` : ""}${i.out ? ` into t${i.out.id}` : ""}${i.flags ? ` flags ${op(i.flags)}` : ""}`;
+    case "tail_call":
+      return `tail_call ${i.map.name}[${op(i.index)}]`;
     case "ringbuf_output":
       return `t${i.dst.id} = output ${i.map.name} ${slot(i.value)} flags ${op(i.flags)}`;
     case "ringbuf_reserve":

@@ -70,6 +70,8 @@ export interface LoadedMap {
   peek(): Uint8Array | undefined;
   /** Bloom filters: whether `value` may have been pushed (false: it certainly was not). */
   contains(value: Uint8Array): boolean;
+  /** PROG_ARRAY maps: puts the object's program `program` (by name) at `index` for tail calls, or empties the entry (null). */
+  setProgram(index: number, program: string | null): void;
   /**
    * DEVMAP, DEVMAP_HASH and CPUMAP: writes entry `key` (an index, a hash key
    * or a CPU) as the kernel's struct: `{ ifindex }` or `{ qsize }`, and in a
@@ -112,6 +114,7 @@ const PER_CPU_TYPES = new Set([
 ]);
 const ARRAY_LIKE_TYPES = new Set([BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_PERCPU_ARRAY]);
 const BPF_MAP_TYPE_QUEUE = 22;
+const BPF_MAP_TYPE_PROG_ARRAY = 3;
 const BPF_MAP_TYPE_STACK = 23;
 const BPF_MAP_TYPE_BLOOM_FILTER = 30;
 
@@ -420,6 +423,21 @@ class BpfMap implements LoadedMap {
     if (rc === -ENOENT) return false;
     if (rc < 0) throw new BpfError(operation, -rc);
     return true;
+  }
+
+  setProgram(index: number, program: string | null): void {
+    const operation = `setting entry ${index} of map '${this.name}'`;
+    this.live(operation);
+    if (this.type !== BPF_MAP_TYPE_PROG_ARRAY) throw new BpfError(operation, EINVAL, `setProgram() is for PROG_ARRAY maps; '${this.name}' is a ${mapTypeName(this.type)}`);
+    const key = u32Key(index);
+    if (program === null) {
+      this.delete(key);
+      return;
+    }
+    const prog = this.owner.program(program);
+    const rc = this.owner.capture(() => libbpf().bpf_map__update_elem(this.ptr, key, 4, u32Key(prog.fd), 4, 0));
+    // prog_fd_array_get_ptr refuses a program of another type or frags setting than the array's first (bpf_prog_map_compatible).
+    if (rc < 0) throw new BpfError(operation, -rc, -rc === EINVAL ? `'${prog.name}' (${prog.section}) cannot share this array with its other programs: tail calls stay within one program type and one frags setting` : -rc === E2BIG ? `index ${index} is out of range: max_entries is ${this.maxEntries}` : undefined);
   }
 
   pin(path: string): void {

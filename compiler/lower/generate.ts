@@ -230,8 +230,10 @@ const keylessMaps = new Set(["Queue", "Stack", "BloomFilter"]);
 function mapAttributes(map: MapDecl): MapAttribute[] {
   const out: MapAttribute[] = [{ name: "type", count: map.type }, { name: "max_entries", count: map.maxEntries }];
   // A ring buffer has no key or value (ringbuf_map_alloc refuses sizes); queues, stacks and bloom filters have no key.
-  if (map.className !== "RingBuf" && !keylessMaps.has(map.className)) out.push({ name: "key", type: map.key });
-  if (map.className !== "RingBuf") out.push({ name: "value", type: map.value });
+  // A PROG_ARRAY takes no BTF key or value (map_check_no_btf): sizes only, as C declares it.
+  if (map.className === "ProgArray") out.push({ name: "key_size", count: 4 }, { name: "value_size", count: 4 });
+  else if (map.className !== "RingBuf" && !keylessMaps.has(map.className)) out.push({ name: "key", type: map.key });
+  if (map.className !== "RingBuf" && map.className !== "ProgArray") out.push({ name: "value", type: map.value });
   if (map.extra) out.push({ name: "map_extra", count: map.extra });
   if (map.flags) out.push({ name: "map_flags", count: map.flags });
   // LIBBPF_PIN_BY_NAME
@@ -476,6 +478,13 @@ class ProgramLowering {
         const fnType = L.LLVMFunctionType(t.i64, params, params.length, 0);
         const args = push ? [mapPtr, valuePtr, this.operand(i.flags!)] : [mapPtr, valuePtr];
         return this.define(i.dst.id, L.LLVMBuildCall2(b, fnType, helper(L, t, push ? 87 : i.op === "map_pop" ? 88 : 89, fnType), args, args.length, ""));
+      }
+      case "tail_call": {
+        // bpf_tail_call (12): long (ctx, prog_array, u32 index); returns only when the entry is empty.
+        const fnType = L.LLVMFunctionType(t.i64, [t.ptr, t.ptr, t.i32], 3, 0);
+        const args = [L.LLVMBuildBitCast(b, this.ctxParam, t.ptr, ""), L.LLVMBuildBitCast(b, this.maps.get(i.map)!, t.ptr, ""), this.operand(i.index)];
+        L.LLVMBuildCall2(b, fnType, helper(L, t, 12, fnType), args, 3, "");
+        return;
       }
       case "ringbuf_output": {
         // bpf_ringbuf_output (130): long (ringbuf, data, u64 size, u64 flags)
