@@ -614,7 +614,9 @@ function checkAccess(load: MemoryLoad | MemoryStore, ptr: Abstract, state: State
     : `\`if (${program.ctxName}.${base} + ${to} > ${program.ctxName}.${endName}) return XdpAction.DROP;\``;
   d.report(load.region === "packet" ? Codes.packetBounds : Codes.metaBounds, load.node, `${what} of bytes [${from - shift}, ${to - shift})${past} is not proven within ${endName}`, {
     related,
-    hints: [`add ${check} on every path before line ${line}`],
+    hints: program.subprogram
+      ? [`check the pointer in \`${program.name}\` before line ${line}${pointerExpression(load) ? ` (\`if (${pointerExpression(load)} + ${to - ptr.offset} > end) return …;\`)` : ""}, or check more in every caller: a static function sees what its caller proved, and a global one nothing`]
+      : [`add ${check} on every path before line ${line}`],
   });
 }
 

@@ -383,16 +383,18 @@ export function checkSubprogramCycles(subprograms: readonly Subprogram[], diagno
     if (done.has(s) || !s.ir) return;
     for (const b of s.ir.blocks) {
       for (const i of b.instrs) {
-        if (i.op !== "subcall") continue;
-        const at = path.indexOf(i.callee);
-        if (i.callee === s || at >= 0) {
-          diagnostics.report(Codes.recursion, i.node, `\`${i.callee.name}\` calls itself${i.callee === s ? "" : " through other functions"}: BPF programs cannot recurse`, {
+        // A bpf_loop callback runs on top of its caller's frame: a cycle through one is recursion too.
+        const callee = i.op === "subcall" ? i.callee : i.op === "bpf_loop" ? i.callback : undefined;
+        if (!callee) continue;
+        const at = path.indexOf(callee);
+        if (callee === s || at >= 0) {
+          diagnostics.report(Codes.recursion, i.node, `\`${callee.name}\` calls itself${callee === s ? "" : " through other functions"}: BPF programs cannot recurse`, {
             hints: ["rewrite the recursion as a counted loop"],
-            related: [{ message: `\`${i.callee.name}\` is declared here`, location: locationOf(i.callee.node.name ?? i.callee.node) }],
+            related: [{ message: `\`${callee.name}\` is declared here`, location: locationOf(callee.node.name ?? callee.node) }],
           });
           continue;
         }
-        visit(i.callee, [...path, s]);
+        visit(callee, [...path, s]);
       }
     }
     done.add(s);
