@@ -582,8 +582,9 @@ export declare function bpf_jiffies64(): u64;
 /**
  * The ones'-complement sum of the 32-bit words of `to` minus those of
  * `from`, added to `seed` (`bpf_csum_diff`): the checksum change when `from`
- * becomes `to`. Either may be `null`; sizes must be multiples of 4. Returns
- * the (unfolded) sum, or a negative errno.
+ * becomes `to`. Either may be `null`, or a header view (the packet's bytes,
+ * proven like a load); sizes must be multiples of 4. Returns the sum, or a
+ * negative errno.
  */
 export declare function bpf_csum_diff(from: object | null, to: object | null, seed: u32): i64;
 /** Copies `buf`'s size in bytes from the packet at `offset` (fragments included) into `buf` (`bpf_xdp_load_bytes`, kernel 5.18). 0 or a negative errno. */

@@ -1,5 +1,6 @@
 /**
- * Helpers with pointers to stack memory, run in the kernel: bpf_csum_diff,
+ * Helpers with pointers to memory, run in the kernel: bpf_csum_diff (over
+ * stack buffers and over a header in the packet),
  * bpf_xdp_load_bytes / bpf_xdp_store_bytes and bpf_check_mtu in
  * test/helpers/memory.ts, against the C twin test/helpers/memory.c on the
  * same frames (identical verdicts and output bytes), and against what the
@@ -94,6 +95,25 @@ describe.skipIf(skipKernel)("helpers with stack memory, against their C twin and
       expect(fold(sum)).toBe(fold(BigInt(wordSum(f.slice(14, 26), false))));
       // Everything else is the input.
       expect(out.subarray(0, 40).toString("hex")).toBe(Buffer.from(f.subarray(0, 40)).toString("hex"));
+    }
+  });
+
+  test("bpf_csum_diff over a header in the packet: the IPv4 checksum it computes is valid", () => {
+    const next = P.rng(0x1b5);
+    for (let i = 0; i < 60; i++) {
+      const f = P.ethernet({ proto: P.ETH_P_IP }, P.ipv4({ protocol: next() & 0xff, ttl: next() & 0xff, src: [10, next() & 0xff, next() & 0xff, 1], dst: [192, 0, next() & 0xff, next() & 0xff] }, new Uint8Array(next() % 20)));
+      const orig = Uint8Array.from(f);
+      f[24] ^= 1 + (next() % 255); // a wrong checksum to start with
+      const frame = i % 10 === 9 ? f.slice(0, 14 + (next() % 20)) : f;
+      const { action, data } = both("ipsum", frame);
+      if (frame.length < 34) {
+        expect(action).toBe("PASS");
+        continue;
+      }
+      expect(action).toBe("TX");
+      expect(P.checksum(data.subarray(14, 34))).toBe(0);
+      // The frame as built, with its right checksum back.
+      expect(Buffer.from(data).toString("hex")).toBe(Buffer.from(orig).toString("hex"));
     }
   });
 

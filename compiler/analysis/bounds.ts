@@ -256,6 +256,11 @@ export function checkPacketBounds(program: ProgramIR, diagnostics: DiagnosticBag
           values.set(instr.dst.id, { kind: "scalar", max: limit(bitsOf(instr.dst.type)) });
           break;
         case "call":
+          // check_helper_mem_access: a packet buffer must lie within the proven range, as a load would.
+          for (const r of instr.packetReads ?? []) {
+            const read: MemoryLoad = { op: "load", dst: instr.dst, ptr: r.ptr, region: "packet", offset: r.offset, size: r.size as 1, node: instr.node };
+            if (!isRefused(valueOf(r.ptr)) && !stale(valueOf(r.ptr), instr.node)) checkAccess(read, valueOf(r.ptr), state, program, diagnostics, accessed, bases);
+          }
           values.set(instr.dst.id, { kind: "scalar", max: limit(bitsOf(instr.dst.type)) });
           if (instr.helper.changesPacket) {
             // clear_all_pkt_pointers: nothing proven survives, and every packet pointer is dead.

@@ -14,9 +14,10 @@ export type HelperParam =
    * or `Cell` (or a field of one), whose bytes the helper reads or writes.
    * `size`: the memory must be exactly that many bytes (ARG_PTR_TO_FIXED_SIZE_MEM,
    * or a struct the helper checks the size of); `multipleOf`: its size must be
-   * a multiple of that (the helper fails otherwise); `nullable`: `null` passes NULL.
+   * a multiple of that (the helper fails otherwise); `nullable`: `null` passes NULL;
+   * `packet`: a header view may be passed too (the helper's proto has pkt_access).
    */
-  | { readonly kind: "mem"; readonly access: "read" | "write"; readonly size?: number; readonly multipleOf?: number; readonly nullable?: boolean }
+  | { readonly kind: "mem"; readonly access: "read" | "write"; readonly size?: number; readonly multipleOf?: number; readonly nullable?: boolean; readonly packet?: boolean }
   /** The byte count of the `mem` argument just before it (ARG_CONST_SIZE): filled in by the compiler, not written. */
   | { readonly kind: "size"; readonly type: IntType };
 
@@ -53,7 +54,13 @@ export const helpers: ReadonlyMap<string, HelperSpec> = new Map(
       {
         name: "bpf_csum_diff",
         id: 28,
-        params: [{ kind: "mem", access: "read", multipleOf: 4, nullable: true }, { kind: "size", type: u32 }, { kind: "mem", access: "read", multipleOf: 4, nullable: true }, { kind: "size", type: u32 }, int(u32)],
+        params: [
+          { kind: "mem", access: "read", multipleOf: 4, nullable: true, packet: true },
+          { kind: "size", type: u32 },
+          { kind: "mem", access: "read", multipleOf: 4, nullable: true, packet: true },
+          { kind: "size", type: u32 },
+          int(u32),
+        ],
         returns: i64,
         since: "4.6",
       },

@@ -239,12 +239,14 @@ export function helperCall(fb: FunctionBuilder, helper: HelperSpec, e: ts.CallEx
   }
   let next = 0;
   let lastSize = 0;
+  const packetReads: { ptr: Temp; offset: number; size: number }[] = [];
   const args = helper.params.map((p) => {
     if (p.kind === "size") return constant(BigInt(lastSize), p.type);
     const argExpr = e.arguments[next++]!;
     if (p.kind === "mem") {
       const m = helperMemory(fb, helper.name, p, argExpr);
       lastSize = m.size;
+      if (m.packet) packetReads.push({ ...m.packet, size: m.size });
       return m.ptr;
     }
     const v = lowerExpression(fb, argExpr, p.kind === "int" ? p.type : undefined);
@@ -257,7 +259,7 @@ export function helperCall(fb: FunctionBuilder, helper: HelperSpec, e: ts.CallEx
     return convertTo(fb, v, p.type, argExpr) as Operand;
   });
   const dst = fb.temp(helper.returns);
-  fb.emit({ op: "call", dst, helper, args, node: e });
+  fb.emit({ op: "call", dst, helper, args, ...(packetReads.length > 0 ? { packetReads } : {}), node: e });
   // The packet moved: `ctx.data` and friends must be read again from here on.
   if (helper.changesPacket) fb.ctxPointers.clear();
   return dst;

@@ -271,6 +271,8 @@ export interface HelperCall extends InstrBase {
   readonly dst: Temp;
   readonly helper: HelperSpec;
   readonly args: readonly Operand[];
+  /** Packet bytes the helper reads through a pointer argument: proven within data_end like a load. */
+  readonly packetReads?: readonly { readonly ptr: Temp; readonly offset: number; readonly size: number }[];
 }
 
 export interface LocalGet extends InstrBase {

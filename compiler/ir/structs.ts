@@ -228,15 +228,16 @@ export function plainLiteral(e: ts.Expression, layout: Layout): boolean {
  * A `mem` argument of a helper: a pointer to a local struct, array or cell
  * (or a part of one) and its size, checked against what the helper needs.
  */
-export function helperMemory(fb: FunctionBuilder, helper: string, param: Extract<HelperParam, { kind: "mem" }>, e: ts.Expression): { ptr: Operand; size: number } {
+export function helperMemory(fb: FunctionBuilder, helper: string, param: Extract<HelperParam, { kind: "mem" }>, e: ts.Expression): { ptr: Operand; size: number; packet?: { ptr: Temp; offset: number } } {
   const expr = skipParens(e);
   if (expr.kind === ts.SyntaxKind.NullKeyword) {
     if (!param.nullable) throw fb.fail(Codes.callArguments, e, `\`${helper}\` needs memory here, not null`);
     return { ptr: constant(0n, u64), size: 0 };
   }
   const v = lowerExpression(fb, expr);
-  if (v.kind !== "view" || v.region !== "stack") {
-    throw fb.fail(Codes.typeMismatch, e, `\`${helper}\` ${param.access === "write" ? "writes into" : "reads"} stack memory: pass a local struct, FixedArray or Cell`, {
+  const packet = v.kind === "view" && v.region === "packet" && param.packet;
+  if (v.kind !== "view" || (v.region !== "stack" && !packet)) {
+    throw fb.fail(Codes.typeMismatch, e, `\`${helper}\` ${param.access === "write" ? "writes into" : "reads"} stack memory${param.packet ? " or a header in the packet" : ""}: pass a local struct, FixedArray or Cell`, {
       hints: ["e.g. `const buf = zeroed<FixedArray<u8, 16>>();`, or copy a header first: `const h: Ipv4Hdr = { ...ip };`"],
     });
   }
@@ -249,8 +250,10 @@ export function helperMemory(fb: FunctionBuilder, helper: string, param: Extract
       hints: ["the helper returns -EINVAL otherwise; pad the struct or pass a larger part of it"],
     });
   }
-  if (v.offset === 0) return { ptr: v.ptr, size };
-  const ptr: Temp = fb.temp(stackPtr);
+  // A header's bytes are read where they are: the bounds analysis proves them like a load's.
+  const where = packet ? { packet: { ptr: v.ptr, offset: v.offset } } : {};
+  if (v.offset === 0) return { ptr: v.ptr, size, ...where };
+  const ptr: Temp = fb.temp(v.ptr.type);
   fb.emit({ op: "ptr_add", dst: ptr, base: v.ptr, offset: constant(BigInt(v.offset), int(64, true)), node: e });
-  return { ptr, size };
+  return { ptr, size, ...where };
 }

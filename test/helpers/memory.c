@@ -1,5 +1,6 @@
 // C twin of memory.ts.
 #include <linux/bpf.h>
+#include <linux/ip.h>
 #include <bpf/bpf_helpers.h>
 
 SEC("xdp")
@@ -46,6 +47,22 @@ int mtu(struct xdp_md *ctx)
 	long rc = bpf_check_mtu(ctx, 0, &len, *(__s32 *)(data + 18), 0);
 	*(__u32 *)(data + 14) = len;
 	*(__s32 *)(data + 18) = rc;
+	return XDP_TX;
+}
+
+SEC("xdp")
+int ipsum(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct iphdr *ip = data + 14;
+	if ((void *)(ip + 1) > data_end)
+		return XDP_PASS;
+	ip->check = 0;
+	__u32 s = bpf_csum_diff(0, 0, (__be32 *)ip, sizeof(*ip), 0);
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	*(__u16 *)&ip->check = ~s;
 	return XDP_TX;
 }
 

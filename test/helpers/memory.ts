@@ -1,7 +1,8 @@
 // Helpers that take stack memory: local structs, FixedArrays and Cells as
 // their buffers, the sizes passed by the compiler. Each program writes what
 // the helper returned into the frame, so a test can compare it.
-import { xdp, XdpAction, zeroed, i32, bpf_csum_diff, bpf_xdp_load_bytes, bpf_xdp_store_bytes, bpf_check_mtu, type Cell, type FixedArray, type be32, type i64, type u8, type u32 } from "tsxdp";
+import { xdp, XdpAction, zeroed, htons, i32, u16, u32, bpf_csum_diff, bpf_xdp_load_bytes, bpf_xdp_store_bytes, bpf_check_mtu, type Cell, type FixedArray, type be32, type i64, type u8 } from "tsxdp";
+import type { Ipv4Hdr } from "tsxdp/net";
 
 interface Words {
   w: FixedArray<be32, 3>;
@@ -40,5 +41,18 @@ export const mtu = xdp((ctx) => {
   const rc = bpf_check_mtu(ctx, 0, len, i32(data.load<u32>(18)), 0);
   data.store<u32>(14, len.value);
   data.store<i32>(18, i32(rc));
+  return XdpAction.TX;
+});
+
+/** The IPv4 header checksum computed over the header where it is, in the packet. */
+export const ipsum = xdp((ctx) => {
+  const data = ctx.data;
+  const ip = data.header<Ipv4Hdr>(14);
+  if (!ip) return XdpAction.PASS;
+  ip.check = htons(0);
+  let s = u32(bpf_csum_diff(null, ip, 0));
+  s = (s & 0xffff) + (s >> 16);
+  s = (s & 0xffff) + (s >> 16);
+  data.store<u16>(24, u16(~s));
   return XdpAction.TX;
 });
