@@ -256,6 +256,21 @@ const examples: Record<string, Record<string, Case[]>> = {
       { what: "a bare 20-byte IPv4 header to 192.0.2.7 is encapsulated", packet: P.truncate(ipv4To([192, 0, 2, 7]), 34), action: "TX", output: ipipEncapsulated(P.truncate(ipv4To([192, 0, 2, 7]), 34)) },
     ],
   },
+  // The trie is empty here: nothing is blocked (test/maps-lpm.test.ts fills it).
+  source_prefix_blocklist: {
+    source_prefix_blocklist: [
+      { what: "IPv4 from 10.0.0.1, no prefix blocked", packet: ipv4Udp(53), action: "PASS" },
+      { what: "IPv6", packet: ipv6Frame, action: "PASS" },
+    ],
+  },
+  // The events are read in test/maps-ringbuf.test.ts.
+  event_stream: {
+    event_stream: [
+      { what: "UDP to the discard port is dropped and reported", packet: ipv4Udp(9), action: "DROP" },
+      { what: "UDP to port 53 passes", packet: ipv4Udp(53), action: "PASS" },
+      { what: "IPv6 passes", packet: ipv6Frame, action: "PASS" },
+    ],
+  },
   // The DevMap is empty here: every entry falls back to PASS (test/redirect.test.ts fills it and forwards).
   redirect_devmap: {
     redirect_devmap: [

@@ -515,6 +515,20 @@ function redirectFrames(): Vector[] {
   return Array.from({ length: 16 }, (_, i) => ({ label: `ipv4 udp to 198.18.0.${i}`, data: padTo(udp4To([198, 18, 0, i]), 64) }));
 }
 
+/** IPv4 from around a blocked /30 (198.18.0.4/30) and with the TTLs event_stream reports. */
+function sourceFrames(): Vector[] {
+  const from = (src: number[], ttl = 64) => padTo(ethernet({ proto: ETH_P_IP }, ipv4({ protocol: IPPROTO_UDP, src, ttl }, udp(40000, 53))), 64);
+  return [
+    ...Array.from({ length: 12 }, (_, i) => ({ label: `ipv4 udp from 198.18.0.${i}`, data: from([198, 18, 0, i]) })),
+    ...[0, 1, 2, 255].map((ttl) => ({ label: `ipv4 udp ttl ${ttl}`, data: from([192, 0, 2, 1], ttl) })),
+  ];
+}
+
+/** An LPM trie key: the prefix length (host order) and an IPv4 address. */
+function lpmKey(addr: number[], prefixlen: number): Uint8Array {
+  return Uint8Array.from([...u32le(prefixlen), ...addr]);
+}
+
 const COMMON: Vector[] = [...structured(), ...truncations(), ...randomFrames(0x7d5a), ...largeFrames()];
 
 // -------------------------------------------------------------- test plan
@@ -619,6 +633,17 @@ const PLANS: ExamplePlan[] = [
       { map: "ports", key: u32le(3), value: u32le(1) },
     ],
   },
+  // 10.0.0.0/8 (the default source) and 198.18.0.4/30 blocked.
+  {
+    example: "source_prefix_blocklist",
+    programs: [{ name: "source_prefix_blocklist", section: "xdp", runs: plain([...COMMON, ...sourceFrames()]), verdicts: ["PASS", "DROP"] }],
+    entries: [
+      { map: "blocked", key: lpmKey([10, 0, 0, 0], 8), value: new Uint8Array(8) },
+      { map: "blocked", key: lpmKey([198, 18, 0, 4], 30), value: new Uint8Array(8) },
+    ],
+  },
+  // The events themselves are compared in test/maps-ringbuf.test.ts; here the verdicts and bytes.
+  { example: "event_stream", programs: [{ name: "event_stream", section: "xdp", runs: plain([...COMMON, ...sourceFrames()]), verdicts: ["PASS", "DROP"] }] },
   // Every verdict is PASS: what is compared is the rewritten MSS and checksum.
   { example: "tcp_mss_clamp", programs: [{ name: "tcp_mss_clamp", section: "xdp", runs: plain([...COMMON, ...mssFrames()]), verdicts: ["PASS"] }] },
 ];
