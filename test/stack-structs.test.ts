@@ -123,6 +123,10 @@ interface Inner { tag: u8; port: u16 }
 interface Rec { kind: u8; inner: Inner; mac: FixedArray<u8, 6>; sum: u32 }
 interface Wire extends Packed { flag: u8; addr: be32; more: u16 }
 
+function ttlOf(h: Ipv4Hdr): u8 {
+  return h.ttl;
+}
+
 function bump(r: Rec, by: u32): void {
   r.sum += by;
   r.inner.port = u16(r.inner.port + 1);
@@ -134,7 +138,7 @@ export const structs = xdp((ctx) => {
   if (!eth || eth.proto !== htons(ETH_P_IP)) return XdpAction.PASS;
   const ip = data.header<Ipv4Hdr>(14);
   if (!ip) return XdpAction.PASS;
-  if (data + 62 > ctx.data_end) return XdpAction.DROP;
+  if (data + 63 > ctx.data_end) return XdpAction.DROP;
   const copy: Ipv4Hdr = { ...ip, tos: 9 };
   copy.ttl = 1;
   const r: Rec = { ...zeroed<Rec>(), kind: ip.protocol, inner: { ...zeroed<Inner>(), port: 7 }, mac: eth.source };
@@ -161,6 +165,7 @@ export const structs = xdp((ctx) => {
   data.store<be32>(56, copy.saddr);
   data.store<u8>(60, sizeof<Rec>());
   data.store<u8>(61, sizeof<Cell<u64>>() + sizeof<FixedArray<u16, 3>>());
+  data.store<u8>(62, ttlOf(ip) + ttlOf(copy));
   return XdpAction.TX;
 });
 `;
@@ -199,6 +204,7 @@ describe.skipIf(skipKernel)("local structs: fields, literals, spreads, nesting, 
       want.set(f.slice(26, 30), 56);
       want[60] = 16;
       want[61] = 8 + 6;
+      want[62] = (f[22]! + 1) & 0xff;
       expect(Buffer.from(data!).toString("hex")).toBe(Buffer.from(want).toString("hex"));
     }
   });
