@@ -91,7 +91,8 @@ export function compile(input: CompileInput): CompileResult {
     if (diagnostics.hasErrors) return done({ programs });
 
     checkModuleBounds(module, diagnostics);
-    for (const p of module.programs) checkReferences(p, diagnostics);
+    // A reservation cannot leave the function that made it (a subprogram returns only a scalar).
+    for (const p of [...module.programs, ...module.subprograms.flatMap((s) => (s.ir ? [s.ir] : []))]) checkReferences(p, diagnostics);
     const ir = input.emitIr ? printModule(module) : undefined;
     if (diagnostics.hasErrors || input.checkOnly) return done({ programs, license: module.license, ir });
 
