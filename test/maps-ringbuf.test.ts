@@ -175,7 +175,7 @@ describe.skipIf(skipKernel)("ring buffer reservations on every path", () => {
     }
   });
 
-  test.skipIf(!clang && !inCI)("control: the kernel refuses a C program that can return holding a reservation", () => {
+  test.skipIf(!clang && !inCI)("control: the kernel refuses a C program that can return or tail-call holding a reservation", () => {
     if (!clang) throw new Error("clang-14 is missing: .ci/run installs it");
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tsxdp-ringbuf-leak-"));
     try {
@@ -210,6 +210,38 @@ describe.skipIf(skipKernel)("ring buffer reservations on every path", () => {
       const ts = compile({ file: "test/fixtures/negative/ringbuf_leak.ts" });
       expect(ts.ok).toBe(false);
       expect(ts.diagnostics.map((d) => d.code)).toEqual(["TSX3004"]);
+
+      // A tail call while holding one: refused by the kernel, and by us.
+      const tail = path.join(dir, "tail.c");
+      fs.writeFileSync(
+        tail,
+        [
+          "#include <linux/bpf.h>",
+          "#include <bpf/bpf_helpers.h>",
+          "struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 4096); } events SEC(\".maps\");",
+          "struct { __uint(type, BPF_MAP_TYPE_PROG_ARRAY); __uint(max_entries, 1); __uint(key_size, 4); __uint(value_size, 4); } next SEC(\".maps\");",
+          'SEC("xdp") int prog(struct xdp_md *ctx) {',
+          "  __u32 *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);",
+          "  if (!e) return XDP_PASS;",
+          "  *e = 1;",
+          "  bpf_tail_call(ctx, &next, 0);",
+          "  bpf_ringbuf_submit(e, 0);",
+          "  return XDP_PASS;",
+          "}",
+          'char _license[] SEC("license") = "GPL";',
+        ].join("\n"),
+      );
+      buildC(tail, path.join(dir, "tail.o"));
+      error = undefined;
+      try {
+        loadObject(path.join(dir, "tail.o")).close();
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(LoadError);
+      expect((error as LoadError).verifierLog).toMatch(/tail_call would lead to reference leak/);
+      const tsTail = compile({ file: "test/fixtures/negative/ringbuf_tail_call.ts" });
+      expect(tsTail.diagnostics.map((d) => d.code)).toEqual(["TSX3004"]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -72,7 +72,7 @@ export function checkReferences(program: ProgramIR, diagnostics: DiagnosticBag):
     if (kind === "leak") {
       diagnostics.report(Codes.ringBufLeak, at.node, `the record from \`${name}\` is not submitted or discarded ${extra ?? "on every path"}`, {
         hints: [`call \`${at.map.name}.submit(record)\` or \`${at.map.name}.discard(record)\` on every path after the null test; the kernel refuses a program that can return holding a reservation`],
-        related: node !== at.node ? [{ message: "this return can be reached holding it", location: locationOf(node) }] : [],
+        related: node !== at.node ? [{ message: extra === "before the tail call" ? "this tail call can be reached holding it" : "this return can be reached holding it", location: locationOf(node) }] : [],
       });
     } else if (kind === "untested") {
       diagnostics.report(Codes.mapValueNull, node, `the record from \`${name}\` may be null here: test it before submitting or discarding it`, {
@@ -127,6 +127,10 @@ function transfer(program: ProgramIR, block: Block, input: Map<number, State>, r
       case "store":
       case "atomic":
         touch(i.ptr.id, i.node);
+        break;
+      case "tail_call":
+        // check_helper_call refuses bpf_tail_call while a reference is held ("would lead to reference leak").
+        for (const [id, st] of s) if (st === "pending" || st === "held" || st === "mixed") report?.(id, "leak", i.node, "before the tail call");
         break;
       default:
         break;
