@@ -72,6 +72,12 @@ export class FunctionBuilder {
    * the one register that the checks were made against.
    */
   readonly ctxPointers = new Map<string, Temp>();
+  /**
+   * The context's scalar fields, read once at entry: a read inside a loop
+   * with a helper call makes LLVM keep `ctx + offset` in a register, which
+   * the kernel refuses ("dereference of modified ctx ptr").
+   */
+  readonly ctxScalars = new Map<string, Temp>();
   /** Functions being inlined, innermost last; empty in the program's own body. */
   readonly inlineFrames: InlineFrame[] = [];
   /** Where `break` and `continue` go, innermost last. */
@@ -423,6 +429,16 @@ function zeroOf(t: ValueType, fb: FunctionBuilder, node: ts.Node): Operand {
   throw fb.fail(Codes.untypedNumber, node, `a \`${typeName(t)}\` variable needs an initial value`);
 }
 
+/** Unused reads vanish in LLVM; `egress_ifindex` is read only where the kernel allows it. */
+function readCtxScalars(fb: FunctionBuilder, node: ts.Node): void {
+  for (const field of ["ingress_ifindex", "rx_queue_index", "egress_ifindex"] as const) {
+    if (field === "egress_ifindex" && !fb.section?.endsWith("/devmap")) continue;
+    const dst = fb.temp(u32);
+    fb.emit({ op: "ctx", dst, field, node });
+    fb.ctxScalars.set(field, dst);
+  }
+}
+
 export function buildProgram(scope: ModuleScope, name: string, section: SectionName, node: ts.Node, handler: ts.ArrowFunction | ts.FunctionExpression): ProgramIR | undefined {
   const fb = new FunctionBuilder(scope);
   fb.section = section;
@@ -446,6 +462,7 @@ export function buildProgram(scope: ModuleScope, name: string, section: SectionN
       fb.emit({ op: "ctx", dst, field, node: param });
       fb.ctxPointers.set(field, dst);
     }
+    readCtxScalars(fb, param);
   }
   const body = handler.body;
   if (ts.isBlock(body)) {
@@ -492,6 +509,7 @@ export function buildSubprogram(scope: ModuleScope, sub: Subprogram): ProgramIR 
         fb.emit({ op: "ctx", dst: ptr, field, node: decl });
         fb.ctxPointers.set(field, ptr);
       }
+      readCtxScalars(fb, decl);
       return;
     }
     if (p.shape) {

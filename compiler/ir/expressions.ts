@@ -79,7 +79,7 @@ export function ctxField(fb: FunctionBuilder, name: string, node: ts.Node): Temp
       hints: ["declare the program with `xdp.devmap(…)` (or `xdp.frags.devmap(…)`), or do not read the field here"],
     });
   }
-  const cached = fb.ctxPointers.get(field);
+  const cached = fb.ctxPointers.get(field) ?? fb.ctxScalars.get(field);
   if (cached) return cached;
   const dst = fb.temp(ctxFields[field]);
   fb.emit({ op: "ctx", dst, field, node });
