@@ -1,14 +1,20 @@
 /**
- * while and do … while loops, and loops bounded by a run-time value beside a
- * constant cap: compiled, loaded, and run through BPF_PROG_TEST_RUN against
- * C twins built by clang-14 on the same frames (verdicts and output bytes
- * identical). The refusals are in test/fixtures/negative/loop_*.ts.
+ * while and do … while loops, loops bounded by a run-time value beside a
+ * constant cap, and `for` loops bounded only at run time (the kernel's
+ * bpf_iter_num iterator): compiled, loaded, and run through
+ * BPF_PROG_TEST_RUN against C twins built by clang-14 on the same frames
+ * (verdicts and output bytes identical). The refusals are in
+ * test/fixtures/negative/loop_*.ts.
  */
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compile, formatDiagnostics } from "../compiler/index";
 import { type LoadedObject, loadObject } from "../compiler/loader/index";
 import { clang, compileC } from "./support/clang";
-import { inCI, kernelUnavailable } from "./support/kernel";
+import { inCI, kernelUnavailable, which } from "./support/kernel";
 import { rng } from "./support/packets";
 
 const source = `
@@ -227,5 +233,122 @@ describe("loop bounds the compiler proves or refuses", () => {
     // With the test first this would be 0 iterations; do runs once, and 65 bodies are too many.
     expect(check("let n: u32 = 0; do { n++; } while (n < 64); return XdpAction.PASS;").diagnostics).toEqual([]);
     expect(check("let n: u32 = 0; do { n++; } while (n < 65); return XdpAction.PASS;").diagnostics.map((d) => d.code)).toEqual(["TSX1008"]);
+  });
+});
+
+const iterSource = `
+import { xdp, XdpAction, u8, type u32 } from "tsxdp";
+
+// Byte 14 says how many rounds: a count known only at run time, so a real loop (bpf_iter_num).
+export const rounds = xdp((ctx) => {
+  const { data, data_end } = ctx;
+  if (data + 20 > data_end) return XdpAction.DROP;
+  const n: u32 = data.load<u8>(14);
+  const salt: u32 = data.load<u8>(15);
+  let sum: u32 = 0;
+  let odd: u32 = 0;
+  for (let i: u32 = 0; i < n; i++) {
+    if (i === 200) break;
+    if ((i & 1) === 1) {
+      odd += 1;
+      continue;
+    }
+    for (let k = 0; k < 3; k++) sum += (i ^ salt) + data.load<u8>(16 + k);
+  }
+  data.store<u8>(18, u8(sum & 0xff));
+  data.store<u8>(19, u8(odd));
+  return sum > 5000 ? XdpAction.TX : XdpAction.PASS;
+});
+`;
+
+const iterTwin = `
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+struct bpf_iter_num { __u64 __opaque[1]; } __attribute__((aligned(8)));
+extern int bpf_iter_num_new(struct bpf_iter_num *it, int start, int end) __ksym;
+extern int *bpf_iter_num_next(struct bpf_iter_num *it) __ksym;
+extern void bpf_iter_num_destroy(struct bpf_iter_num *it) __ksym;
+
+SEC("xdp") int rounds(struct xdp_md *ctx) {
+  unsigned char *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+  if (data + 20 > data_end) return XDP_DROP;
+  __u32 n = data[14], salt = data[15], sum = 0, odd = 0;
+  struct bpf_iter_num it;
+  int *v;
+  bpf_iter_num_new(&it, 0, n);
+  while ((v = bpf_iter_num_next(&it))) {
+    __u32 i = *v;
+    if (i == 200) break;
+    if (i & 1) {
+      odd += 1;
+      continue;
+    }
+    for (int k = 0; k < 3; k++) sum += (i ^ salt) + data[16 + k];
+  }
+  bpf_iter_num_destroy(&it);
+  data[18] = sum;
+  data[19] = odd;
+  return sum > 5000 ? XDP_TX : XDP_PASS;
+}
+
+char _license[] SEC("license") = "GPL";
+`;
+
+describe.skipIf(unavailable !== undefined && !inCI)(`for loops bounded at run time, as bpf_iter_num loops, against a C twin${unavailable ? ` (${inCI ? "cannot run" : "skipped"}: ${unavailable})` : ""}`, () => {
+  let object: Uint8Array;
+  let ours: LoadedObject;
+  let theirs: LoadedObject;
+
+  beforeAll(() => {
+    if (unavailable) throw new Error(`loop tests cannot run in CI: ${unavailable}`);
+    const r = compile({ source: iterSource, fileName: "rounds.ts" });
+    if (!r.ok) throw new Error(formatDiagnostics(r.diagnostics, r.sources));
+    object = r.object!;
+    ours = loadObject(object);
+    theirs = loadObject(compileC(iterTwin));
+  });
+
+  afterAll(() => {
+    ours?.close();
+    theirs?.close();
+  });
+
+  it("same verdicts and bytes as clang's on every count from 0 to 255, with salts", () => {
+    const next = rng(0x17e4);
+    const outcomes = new Set<string>();
+    const frames = [new Uint8Array(19)];
+    for (let n = 0; n < 256; n++) {
+      const f = Uint8Array.from({ length: 20 + (next() % 6) }, () => next() & 0xff);
+      f[14] = n;
+      frames.push(f);
+    }
+    for (const data of frames) {
+      const a = ours.program("rounds").testRun({ data });
+      const b = theirs.program("rounds").testRun({ data });
+      expect(`${a.action} ${Buffer.from(a.data).toString("hex")}`, Buffer.from(data).toString("hex")).toBe(`${b.action} ${Buffer.from(b.data).toString("hex")}`);
+      outcomes.add(`${a.action} ${a.data[18]} ${a.data[19]}`);
+    }
+    expect(outcomes.size).toBeGreaterThan(100);
+  });
+
+  it("is a real loop calling the kfuncs, which libbpf resolved through BTF", () => {
+    const asm = compile({ source: iterSource, fileName: "rounds.ts", emitAsm: true }).assembly!;
+    for (const k of ["bpf_iter_num_new", "bpf_iter_num_next", "bpf_iter_num_destroy"]) expect(asm).toContain(`call ${k}`);
+    const backEdge = [...asm.matchAll(/goto (LBB\d+_\d+)/g)].some((m) => asm.indexOf(`${m[1]}:`) < m.index!);
+    expect(backEdge).toBe(true);
+    const bpftool = which("bpftool");
+    if (!bpftool && inCI) throw new Error("bpftool is missing: .ci/run installs Debian's bpftool");
+    if (!bpftool) return;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tsxdp-iter-"));
+    try {
+      fs.writeFileSync(path.join(dir, "rounds.o"), object);
+      const btf = execFileSync(bpftool, ["btf", "dump", "file", path.join(dir, "rounds.o")], { encoding: "utf8" });
+      for (const k of ["bpf_iter_num_new", "bpf_iter_num_next", "bpf_iter_num_destroy"]) expect(btf).toMatch(new RegExp(`FUNC '${k}' type_id=\\d+ linkage=extern`));
+      expect(btf).toMatch(/DATASEC '\.ksyms' size=0 vlen=3/);
+      expect(btf).toMatch(/STRUCT 'bpf_iter_num' size=8 vlen=1/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

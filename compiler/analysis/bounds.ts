@@ -23,7 +23,7 @@
  */
 import ts from "typescript";
 import { Codes } from "../diagnostics/codes";
-import { type DiagnosticBag, locationOf } from "../diagnostics/diagnostic";
+import { DiagnosticBag, locationOf } from "../diagnostics/diagnostic";
 import { type Block, type Compare, type MemoryLoad, type MemoryStore, type ModuleIR, type Operand, type ProgramIR, reversePostOrder, successors } from "../ir/ir";
 
 type Region = "packet" | "meta";
@@ -157,7 +157,13 @@ function callEntry(args: readonly Abstract[], s: State): CallEntry {
   return { params, ranges, meta: nothing, beyond };
 }
 
-export function checkPacketBounds(program: ProgramIR, diagnostics: DiagnosticBag, entry?: CallEntry): void {
+export function checkPacketBounds(program: ProgramIR, outer: DiagnosticBag, entry?: CallEntry): void {
+  // One pass in reverse post-order sees every forward predecessor first. A real loop (bpf_iter_num)
+  // has a back edge: passes repeat until the states at its header settle, as the verifier's do, and
+  // what they report counts only if they do.
+  const order = reversePostOrder(program.entry);
+  const headers = loopHeaders(order);
+  const diagnostics = headers.size > 0 ? new DiagnosticBag() : outer;
   const values = new Map<number, Abstract>();
   const facts = new Map<number, Outcomes>();
   const entryStates = new Map<Block, State>();
@@ -180,8 +186,9 @@ export function checkPacketBounds(program: ProgramIR, diagnostics: DiagnosticBag
     return v.kind === "scalar" ? v.max : undefined;
   };
 
-  // No loops yet: one pass in reverse post-order sees every predecessor first.
-  for (const block of reversePostOrder(program.entry)) {
+  for (let pass = 0; ; pass++) {
+  const before = new Map([...headers].map((h) => [h, entryStates.get(h)] as const));
+  for (const block of order) {
     let state = entryStates.get(block);
     if (!state) continue;
     const locals = new Map(state.locals);
@@ -282,6 +289,9 @@ export function checkPacketBounds(program: ProgramIR, diagnostics: DiagnosticBag
         case "bpf_loop":
           values.set(instr.dst.id, scalar);
           break;
+        case "kfunc":
+          if (instr.dst) values.set(instr.dst.id, scalar);
+          break;
         case "subcall": {
           const args = instr.args.map(valueOf);
           if (args.some((a) => isRefused(a) || stale(a, instr.node))) break;
@@ -375,6 +385,61 @@ export function checkPacketBounds(program: ProgramIR, diagnostics: DiagnosticBag
       for (const s of successors(block)) propagate(entryStates, s, state, joinBases);
     }
   }
+  let settled = true;
+  for (const h of headers) {
+    const was = before.get(h);
+    const now = entryStates.get(h);
+    if (!now || (was && sameState(was, now))) continue;
+    settled = false;
+    if (was) entryStates.set(h, widen(was, now));
+  }
+  if (settled) {
+    if (diagnostics !== outer) for (const d of diagnostics.all) outer.add(d);
+    break;
+  }
+  if (pass >= maxLoopPasses) {
+    for (const h of headers) {
+      outer.report(Codes.unsupportedLoop, h.term?.node ?? program.node, "the compiler cannot prove this loop's packet accesses: a packet pointer (or the packet itself) changes on every iteration, so what it knows at the loop's start never settles", {
+        hints: ["move pointers and packet changes out of a loop bounded at run time, or bound it by a constant and let the compiler unroll it"],
+      });
+    }
+    break;
+  }
+  }
+}
+
+/** Passes over a function with a loop before its states must have settled. */
+const maxLoopPasses = 8;
+
+/** Blocks some later block (in reverse post-order) jumps back to. */
+function loopHeaders(order: readonly Block[]): Set<Block> {
+  const position = new Map(order.map((b, i) => [b, i] as const));
+  const out = new Set<Block>();
+  for (const b of order) for (const s of successors(b)) if ((position.get(s) ?? Infinity) <= position.get(b)!) out.add(s);
+  return out;
+}
+
+function sameState(a: State, b: State): boolean {
+  const key = (s: State) =>
+    JSON.stringify({
+      epoch: s.epoch,
+      meta: s.meta.bytes,
+      ranges: [...s.ranges].map(([k, v]) => [k, v.bytes]).sort(),
+      locals: [...s.locals].map(([k, v]) => [k, v.kind, "base" in v ? v.base : 0, "offset" in v ? v.offset : 0, "varMax" in v ? String(v.varMax) : "", "max" in v ? String(v.max) : "", "id" in v ? v.id : 0]).sort(),
+      nonNull: [...s.nonNull].sort(),
+      beyond: [...s.beyond].map(([k, v]) => [k, v.regained]).sort(),
+    });
+  return key(a) === key(b);
+}
+
+/** A loop's scalars that keep changing are widened to unknown, as the verifier widens imprecise ones. */
+function widen(was: State, now: State): State {
+  const locals = new Map(now.locals);
+  for (const [id, v] of now.locals) {
+    const w = was.locals.get(id);
+    if (v.kind === "scalar" && w?.kind === "scalar" && w.max !== v.max) locals.set(id, { kind: "scalar" });
+  }
+  return { ...now, locals };
 }
 
 function apply(state: State, facts: readonly Fact[] | undefined, beyond: readonly [number, number] | undefined, by: ts.Node | undefined): State {

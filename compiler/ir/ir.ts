@@ -330,13 +330,24 @@ export interface BpfLoop extends InstrBase {
   readonly state?: Temp;
 }
 
+/** The kernel's open-coded number iterator (kfuncs, resolved by libbpf through BTF as `.ksyms` externs). */
+export type KfuncName = "bpf_iter_num_new" | "bpf_iter_num_next" | "bpf_iter_num_destroy";
+
+/** A kfunc call: `new(it, start, end)`, `next(it)` (a pointer to the next i32, or null), `destroy(it)`. */
+export interface KfuncCall extends InstrBase {
+  readonly op: "kfunc";
+  readonly dst?: Temp;
+  readonly name: KfuncName;
+  readonly args: readonly Operand[];
+}
+
 /** The context pointer itself, as an argument to helpers. */
 export interface CtxPointer extends InstrBase {
   readonly op: "ctx_ptr";
   readonly dst: Temp;
 }
 
-export type Instr = CtxLoad | Binary | Compare | Cast | ByteSwap | PointerAdd | MemoryLoad | MemoryStore | HelperCall | LocalGet | LocalSet | CtxPointer | Printk | MapLookup | MapUpdate | MapRedirect | MapValueOp | TailCall | RingBufOutput | RingBufReserve | RingBufRelease | Atomic | GlobalLoad | GlobalStore | StackAlloc | Param | SubprogramCall | BpfLoop;
+export type Instr = CtxLoad | Binary | Compare | Cast | ByteSwap | PointerAdd | MemoryLoad | MemoryStore | HelperCall | LocalGet | LocalSet | CtxPointer | Printk | MapLookup | MapUpdate | MapRedirect | MapValueOp | TailCall | RingBufOutput | RingBufReserve | RingBufRelease | Atomic | GlobalLoad | GlobalStore | StackAlloc | Param | SubprogramCall | BpfLoop | KfuncCall;
 
 export interface Jump extends InstrBase {
   readonly op: "br";

@@ -15,16 +15,18 @@
  *
  * A condition may also depend on run-time values (a length from the packet)
  * when a constant part ends the loop: `i < n && i < 16` is a run-time exit
- * in each of at most 16 copies. Loops bounded only at run time are refused
- * with the reason; bpf_loop and open-coded iterators are for those.
+ * in each of at most 16 copies. A counted `for` loop bounded only at run
+ * time is not unrolled: it becomes a real loop over the kernel's open-coded
+ * number iterator (iterateNumbers). Other loops bounded only at run time are
+ * refused with the reason; bpfLoop is for those.
  */
 import ts from "typescript";
 import { Codes } from "../diagnostics/codes";
 import type { Binding, FunctionBuilder } from "./builder";
-import { arithmeticValues, compoundOps, convertTo, lowerCondition, lowerExpression, type Value } from "./expressions";
+import { arithmeticValues, castTo, compoundOps, convertTo, lowerCondition, lowerExpression, operand, type Value } from "./expressions";
 import { type Block, type Instr, type Local, type Operand, reversePostOrder, successors } from "./ir";
-import { foldBinary, foldCompare, untyped } from "./typing";
-import { wrap } from "./types";
+import { constant, foldBinary, foldCompare, untyped } from "./typing";
+import { type ValueType, bool, i32, stackPtr, u64, wrap } from "./types";
 
 /** Unrolled iterations at most: code size grows with each copy, and the verifier walks each one. */
 export const maxIterations = 64;
@@ -68,6 +70,7 @@ export function unrollFor(fb: FunctionBuilder, stmt: ts.ForStatement): void {
   if (declared) value = convertTo(fb, value, declared, decl.initializer);
   if (value.kind !== "untyped" && value.kind !== "const") throw refuse(decl.initializer, "its counter must start at a constant");
   const incrementor = stmt.incrementor;
+  if (iterateNumbers(fb, stmt, counter, value, declared, refuse)) return;
   const bindCounter = () => fb.bindings.set(counter, { kind: "value", value });
   unroll(fb, {
     stmt,
@@ -85,6 +88,104 @@ export function unrollFor(fb: FunctionBuilder, stmt: ts.ForStatement): void {
     refuse,
     hint: canonicalFor,
   });
+}
+
+/**
+ * `for (let i = A; i < n; i++)` with `n` known only at run time and no
+ * constant cap: the kernel's open-coded number iterator instead of copies,
+ *
+ *   bpf_iter_num_new(&it, A, n); while ((p = bpf_iter_num_next(&it))) { i = *p; … } bpf_iter_num_destroy(&it);
+ *
+ * a real loop, which the verifier follows until its states repeat. `n` is
+ * read once, before the loop; the iterator counts in i32 and the kernel
+ * refuses ranges over 1 << 23 (BPF_MAX_LOOPS): such a loop runs no
+ * iteration. Returns false when the loop is not of this shape.
+ */
+function iterateNumbers(fb: FunctionBuilder, stmt: ts.ForStatement, counter: ts.Symbol, start: Value, declared: ValueType | undefined, refuse: Refuse): boolean {
+  const cond = stmt.condition!;
+  const update = stmt.incrementor!;
+  const isCounter = (e: ts.Expression) => ts.isIdentifier(e) && fb.symbolOf(e) === counter;
+  const steps =
+    ((ts.isPostfixUnaryExpression(update) || ts.isPrefixUnaryExpression(update)) && update.operator === ts.SyntaxKind.PlusPlusToken && isCounter(update.operand)) ||
+    (ts.isBinaryExpression(update) && update.operatorToken.kind === ts.SyntaxKind.PlusEqualsToken && isCounter(update.left) && update.right.getText() === "1");
+  if (!steps || !ts.isBinaryExpression(cond) || cond.operatorToken.kind !== ts.SyntaxKind.LessThanToken || !isCounter(cond.left)) return false;
+  if (referencesSymbol(fb, cond.right, counter) || start.kind !== "untyped" && start.kind !== "const") return false;
+  for (const sym of symbolsIn(fb, cond.right)) {
+    const assigned = findAssignment(fb, stmt.statement, sym);
+    if (assigned) return false;
+  }
+  // Lowered once, before the loop: emits nothing when the bound is a constant (then the loop is unrolled).
+  const endValue = lowerExpression(fb, cond.right, declared);
+  if (endValue.kind === "untyped" || endValue.kind === "const") return false;
+  const end = operand(fb, endValue, cond.right);
+  if (end.type.kind !== "int" || end.type.be) throw refuse(cond.right, "its bound is not an integer");
+  const type = declared ?? end.type;
+  if (type.kind !== "int" || type.bits > 32 || type.be) throw refuse(cond.right, "a loop bounded at run time counts in `u32` or `i32` (the kernel's iterator counts in i32)", canonicalIter);
+  const leaving = findReturn(stmt.statement);
+  if (leaving) {
+    throw fb.fail(Codes.unsupportedLoop, leaving, "a loop bounded at run time is left with `break`, not `return`: the kernel's iterator must be destroyed after it", {
+      hints: ["set a variable and `break`, then return after the loop"],
+    });
+  }
+  const startConst = convertTo(fb, start, type, stmt) as Operand;
+  const it = fb.temp(stackPtr);
+  fb.emit({ op: "stack_alloc", dst: it, size: 8, name: "iter", node: stmt });
+  const status = fb.temp(i32);
+  fb.emit({ op: "kfunc", dst: status, name: "bpf_iter_num_new", args: [it, castTo(fb, startConst, i32, stmt), castTo(fb, end, i32, cond.right)], node: stmt });
+  const header = fb.newBlock();
+  const body = fb.newBlock();
+  const exit = fb.newBlock();
+  fb.jump(header, stmt);
+  fb.current = header;
+  const next = fb.temp(stackPtr);
+  fb.emit({ op: "kfunc", dst: next, name: "bpf_iter_num_next", args: [it], node: cond });
+  const more = fb.temp(bool);
+  fb.emit({ op: "cmp", dst: more, pred: "ne", a: next, b: constant(0n, u64), node: cond });
+  fb.terminate({ op: "cond_br", cond: more, then: body, else: exit, node: cond });
+  fb.current = body;
+  const raw = fb.temp(i32);
+  fb.emit({ op: "load", dst: raw, ptr: next, region: "stack", offset: 0, size: 4, node: cond });
+  fb.bindings.set(counter, { kind: "value", value: castTo(fb, raw, type, cond) });
+  fb.jumpTargets.push({ break: exit, continue: header });
+  try {
+    fb.statement(stmt.statement);
+  } finally {
+    fb.jumpTargets.pop();
+  }
+  fb.jump(header, stmt.statement);
+  fb.current = exit;
+  fb.emit({ op: "kfunc", name: "bpf_iter_num_destroy", args: [it], node: stmt });
+  return true;
+}
+
+const canonicalIter = "write `for (let i: u32 = 0; i < n; i++) { … }`";
+
+function referencesSymbol(fb: FunctionBuilder, e: ts.Node, sym: ts.Symbol): boolean {
+  return symbolsIn(fb, e).includes(sym);
+}
+
+function symbolsIn(fb: FunctionBuilder, e: ts.Node): ts.Symbol[] {
+  const out: ts.Symbol[] = [];
+  const visit = (n: ts.Node): void => {
+    if (ts.isIdentifier(n)) {
+      const sym = fb.symbolOf(n);
+      if (sym) out.push(sym);
+    }
+    ts.forEachChild(n, visit);
+  };
+  visit(e);
+  return out;
+}
+
+function findReturn(body: ts.Node): ts.Node | undefined {
+  let found: ts.Node | undefined;
+  const visit = (n: ts.Node): void => {
+    if (found) return;
+    if (ts.isReturnStatement(n)) found = n;
+    else ts.forEachChild(n, visit);
+  };
+  visit(body);
+  return found;
 }
 
 /** `while (cond) body` and `do body while (cond)`. */

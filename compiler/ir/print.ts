@@ -89,6 +89,8 @@ function printInstr(i: Instr): string {
       return `set %${i.local.name}.${i.local.id}, ${op(i.value)}`;
     case "param":
       return `t${i.dst.id} = param ${i.index}`;
+    case "kfunc":
+      return `${i.dst ? `t${i.dst.id} = ` : ""}kfunc ${i.name}(${i.args.map(op).join(", ")})`;
     case "bpf_loop":
       return `t${i.dst.id} = bpf_loop ${op(i.count)}, ${i.callback.name}, ${i.state ? `t${i.state.id}` : "null"}`;
     case "subcall":

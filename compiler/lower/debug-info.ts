@@ -12,7 +12,7 @@
 import path from "node:path";
 import type ts from "typescript";
 import type { GlobalDecl, MapDecl, ModuleIR, ProgramIR, Subprogram } from "../ir/ir";
-import type { IntType, ValueType } from "../ir/types";
+import { type IntType, type ValueType, u64 as u64Type } from "../ir/types";
 import { type FieldType, type Layout, sizeOfField } from "../ir/layout";
 import type { MapAttribute } from "./generate";
 import {
@@ -43,6 +43,7 @@ export class DebugInfo {
   private scope: LLVMMetadataRef | undefined;
   private readonly integers = new Map<IntType, LLVMMetadataRef>();
   private readonly structs = new Map<Layout, LLVMMetadataRef>();
+  private iterNum: LLVMMetadataRef | undefined;
   private readonly sourceFile: ts.SourceFile;
 
   constructor(
@@ -109,6 +110,27 @@ export class DebugInfo {
     const loc = L.LLVMDIBuilderCreateDebugLocation(this.context, this.lineOf(program.handler), this.columnOf(program.handler), sp, null);
     const expr = L.LLVMDIBuilderCreateExpression(di, null, 0);
     L.insertDbgValueAtEnd(di, ctxParam, param, expr, loc, entry);
+  }
+
+  /**
+   * A kfunc's declaration (IsDefinition 0): BTF FUNC with extern linkage in
+   * DATASEC `.ksyms`, its prototype as the kernel declares it, with
+   * `struct bpf_iter_num { __u64 __opaque[1]; }` for the iterator.
+   */
+  externFunction(fn: LLVMValueRef, name: "bpf_iter_num_new" | "bpf_iter_num_next" | "bpf_iter_num_destroy"): void {
+    const { L, di } = this;
+    const u64 = this.integerType(u64Type);
+    const opaque = L.LLVMDIBuilderCreateArrayType(di, 64n, 64, u64, [L.LLVMDIBuilderGetOrCreateSubrange(di, 0n, 1n)], 1);
+    const member = L.LLVMDIBuilderCreateMemberType(di, this.cu, "__opaque", 8, this.file, 0, 64n, 64, 0n, DIFlags.Zero, opaque);
+    this.iterNum ??= L.LLVMDIBuilderCreateStructType(di, this.cu, "bpf_iter_num", 12, this.file, 0, 64n, 64, DIFlags.Zero, null, [member], 1, 0, null, "", 0);
+    const itPtr = L.LLVMDIBuilderCreatePointerType(di, this.iterNum, 64, 0, 0, "", 0);
+    const intPtr = L.LLVMDIBuilderCreatePointerType(di, this.intType, 64, 0, 0, "", 0);
+    const types = name === "bpf_iter_num_new" ? [this.intType, itPtr, this.intType, this.intType] : name === "bpf_iter_num_next" ? [intPtr, itPtr] : [null, itPtr];
+    const type = L.LLVMDIBuilderCreateSubroutineType(di, this.file, types, types.length, DIFlags.Prototyped);
+    const sp = L.LLVMDIBuilderCreateFunction(di, this.file, name, name.length, name, name.length, this.file, 0, type, 0, 0, 0, DIFlags.Prototyped, 1);
+    // A declaration's retained nodes stay temporary unless finalized here (finalize() does definitions only).
+    L.LLVMDIBuilderFinalizeSubprogram(di, sp);
+    L.LLVMSetSubprogram(fn, sp);
   }
 
   /**

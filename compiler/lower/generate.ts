@@ -12,7 +12,7 @@
 import path from "node:path";
 import type ts from "typescript";
 import { EnvironmentError, InternalError } from "../diagnostics/diagnostic";
-import { type Subprogram, type SlotType, type StructLiteral, isLayout, slotSize, type Block, type GlobalDecl, type Instr, type MapDecl, type ModuleIR, type Operand, type Predicate, type ProgramIR, ctxFieldOffsets, reversePostOrder } from "../ir/ir";
+import { type KfuncName, type Subprogram, type SlotType, type StructLiteral, isLayout, slotSize, type Block, type GlobalDecl, type Instr, type MapDecl, type ModuleIR, type Operand, type Predicate, type ProgramIR, ctxFieldOffsets, reversePostOrder } from "../ir/ir";
 import { type IntType, type ValueType, i64, u64 } from "../ir/types";
 import { AtomicOrdering, AtomicRMWBinOp, BPF_CPU_SINCE, IntPredicate, LLVMNotFoundError, Linkage, llvm, type LLVMBasicBlockRef, type LLVMC, type LLVMValueRef } from "../llvm/llvm-c";
 import { captureDiagnostics, stopCapture } from "../llvm/diagnostics";
@@ -363,6 +363,25 @@ class ProgramLowering {
     return entry;
   }
 
+  /**
+   * A kfunc, as clang declares `extern … __ksym`: an external function in
+   * `.ksyms` whose BTF (FUNC, extern linkage) libbpf matches against the
+   * kernel's to patch the call.
+   */
+  private kfunc(name: KfuncName): { fn: LLVMValueRef; type: ReturnType<LLVMC["LLVMFunctionType"]> } {
+    const { L, t } = this;
+    const ret = name === "bpf_iter_num_new" ? t.i32 : name === "bpf_iter_num_next" ? t.ptr : L.LLVMVoidTypeInContext(t.context);
+    const params = name === "bpf_iter_num_new" ? [t.ptr, t.i32, t.i32] : [t.ptr];
+    const type = L.LLVMFunctionType(ret, params, params.length, 0);
+    const existing = L.LLVMGetNamedFunction(this.llmod, name);
+    if (existing) return { fn: existing, type };
+    const fn = L.LLVMAddFunction(this.llmod, name, type);
+    L.LLVMSetLinkage(fn, Linkage.External);
+    L.LLVMSetSection(fn, ".ksyms");
+    this.debug.externFunction(fn, name);
+    return { fn, type };
+  }
+
   /** A subprogram's function, declared before any body so that calls find it. */
   private beginSubprogram(sub: Subprogram): LLVMBasicBlockRef {
     const { L, t } = this;
@@ -404,6 +423,12 @@ class ProgramLowering {
         return this.define(i.dst.id, L.LLVMBuildBitCast(b, this.ctxParam, t.ptr, ""));
       case "param":
         return this.define(i.dst.id, L.LLVMGetParam(this.fn, i.index));
+      case "kfunc": {
+        const callee = this.kfunc(i.name);
+        const call = L.LLVMBuildCall2(b, callee.type, callee.fn, i.args.map((a) => this.operand(a)), i.args.length, "");
+        if (i.dst) this.define(i.dst.id, call);
+        return;
+      }
       case "bpf_loop": {
         // bpf_loop (181): long (u32 nr_loops, void *callback_fn, void *callback_ctx, u64 flags); the
         // callback's address becomes a ld_imm64 of the function that libbpf relocates (BPF_PSEUDO_FUNC).
