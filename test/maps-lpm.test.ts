@@ -140,3 +140,40 @@ describe.skipIf(skipKernel)("LPM trie: examples/source_prefix_blocklist.ts again
     }
   });
 });
+
+describe.skipIf(skipKernel)("LPM trie with IPv6 keys", () => {
+  test("the longest of 2001:db8::/32, 2001:db8:1::/48 and one /128 covering each source counts it", () => {
+    const r = compile({ file: "test/fixtures/positive/lpm_ipv6.ts" });
+    expect(r.ok, formatDiagnostics(r.diagnostics, r.sources)).toBe(true);
+    const obj = loadObject(r.object!);
+    try {
+      const key = (len: number, ...head: number[]) => {
+        const k = new Uint8Array(20);
+        new DataView(k.buffer).setUint32(0, len, true);
+        k.set(head, 4);
+        return k;
+      };
+      const prefixes = [key(32, 0x20, 0x01, 0x0d, 0xb8), key(48, 0x20, 0x01, 0x0d, 0xb8, 0, 1), key(128, 0x20, 0x01, 0x0d, 0xb8, 0, 1, ...new Array(9).fill(0), 7)];
+      const trie = obj.map("blocked6");
+      expect(trie.info()).toMatchObject({ typeName: "lpm_trie", keySize: 20, valueSize: 8, flags: 1 });
+      for (const k of prefixes) trie.update(k, new Uint8Array(8));
+      const from = (...src: number[]) => {
+        const f = P.ethernet({ proto: P.ETH_P_IPV6 }, P.ipv6({ nextHeader: P.IPPROTO_UDP }, P.udp(1, 2)));
+        f.set(src.concat(new Array(16 - src.length).fill(0)), 14 + 8);
+        return f;
+      };
+      const runs: [Uint8Array, string][] = [
+        [from(0x20, 0x01, 0x0d, 0xb8, 0, 2), "DROP"],
+        [from(0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 5), "DROP"],
+        [from(0x20, 0x01, 0x0d, 0xb8, 0, 1, ...new Array(9).fill(0), 7), "DROP"],
+        [from(0x20, 0x01, 0x0d, 0xb8, 0, 1, ...new Array(9).fill(0), 7), "DROP"],
+        [from(0x20, 0x01, 0x0d, 0xb9), "PASS"],
+        [from(0xfe, 0x80), "PASS"],
+      ];
+      for (const [f, action] of runs) expect(obj.program("lpm6").testRun({ data: f }).action).toBe(action);
+      expect(prefixes.map((k) => u64Value(trie.lookup(k)!))).toEqual([1n, 1n, 2n]);
+    } finally {
+      obj.close();
+    }
+  });
+});
