@@ -133,6 +133,7 @@ function iterateNumbers(fb: FunctionBuilder, stmt: ts.ForStatement, counter: ts.
   const status = fb.temp(i32);
   fb.emit({ op: "kfunc", dst: status, name: "bpf_iter_num_new", args: [it, castTo(fb, startConst, i32, stmt), castTo(fb, end, i32, cond.right)], node: stmt });
   const header = fb.newBlock();
+  iteratorHeaders.add(header);
   const body = fb.newBlock();
   const exit = fb.newBlock();
   fb.jump(header, stmt);
@@ -159,6 +160,12 @@ function iterateNumbers(fb: FunctionBuilder, stmt: ts.ForStatement, counter: ts.
 }
 
 const canonicalIter = "write `for (let i: u32 = 0; i < n; i++) { … }`";
+
+/**
+ * Headers of real loops: their back edge is made only after the body is
+ * built, so while it is, the IR shows one way in. No value is known there.
+ */
+const iteratorHeaders = new WeakSet<Block>();
 
 function referencesSymbol(fb: FunctionBuilder, e: ts.Node, sym: ts.Symbol): boolean {
   return symbolsIn(fb, e).includes(sym);
@@ -389,6 +396,7 @@ class ConstantRunner {
       const instr = block.instrs[i]!;
       if (instr.op === "local_set" && instr.local === local) return this.operand(instr.value);
     }
+    if (iteratorHeaders.has(block)) return undefined;
     const key = `${local.id}:${block.id}`;
     if (this.memo.has(key)) return this.memo.get(key);
     this.memo.set(key, undefined);
