@@ -172,6 +172,8 @@ describe.skipIf(skipKernel)("queue, stack and bloom filter against the C twin an
       expect(prog.testRun({ data: command(5, 0, [198, 51, 100, 8]) }).action).toBe("PASS");
       expect(bloom.contains(Uint8Array.from([198, 51, 100, 8]))).toBe(true);
       expect(() => bloom.pop()).toThrow(/bloom_filter/);
+      expect(() => bloom.keys()).toThrow(/no keys: test values with contains/);
+      expect(() => q.keys()).toThrow(/no keys: read it with pop\(\) or peek\(\)/);
       expect(() => q.contains(new Uint8Array(8))).toThrow(BpfError);
     }
   });

@@ -322,6 +322,7 @@ class BpfMap implements LoadedMap {
   keys(): Uint8Array[] {
     const operation = `key iteration of map '${this.name}'`;
     this.live(operation);
+    if (this.keySize === 0) throw new BpfError(operation, EINVAL, `a ${mapTypeName(this.type)} map has no keys${this.type === BPF_MAP_TYPE_BLOOM_FILTER ? ": test values with contains()" : ": read it with pop() or peek()"}`);
     const lb = libbpf();
     const keys: Uint8Array[] = [];
     const seen = new Set<string>();
