@@ -336,6 +336,16 @@ declare class BpfMap<K, V> {
   update(key: K, value: V, flags?: UpdateFlags): i64;
   /** Removes `key`; 0 on success, a negative errno otherwise. */
   delete(key: K): i64;
+  /**
+   * bpf_for_each_map_elem (hash and array maps): calls `callback(key, value, state)`
+   * for each element while it returns 0; returning 1 stops. Returns the number
+   * of elements visited. The callback is one of the file's functions, compiled
+   * as a static subprogram: the key is read-only, the value is the element
+   * itself (writable), `state` a local struct of the caller; every `return`
+   * gives 0 or 1.
+   */
+  forEach(callback: (key: K, value: ValueRef<V>) => i64): i64;
+  forEach<S>(callback: (key: K, value: ValueRef<V>, state: S) => i64, state: S): i64;
 }
 
 /** BPF_MAP_TYPE_HASH. Declare at the top level: `const flows = new HashMap<u32, u64>({ maxEntries: 1024 });` */

@@ -283,10 +283,17 @@ export function checkPacketBounds(program: ProgramIR, outer: DiagnosticBag, entr
           break;
         case "param": {
           const t = instr.dst.type;
+          // A for_each callback's map, key and value: the kernel passes them, never null.
+          if (t.kind === "ptr" && t.region === "map") {
+            values.set(instr.dst.id, { kind: "mapval", id: instr.dst.id });
+            state = { ...state, nonNull: new Set([...state.nonNull, instr.dst.id]) };
+            break;
+          }
           values.set(instr.dst.id, entry?.params[instr.index] ?? (t.kind === "int" ? { kind: "scalar", max: t.signed ? undefined : limit(t.bits) } : scalar));
           break;
         }
         case "bpf_loop":
+        case "for_each_map":
           values.set(instr.dst.id, scalar);
           break;
         case "kfunc":

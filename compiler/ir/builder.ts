@@ -11,6 +11,7 @@ import type { Intrinsics } from "../dialect/intrinsics";
 import { compareValues, ctxField, lowerCondition, lowerExpression, convertTo, type Value } from "./expressions";
 import type { Layouts } from "./layout";
 import { structShape, structValue } from "./structs";
+import { bindMapSlot } from "./for-each";
 import { unrollFor, unrollWhile } from "./loops";
 import { type Subprogram, type GlobalDecl, type MapDecl, type Block, type Const, type Instr, type Local, type Operand, type ProgramIR, type SectionName, type Temp, type Terminator, isJumpedTo } from "./ir";
 import type { Refusal } from "./typing";
@@ -496,7 +497,9 @@ export function buildSubprogram(scope: ModuleScope, sub: Subprogram): ProgramIR 
   let ctxName = "ctx";
   const fn = sub.node;
   sub.params.forEach((p, index) => {
-    const decl = fn.parameters[index]!;
+    // The map a for_each callback visits is passed but not declared: nothing to bind.
+    if (p.hidden) return;
+    const decl = p.node as ts.ParameterDeclaration;
     const sym = fb.symbolOf(decl.name);
     if (!sym) return;
     const dst = fb.temp(p.type);
@@ -510,6 +513,10 @@ export function buildSubprogram(scope: ModuleScope, sub: Subprogram): ProgramIR 
         fb.ctxPointers.set(field, ptr);
       }
       readCtxScalars(fb, decl);
+      return;
+    }
+    if (p.slot) {
+      bindMapSlot(fb, sym, p.slot, dst, p.shape!, decl);
       return;
     }
     if (p.shape) {

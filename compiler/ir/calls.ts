@@ -386,7 +386,7 @@ export function checkSubprogramCycles(subprograms: readonly Subprogram[], diagno
     for (const b of s.ir.blocks) {
       for (const i of b.instrs) {
         // A bpf_loop callback runs on top of its caller's frame: a cycle through one is recursion too.
-        const callee = i.op === "subcall" ? i.callee : i.op === "bpf_loop" ? i.callback : undefined;
+        const callee = i.op === "subcall" ? i.callee : i.op === "bpf_loop" || i.op === "for_each_map" ? i.callback : undefined;
         if (!callee) continue;
         const at = path.indexOf(callee);
         if (callee === s || at >= 0) {
@@ -502,7 +502,7 @@ export function checkCallbackReturns(sub: Subprogram, diagnostics: DiagnosticBag
     const t = b.term;
     if (t?.op !== "ret") continue;
     if (zeroOrOne(t.value)) continue;
-    diagnostics.report(Codes.loopCallback, ts.isReturnStatement(t.node) && t.node.expression ? t.node.expression : t.node, "a bpf_loop callback returns 0 (go on) or 1 (stop): the verifier refuses any other value, and one known only at run time", {
+    diagnostics.report(Codes.loopCallback, ts.isReturnStatement(t.node) && t.node.expression ? t.node.expression : t.node, (sub.forEachOf ? "a forEach" : "a bpf_loop") + " callback returns 0 (go on) or 1 (stop): the verifier refuses any other value, and one known only at run time", {
       hints: ["return the constants: `if (done) return 1; … return 0;`"],
     });
   }

@@ -32,6 +32,7 @@ import { type Field, type FieldType, type Layout, LayoutError, sizeOfField } fro
 import { ringBufMethod } from "./ringbuf";
 import { valueMapMethod, valueMaps } from "./queue-maps";
 import { tailCall } from "./tail-call";
+import { forEachCall } from "./for-each";
 import { type IntType, type ValueType, bool, byteSwap, int, mapValuePtr, metaPtr, packetEnd, packetPtr, typeName, u16, u32, u64, i64, isInt } from "./types";
 
 /**
@@ -279,6 +280,7 @@ function call(fb: FunctionBuilder, e: ts.CallExpression): Value {
 function mapMethod(fb: FunctionBuilder, map: MapDecl, method: string, e: ts.CallExpression): Value {
   const slotValue = (i: number, t: SlotType): Operand | StructLiteral =>
     isLayout(t) ? structLiteral(fb, e.arguments[i]!, t) : (convertTo(fb, lowerExpression(fb, e.arguments[i]!, t), t, e.arguments[i]!) as Operand);
+  if (method === "forEach") return forEachCall(fb, map, e);
   if (map.className === "RingBuf") return ringBufMethod(fb, map, method, e, slotValue);
   if (valueMaps.has(map.className)) return valueMapMethod(fb, map, method, e, slotValue);
   // check_map_func_compatibility: a PROG_ARRAY goes only to bpf_tail_call.

@@ -330,6 +330,16 @@ export interface BpfLoop extends InstrBase {
   readonly state?: Temp;
 }
 
+/** bpf_for_each_map_elem (164): `callback(map, key, value, state)` for each element while it returns 0; the elements visited. */
+export interface ForEachMap extends InstrBase {
+  readonly op: "for_each_map";
+  readonly dst: Temp;
+  readonly map: MapDecl;
+  readonly callback: Subprogram;
+  /** The caller's stack memory the callback gets as its state; absent: NULL. */
+  readonly state?: Temp;
+}
+
 /** The kernel's open-coded number iterator (kfuncs, resolved by libbpf through BTF as `.ksyms` externs). */
 export type KfuncName = "bpf_iter_num_new" | "bpf_iter_num_next" | "bpf_iter_num_destroy";
 
@@ -347,7 +357,7 @@ export interface CtxPointer extends InstrBase {
   readonly dst: Temp;
 }
 
-export type Instr = CtxLoad | Binary | Compare | Cast | ByteSwap | PointerAdd | MemoryLoad | MemoryStore | HelperCall | LocalGet | LocalSet | CtxPointer | Printk | MapLookup | MapUpdate | MapRedirect | MapValueOp | TailCall | RingBufOutput | RingBufReserve | RingBufRelease | Atomic | GlobalLoad | GlobalStore | StackAlloc | Param | SubprogramCall | BpfLoop | KfuncCall;
+export type Instr = CtxLoad | Binary | Compare | Cast | ByteSwap | PointerAdd | MemoryLoad | MemoryStore | HelperCall | LocalGet | LocalSet | CtxPointer | Printk | MapLookup | MapUpdate | MapRedirect | MapValueOp | TailCall | RingBufOutput | RingBufReserve | RingBufRelease | Atomic | GlobalLoad | GlobalStore | StackAlloc | Param | SubprogramCall | BpfLoop | ForEachMap | KfuncCall;
 
 export interface Jump extends InstrBase {
   readonly op: "br";
@@ -402,6 +412,21 @@ export interface ProgramIR {
 }
 
 /**
+ * A subprogram's parameter. `shape` binds a pointer as a struct: the caller's
+ * stack (a callback's state), or with `slot` an element the kernel passes a
+ * for_each callback (its key, read-only, or its value). `hidden`: passed by
+ * the kernel but not declared (the map a for_each callback visits).
+ */
+export interface SubprogramParam {
+  readonly name: string;
+  readonly type: ValueType;
+  readonly node: ts.Node;
+  readonly shape?: FieldType;
+  readonly slot?: "key" | "value";
+  readonly hidden?: boolean;
+}
+
+/**
  * A function compiled as a BPF-to-BPF call target (`noinline(f)` or
  * `globalFunction(f)`) instead of inlined: a function in `.text`, static
  * (the kernel verifies it with each caller's register state) or global
@@ -410,7 +435,7 @@ export interface ProgramIR {
 export interface Subprogram {
   readonly name: string;
   readonly linkage: "static" | "global";
-  readonly params: readonly { readonly name: string; readonly type: ValueType; readonly node: ts.Node; readonly shape?: FieldType }[];
+  readonly params: readonly SubprogramParam[];
   /** Undefined for `void`. */
   readonly returns: IntType | BoolType | undefined;
   readonly node: ts.FunctionDeclaration;
@@ -418,6 +443,8 @@ export interface Subprogram {
   changesPacket: boolean;
   /** A bpf_loop callback: `(index: u32, state?: S)`, returning 0 (go on) or 1 (stop). */
   readonly callback?: boolean;
+  /** A bpf_for_each_map_elem callback of this map: `(key: K, value: ValueRef<V>, state?: S)`. */
+  readonly forEachOf?: MapDecl;
   /** The body, once built. */
   ir?: ProgramIR;
 }

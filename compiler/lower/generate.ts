@@ -438,6 +438,14 @@ class ProgramLowering {
         const args = [this.operand(i.count), callback, state, t.constI64(0n)];
         return this.define(i.dst.id, L.LLVMBuildCall2(b, fnType, helper(L, t, 181, fnType), args, 4, ""));
       }
+      case "for_each_map": {
+        // bpf_for_each_map_elem (164): long (void *map, void *callback_fn, void *callback_ctx, u64 flags).
+        const fnType = L.LLVMFunctionType(t.i64, [t.ptr, t.ptr, t.ptr, t.i64], 4, 0);
+        const mapPtr = L.LLVMBuildBitCast(b, this.maps.get(i.map)!, t.ptr, "");
+        const callback = L.LLVMBuildBitCast(b, this.functions.get(i.callback)!.fn, t.ptr, "");
+        const state = i.state ? L.LLVMBuildBitCast(b, this.operand(i.state), t.ptr, "") : L.LLVMConstPointerNull(t.ptr);
+        return this.define(i.dst.id, L.LLVMBuildCall2(b, fnType, helper(L, t, 164, fnType), [mapPtr, callback, state, t.constI64(0n)], 4, ""));
+      }
       case "subcall": {
         const callee = this.functions.get(i.callee)!;
         // The context goes as `struct xdp_md *`, as the callee declares it.
