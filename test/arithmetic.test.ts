@@ -300,8 +300,9 @@ function frames(): Uint8Array[] {
     const f = new Frame();
     for (const [k, [bits, off]] of fields.entries()) {
       const e = edges(bits);
-      // The first rows walk every edge pair; the rest mix edges and random values.
-      const pick = i < e.length * 2 ? e[(k % 2 === 0 ? i : i >> 1) % e.length] : next() % 2 === 0 ? e[next() % e.length] : random(bits);
+      // The first rows walk every pair of edges (left operand fast, right slow); the rest mix edges and random values.
+      const n = e.length;
+      const pick = i < n * n ? e[(k % 2 === 0 ? i : Math.floor(i / n)) % n] : next() % 2 === 0 ? e[next() % n] : random(bits);
       f.set(bits, off, pick);
     }
     out.push(f.bytes);
