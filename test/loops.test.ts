@@ -12,7 +12,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compile, formatDiagnostics } from "../compiler/index";
-import { type LoadedObject, loadObject } from "../compiler/loader/index";
+import { type LoadedObject, LoadError, loadObject } from "../compiler/loader/index";
 import { clang, compileC } from "./support/clang";
 import { inCI, kernelUnavailable, which } from "./support/kernel";
 import { rng } from "./support/packets";
@@ -250,7 +250,7 @@ export const rounds = xdp((ctx) => {
   for (let i: u32 = 0; i < n; i++) {
     if (i === 200) break;
     if ((i & 1) === 1) {
-      odd += 1;
+      odd += i & 1;
       continue;
     }
     for (let k = 0; k < 3; k++) sum += (i ^ salt) + data.load<u8>(16 + k);
@@ -269,7 +269,7 @@ export const later = xdp((ctx) => {
   let hits: u32 = 0;
   for (let i: u32 = 0; i < n; i++) {
     for (let k = 0; k < 2; k++) {
-      if (x === 0) hits += 1;
+      if (x === 0) hits += data.load<u8>(16 + k);
     }
     x = 5;
   }
@@ -317,7 +317,7 @@ SEC("xdp") int later(struct xdp_md *ctx) {
   bpf_iter_num_new(&it, 0, n);
   while (bpf_iter_num_next(&it)) {
     for (int k = 0; k < 2; k++)
-      if (x == 0) hits += 1;
+      if (x == 0) hits += data[16 + k];
     x = 5;
   }
   bpf_iter_num_destroy(&it);
@@ -365,6 +365,41 @@ describe.skipIf(unavailable !== undefined && !inCI)(`for loops bounded at run ti
       }
     }
     expect(outcomes.size).toBeGreaterThan(100);
+  });
+
+  it("a variable that takes a new constant on every iteration is refused, as the kernel refuses clang's (TSX1008)", () => {
+    const counter = (body: string) => `
+import { xdp, XdpAction, type u8, type u32 } from "tsxdp";
+export const prog = xdp((ctx) => {
+  const { data, data_end } = ctx;
+  if (data + 16 > data_end) return XdpAction.DROP;
+  const n: u32 = data.load<u8>(14);
+  let c: u32 = 0;
+  for (let i: u32 = 0; i < n; i++) {
+    ${body}
+  }
+  return c > 3 ? XdpAction.DROP : XdpAction.PASS;
+});
+`;
+    const c = iterTwin.replace(/SEC\("xdp"\) int rounds[\s\S]*?\n}\n/, "").replace(/SEC\("xdp"\) int later[\s\S]*?\n}\n/, `SEC("xdp") int prog(struct xdp_md *ctx) {
+  unsigned char *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+  if (data + 16 > data_end) return XDP_DROP;
+  __u32 n = data[14], c = 0;
+  struct bpf_iter_num it;
+  bpf_iter_num_new(&it, 0, n);
+  while (bpf_iter_num_next(&it)) c += 1;
+  bpf_iter_num_destroy(&it);
+  return c > 3 ? XDP_DROP : XDP_PASS;
+}
+`);
+    expect(c).toContain("c += 1");
+    expect(() => loadObject(compileC(c))).toThrow(LoadError);
+    const refused = compile({ source: counter("c += 1;"), fileName: "count.ts" });
+    expect(refused.diagnostics.map((d) => `${d.code} ${d.location?.line}:${d.location?.column}`)).toEqual(["TSX1008 8:24"]);
+    // From the iteration number instead: a run-time value, which the kernel widens.
+    const accepted = compile({ source: counter("c = i;"), fileName: "count.ts" });
+    expect(accepted.diagnostics).toEqual([]);
+    loadObject(accepted.object!).close();
   });
 
   it("is a real loop calling the kfuncs, which libbpf resolved through BTF", () => {

@@ -136,6 +136,7 @@ function iterateNumbers(fb: FunctionBuilder, stmt: ts.ForStatement, counter: ts.
   iteratorHeaders.add(header);
   const body = fb.newBlock();
   const exit = fb.newBlock();
+  const preheader = fb.current!;
   fb.jump(header, stmt);
   fb.current = header;
   const next = fb.temp(stackPtr);
@@ -154,9 +155,134 @@ function iterateNumbers(fb: FunctionBuilder, stmt: ts.ForStatement, counter: ts.
     fb.jumpTargets.pop();
   }
   fb.jump(header, stmt.statement);
+  checkSettles(fb, header, preheader, cond);
   fb.current = exit;
   fb.emit({ op: "kfunc", name: "bpf_iter_num_destroy", args: [it], node: stmt });
   return true;
+}
+
+/** The constants a value may be on the paths to a point, and whether some path gives a run-time value. */
+interface Possible {
+  readonly consts: ReadonlySet<bigint>;
+  readonly top: boolean;
+}
+
+const anything: Possible = { consts: new Set(), top: true };
+/** More constants than this for one variable: it keeps changing. */
+const maxPossible = 16;
+
+/**
+ * The verifier follows a real loop until its states repeat, widening only
+ * values it does not need exactly. A variable that goes through a new
+ * constant on every iteration (`c += 1`) never repeats: the kernel walks on
+ * until it gives up ("BPF program is too large"). So the constants each
+ * variable may hold at the loop's head are run to a fixed point here, and
+ * a variable whose set keeps growing is refused. Values from the packet or
+ * from the iteration number are run-time values, which the kernel widens.
+ */
+function checkSettles(fb: FunctionBuilder, header: Block, preheader: Block, at: ts.Node): void {
+  const order = reversePostOrder(fb.blocks[0]!);
+  const latches = order.filter((b) => b !== preheader && successors(b).includes(header));
+  const assigned = new Set<Local>();
+  for (const b of order) if (b.id > header.id) for (const i of b.instrs) if (i.op === "local_set") assigned.add(i.local);
+  const sets = new Map<Local, Possible>();
+  const start = new PossibleRunner(fb, header, new Map());
+  for (const l of assigned) {
+    const v = start.before(l, preheader, preheader.instrs.length);
+    if (!v.top) sets.set(l, v);
+  }
+  for (let step = 0; step <= maxPossible; step++) {
+    const runner = new PossibleRunner(fb, header, sets);
+    let grew: Local | undefined;
+    for (const [l, was] of [...sets]) {
+      const consts = new Set(was.consts);
+      let top = was.top;
+      for (const latch of latches) {
+        const v = runner.before(l, latch, latch.instrs.length);
+        for (const c of v.consts) consts.add(c);
+        top ||= v.top;
+      }
+      if (consts.size > was.consts.size) grew ??= l;
+      sets.set(l, { consts, top });
+      if (consts.size > maxPossible) break;
+    }
+    if (!grew) return;
+    if (sets.get(grew)!.consts.size > maxPossible || step === maxPossible) {
+      throw fb.fail(Codes.unsupportedLoop, at, `\`${grew.name}\` takes a new constant on every iteration of this loop bounded at run time: the verifier follows each one and gives up (BPF program is too large)`, {
+        hints: [`bound the loop by a constant so that it is unrolled (\`i < n && i < 16\`), or compute \`${grew.name}\` from the iteration number or the packet`],
+      });
+    }
+  }
+}
+
+/** ConstantRunner's walk for sets of constants, with the loop head's sets given. */
+class PossibleRunner {
+  private readonly where = new Map<Instr, { block: Block; index: number }>();
+  private readonly preds = new Map<Block, Block[]>();
+  private readonly memo = new Map<string, Possible>();
+
+  constructor(
+    private readonly fb: FunctionBuilder,
+    private readonly header: Block,
+    private readonly atHeader: ReadonlyMap<Local, Possible>,
+  ) {
+    for (const b of reversePostOrder(fb.blocks[0]!)) {
+      b.instrs.forEach((instr, index) => this.where.set(instr, { block: b, index }));
+      for (const s of successors(b)) this.preds.set(s, [...(this.preds.get(s) ?? []), b]);
+    }
+  }
+
+  before(local: Local, block: Block, index: number): Possible {
+    for (let i = index - 1; i >= 0; i--) {
+      const instr = block.instrs[i]!;
+      if (instr.op === "local_set" && instr.local === local) return this.operand(instr.value);
+    }
+    if (block === this.header) return this.atHeader.get(local) ?? anything;
+    if (iteratorHeaders.has(block)) return anything;
+    const key = `${local.id}:${block.id}`;
+    const known = this.memo.get(key);
+    if (known) return known;
+    this.memo.set(key, anything);
+    const preds = this.preds.get(block) ?? [];
+    let out: Possible = preds.length === 0 ? anything : { consts: new Set(), top: false };
+    for (const p of preds) out = union(out, this.before(local, p, p.instrs.length));
+    this.memo.set(key, out);
+    return out;
+  }
+
+  private operand(o: Operand): Possible {
+    if (o.kind === "const") return { consts: new Set([o.value]), top: false };
+    const def = this.fb.defs.get(o.id);
+    const at = def && this.where.get(def);
+    if (!def || !at) return anything;
+    const pairs = (a: Possible, b: Possible, f: (x: bigint, y: bigint) => bigint): Possible => {
+      const consts = new Set<bigint>();
+      for (const x of a.consts) for (const y of b.consts) if (consts.size <= maxPossible) consts.add(f(x, y));
+      return { consts, top: a.top || b.top };
+    };
+    switch (def.op) {
+      case "local_get":
+        return this.before(def.local, at.block, at.index);
+      case "binary": {
+        const t = def.dst.type;
+        if (t.kind !== "int") return anything;
+        return pairs(this.operand(def.a), this.operand(def.b), (x, y) => foldBinary(def.kind, x, y, t));
+      }
+      case "cast": {
+        const v = this.operand(def.src);
+        const from = def.src.type;
+        const t = def.dst.type;
+        if (t.kind !== "int") return anything;
+        return { consts: new Set([...v.consts].map((x) => wrap(from.kind === "int" && from.signed ? BigInt.asIntN(from.bits, x) : x, t))), top: v.top };
+      }
+      default:
+        return anything;
+    }
+  }
+}
+
+function union(a: Possible, b: Possible): Possible {
+  return { consts: new Set([...a.consts, ...b.consts]), top: a.top || b.top };
 }
 
 const canonicalIter = "write `for (let i: u32 = 0; i < n; i++) { … }`";
