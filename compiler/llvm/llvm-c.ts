@@ -74,6 +74,9 @@ type U64 = number | bigint;
 // ---------------------------------------------------------------------------
 // Enumerations (values from llvm-c; stable from LLVM 14 through 21)
 
+/** The largest frame LLVM >= 18 is allowed to lay out, for the object stage to measure (BPF offsets are 16-bit). */
+const MAX_MEASURED_STACK = 16384;
+
 /**
  * The first LLVM whose BPF backend knows each ISA version (`-mcpu`). An
  * unknown -mcpu is not an error for LLVM (it warns on stderr and falls back
@@ -158,6 +161,7 @@ export interface LLVMCFunctions {
   LLVMAddModuleFlag(M: LLVMModuleRef, Behavior: ModuleFlagBehavior, Key: CStr, KeyLen: number, Val: LLVMMetadataRef): void;
   LLVMAddNamedMetadataOperand(M: LLVMModuleRef, Name: string, Val: LLVMValueRef): void;
   LLVMSetModuleInlineAsm2(M: LLVMModuleRef, Asm: CStr, Len: number): void;
+  LLVMGetInlineAsm(Ty: LLVMTypeRef, AsmString: string, AsmStringSize: number, Constraints: string, ConstraintsSize: number, HasSideEffects: Bool, IsAlignStack: Bool, Dialect: number, CanThrow: Bool): LLVMValueRef;
   LLVMPrintModuleToString(M: LLVMModuleRef): LLVMMessageRef;
   LLVMPrintValueToString(Val: LLVMValueRef): LLVMMessageRef;
   LLVMPrintTypeToString(Ty: LLVMTypeRef): LLVMMessageRef;
@@ -387,10 +391,12 @@ export interface LLVMCFunctions {
   LLVMDIBuilderCreateGlobalVariableExpression(Builder: LLVMDIBuilderRef, Scope: LLVMMetadataRef, Name: CStr, NameLen: number, Linkage: CStr, LinkLen: number, File: LLVMMetadataRef, LineNo: number, Ty: LLVMMetadataRef, LocalToUnit: Bool, Expr: LLVMMetadataRef, Decl: LLVMMetadataRef | null, AlignInBits: number): LLVMMetadataRef;
 
   // target, code generation, memory buffers
+  LLVMParseCommandLineOptions(argc: number, argv: readonly string[], Overview: string | null): void;
   LLVMInitializeBPFTargetInfo(): void;
   LLVMInitializeBPFTarget(): void;
   LLVMInitializeBPFTargetMC(): void;
   LLVMInitializeBPFAsmPrinter(): void;
+  LLVMInitializeBPFAsmParser(): void;
   LLVMGetTargetFromTriple(Triple: string, T: Out<LLVMTargetRef>, ErrorMessage: Out<LLVMMessageRef>): number;
   LLVMCreateTargetMachine(T: LLVMTargetRef, Triple: string, CPU: string, Features: string, Level: CodeGenOptLevel, Reloc: RelocMode, CodeModel: CodeModel): LLVMTargetMachineRef;
   LLVMDisposeTargetMachine(T: LLVMTargetMachineRef): void;
@@ -501,6 +507,7 @@ const REQUIRED = {
   LLVMAddModuleFlag: "void(LLVMModuleRef M, int Behavior, const char *Key, size_t KeyLen, LLVMMetadataRef Val)",
   LLVMAddNamedMetadataOperand: "void(LLVMModuleRef M, const char *Name, LLVMValueRef Val)",
   LLVMSetModuleInlineAsm2: "void(LLVMModuleRef M, const char *Asm, size_t Len)",
+  LLVMGetInlineAsm: "LLVMValueRef(LLVMTypeRef Ty, const char *AsmString, size_t AsmStringSize, const char *Constraints, size_t ConstraintsSize, LLVMBool HasSideEffects, LLVMBool IsAlignStack, int Dialect, LLVMBool CanThrow)",
   LLVMPrintModuleToString: "LLVMMessageRef(LLVMModuleRef M)",
   LLVMPrintValueToString: "LLVMMessageRef(LLVMValueRef Val)",
   LLVMPrintTypeToString: "LLVMMessageRef(LLVMTypeRef Ty)",
@@ -741,10 +748,12 @@ const REQUIRED = {
     "LLVMMetadataRef(LLVMDIBuilderRef Builder, LLVMMetadataRef Scope, const char *Name, size_t NameLen, const char *Linkage, size_t LinkLen, LLVMMetadataRef File, unsigned int LineNo, LLVMMetadataRef Ty, LLVMBool LocalToUnit, LLVMMetadataRef Expr, LLVMMetadataRef Decl, uint32_t AlignInBits)",
 
   // target, code generation, memory buffers
+  LLVMParseCommandLineOptions: "void(int argc, const char **argv, const char *Overview)",
   LLVMInitializeBPFTargetInfo: "void(void)",
   LLVMInitializeBPFTarget: "void(void)",
   LLVMInitializeBPFTargetMC: "void(void)",
   LLVMInitializeBPFAsmPrinter: "void(void)",
+  LLVMInitializeBPFAsmParser: "void(void)",
   LLVMGetTargetFromTriple: "LLVMBool(const char *Triple, _Out_ LLVMTargetRef *T, _Out_ LLVMMessageRef *ErrorMessage)",
   LLVMCreateTargetMachine: "LLVMTargetMachineRef(LLVMTargetRef T, const char *Triple, const char *CPU, const char *Features, int Level, int Reloc, int CodeModel)",
   LLVMDisposeTargetMachine: "void(LLVMTargetMachineRef T)",
@@ -925,6 +934,12 @@ function makeHelpers(L: LLVMC): HelperFns {
     L.LLVMInitializeBPFTarget();
     L.LLVMInitializeBPFTargetMC();
     L.LLVMInitializeBPFAsmPrinter();
+    // Inline asm is parsed when the object is written (the empty asm after a socket's field reads).
+    L.LLVMInitializeBPFAsmParser();
+    // LLVM >= 18 can lay out frames past the kernel's 512 bytes when asked: the
+    // object stage then measures the real frame and reports it with its size,
+    // where LLVM alone only says "exceeded". Older LLVMs ignore the option.
+    if (L.version >= 18) L.LLVMParseCommandLineOptions(2, ["tsxdp", `-bpf-stack-size=${MAX_MEASURED_STACK}`], null);
     bpfInitialised = true;
   };
 

@@ -28,7 +28,8 @@ export function checkObject(object: Uint8Array, module: ModuleIR, diagnostics: D
   // The kernel's limit on a chain of calls; LLVM checked each function alone.
   for (const c of stackChains(elf, module.programs.map((p) => p.name))) {
     const program = module.programs.find((p) => p.name === c.program)!;
-    diagnostics.report(Codes.stackLimit, program.node, `program \`${c.program}\` and the functions it calls use ${c.bytes} bytes of stack together, more than the ${maxStack} the kernel allows: ${c.chain.join(" → ")}`, {
+    const what = c.chain.length === 1 ? `program \`${c.program}\` uses ${c.bytes} bytes of stack` : `program \`${c.program}\` and the functions it calls use ${c.bytes} bytes of stack together`;
+    diagnostics.report(Codes.stackLimit, program.node, `${what}, more than the ${maxStack} the kernel allows${c.chain.length === 1 ? "" : `: ${c.chain.join(" → ")}`}`, {
       hints: ["the kernel counts each frame rounded up to 32 bytes along the deepest chain of calls; inline a function (drop its `noinline`) or make its local structs smaller"],
     });
   }
