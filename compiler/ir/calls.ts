@@ -294,7 +294,12 @@ export function declareSubprogram(fb: FunctionBuilder, fn: ts.FunctionDeclaratio
     }
     let type: ValueType;
     if (isContextType(fb, p.type)) type = { kind: "ctx" };
-    else {
+    else if (structParam(fb, p.type)) {
+      d.report(Codes.subprogram, p.type, `\`${name}\` takes a struct: a BPF-to-BPF function takes integers, booleans, packet pointers and the context`, {
+        hints: [`pass the fields it needs, or leave \`${name}\` inlined (drop the \`${wrapper}(…)\`), where structs are shared with the caller`],
+      });
+      return undefined;
+    } else {
       try {
         type = fb.annotatedType(p.type);
       } catch (e) {
@@ -354,6 +359,16 @@ function movesPacket(fb: FunctionBuilder, fn: ts.FunctionDeclaration, seen: Set<
   };
   if (fn.body) visit(fn.body);
   return found;
+}
+
+/** Whether a parameter's annotation names a struct or array (a layout error counts as not). */
+function structParam(fb: FunctionBuilder, t: ts.TypeNode): boolean {
+  try {
+    return structShape(fb, t) !== undefined;
+  } catch (e) {
+    if (e instanceof Abort) return false;
+    throw e;
+  }
 }
 
 /** A call of a subprogram: arguments converted as for an inlined call, then one BPF-to-BPF call. */
