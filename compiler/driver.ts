@@ -12,6 +12,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { checkModuleBounds } from "./analysis/bounds";
 import { checkReferences } from "./analysis/references";
+import { checkLocks } from "./analysis/locks";
 import { Codes } from "./diagnostics/codes";
 import { type Diagnostic, DiagnosticBag, EnvironmentError, InternalError, locationOf } from "./diagnostics/diagnostic";
 import { checkDialect } from "./dialect/check";
@@ -93,6 +94,7 @@ export function compile(input: CompileInput): CompileResult {
     checkModuleBounds(module, diagnostics);
     // A reservation cannot leave the function that made it (a subprogram returns only a scalar).
     for (const p of [...module.programs, ...module.subprograms.flatMap((s) => (s.ir ? [s.ir] : []))]) checkReferences(p, diagnostics);
+    checkLocks(module, diagnostics);
     const ir = input.emitIr ? printModule(module) : undefined;
     if (diagnostics.hasErrors || input.checkOnly) return done({ programs, license: module.license, ir });
 

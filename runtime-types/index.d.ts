@@ -321,6 +321,25 @@ export interface ReadonlyValueRef<V> {
   readonly value: V;
 }
 
+declare const spinLockBrand: unique symbol;
+
+/**
+ * A `struct bpf_spin_lock` field of a map value struct (HashMap and ArrayMap
+ * only, one per value): `interface Account { lock: SpinLock; balance: u64 }`.
+ * Taken with `bpf_spin_lock(ref.value.lock)`, released with
+ * `bpf_spin_unlock(ref.value.lock)` on every path; in between, no calls and
+ * no `return` (the verifier's rules, checked at compile time). Never read or
+ * written itself.
+ */
+export interface SpinLock {
+  readonly [spinLockBrand]: never;
+}
+
+/** Takes a map value's lock (bpf_spin_lock). */
+export declare function bpf_spin_lock(lock: SpinLock): void;
+/** Releases the lock taken by `bpf_spin_lock` (bpf_spin_unlock). */
+export declare function bpf_spin_unlock(lock: SpinLock): void;
+
 /** Flags of `update`: create or replace (ANY), create only (NOEXIST), replace only (EXIST). */
 export declare enum UpdateFlags {
   ANY = 0,

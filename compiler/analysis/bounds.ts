@@ -318,6 +318,9 @@ export function checkPacketBounds(program: ProgramIR, outer: DiagnosticBag, entr
         case "global_load":
           values.set(instr.dst.id, { kind: "scalar", max: instr.global.type.signed ? undefined : limit(instr.global.type.bits) });
           break;
+        case "spin_lock":
+          checkMapValue(instr, valueOf(instr.ptr), state, diagnostics);
+          break;
         case "atomic":
           if (instr.dst) values.set(instr.dst.id, { kind: "scalar", max: limit(bitsOf(instr.dst.type)) });
           checkMapValue(instr, valueOf(instr.ptr), state, diagnostics);

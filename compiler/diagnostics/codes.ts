@@ -61,6 +61,9 @@ export const Codes = {
   mapOperation: kind(3003, "map operation the kernel refuses"),
   ringBufLeak: kind(3004, "ring buffer record not submitted or discarded"),
   ringBufReleased: kind(3005, "ring buffer record used after submit or discard"),
+  lockLeak: kind(3008, "spin lock not released on every path"),
+  lockCall: kind(3009, "call while holding a spin lock"),
+  lockOrder: kind(3010, "spin locks not taken and released in pairs"),
 
   // 4xxx: programs, sections, license
   programShape: kind(4001, "a program is `export const name = xdp((ctx) => { … })`"),

@@ -20,6 +20,7 @@ export type Intrinsic =
   | { readonly kind: "atomic"; readonly op: "add" | "and" | "or" | "xor" | "xchg" | "cmpxchg" }
   | { readonly kind: "config" }
   | { readonly kind: "tailCall" }
+  | { readonly kind: "spinLock"; readonly unlock: boolean }
   | { readonly kind: "constant"; readonly value: bigint }
   | { readonly kind: "action"; readonly name: string; readonly value: bigint }
   | { readonly kind: "helper"; readonly helper: HelperSpec };
@@ -177,6 +178,7 @@ export class Intrinsics {
     if (atomicOp) return { kind: "atomic", op: atomicOp };
     if (sym.name === "config") return { kind: "config" };
     if (sym.name === "tailCall") return { kind: "tailCall" };
+    if (sym.name === "bpf_spin_lock" || sym.name === "bpf_spin_unlock") return { kind: "spinLock", unlock: sym.name === "bpf_spin_unlock" };
     const helper = helpers.get(sym.name);
     if (helper) return { kind: "helper", helper };
     return undefined;

@@ -15,6 +15,7 @@ import { type Field, type Layout, LayoutError } from "./layout";
 import { mapClasses, redirectMaps } from "../dialect/intrinsics";
 import { type IntType, u32 } from "./types";
 import { Layouts } from "./layout";
+import { lockedMapAllowed } from "../analysis/locks";
 
 export type { BuildOptions } from "./builder";
 
@@ -217,6 +218,7 @@ function declareMap(scope: ModuleScope, fb: FunctionBuilder, decl: ts.VariableDe
     key = keyNode ? slotType(keyNode) : u32;
     value = key && slotType(valueNode);
     if (!key || !value) return undefined;
+    if (!lockedMapAllowed(d, className, key, value, keyNode ?? valueNode, valueNode)) return undefined;
     const lpmProblem = className === "LpmTrie" ? lpmKeyProblem(key) : undefined;
     if (lpmProblem) {
       d.report(Codes.mapType, keyNode!, lpmProblem, { hints: ["e.g. `interface V4Key { prefixlen: u32; addr: be32 }`"] });

@@ -33,6 +33,7 @@ import { ringBufMethod } from "./ringbuf";
 import { valueMapMethod, valueMaps } from "./queue-maps";
 import { tailCall } from "./tail-call";
 import { forEachCall } from "./for-each";
+import { spinLockCall } from "./locks";
 import { type IntType, type ValueType, bool, byteSwap, int, mapValuePtr, metaPtr, packetEnd, packetPtr, typeName, u16, u32, u64, i64, isInt } from "./types";
 
 /**
@@ -249,6 +250,8 @@ function call(fb: FunctionBuilder, e: ts.CallExpression): Value {
       throw fb.fail(Codes.unsupportedTopLevel, e, "`config` declares a setting at the top level: `const PORT = config<u16>(53);`");
     case "tailCall":
       return tailCall(fb, e);
+    case "spinLock":
+      return spinLockCall(fb, intrinsic.unlock, e);
     case "constant":
       throw fb.fail(Codes.unsupportedCall, callee, "a constant is not a function");
     case "sizeof": {

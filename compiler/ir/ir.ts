@@ -340,6 +340,14 @@ export interface ForEachMap extends InstrBase {
   readonly state?: Temp;
 }
 
+/** bpf_spin_lock (93) or bpf_spin_unlock (94) of the `struct bpf_spin_lock` at `ptr + offset` in a map value. */
+export interface SpinLockOp extends InstrBase {
+  readonly op: "spin_lock";
+  readonly unlock: boolean;
+  readonly ptr: Temp;
+  readonly offset: number;
+}
+
 /** The kernel's open-coded number iterator (kfuncs, resolved by libbpf through BTF as `.ksyms` externs). */
 export type KfuncName = "bpf_iter_num_new" | "bpf_iter_num_next" | "bpf_iter_num_destroy";
 
@@ -357,7 +365,7 @@ export interface CtxPointer extends InstrBase {
   readonly dst: Temp;
 }
 
-export type Instr = CtxLoad | Binary | Compare | Cast | ByteSwap | PointerAdd | MemoryLoad | MemoryStore | HelperCall | LocalGet | LocalSet | CtxPointer | Printk | MapLookup | MapUpdate | MapRedirect | MapValueOp | TailCall | RingBufOutput | RingBufReserve | RingBufRelease | Atomic | GlobalLoad | GlobalStore | StackAlloc | Param | SubprogramCall | BpfLoop | ForEachMap | KfuncCall;
+export type Instr = CtxLoad | Binary | Compare | Cast | ByteSwap | PointerAdd | MemoryLoad | MemoryStore | HelperCall | LocalGet | LocalSet | CtxPointer | Printk | MapLookup | MapUpdate | MapRedirect | MapValueOp | TailCall | RingBufOutput | RingBufReserve | RingBufRelease | Atomic | GlobalLoad | GlobalStore | StackAlloc | Param | SubprogramCall | BpfLoop | ForEachMap | SpinLockOp | KfuncCall;
 
 export interface Jump extends InstrBase {
   readonly op: "br";

@@ -8,7 +8,7 @@
  */
 import ts from "typescript";
 import type { Intrinsics } from "../dialect/intrinsics";
-import { type IntType, typeName } from "./types";
+import { type IntType, typeName, u32 } from "./types";
 
 export type FieldType = { readonly kind: "scalar"; readonly type: IntType } | { readonly kind: "struct"; readonly layout: Layout } | { readonly kind: "array"; readonly element: FieldType; readonly count: number };
 
@@ -173,6 +173,7 @@ export class Layouts {
       if (!Number.isInteger(count) || count < 1 || count > 4096) throw new LayoutError("a fixed array has 1 to 4096 elements", countNode);
       return { kind: "array", element: this.fieldType(elementNode), count };
     }
+    if (ts.isTypeReferenceNode(node) && this.intrinsics.dialectSymbol(node.typeName)?.name === "SpinLock") return { kind: "struct", layout: spinLockLayout };
     if (ts.isTypeReferenceNode(node) && this.intrinsics.dialectSymbol(node.typeName)?.name === "Cell") {
       const value = node.typeArguments?.[0] && this.intrinsics.intType(node.typeArguments[0]);
       if (!value) throw new LayoutError("a cell holds one integer: `Cell<u32>`", node);
@@ -183,6 +184,19 @@ export class Layouts {
     throw new LayoutError(`\`${node.getText()}\` cannot be a field of a header struct: use an integer type, a header struct or FixedArray`, node);
   }
 }
+
+/**
+ * `SpinLock`: the kernel's `struct bpf_spin_lock { __u32 val; }`, found in a
+ * map value's BTF by that name and size (btf_find_struct_field), so the BTF
+ * of the value must carry it under that name.
+ */
+export const spinLockLayout: Layout = {
+  name: "bpf_spin_lock",
+  size: 4,
+  align: 4,
+  packed: false,
+  fields: new Map([["val", { name: "val", offset: 0, size: 4, type: { kind: "scalar", type: u32 } }]]),
+};
 
 export function sizeOfField(t: FieldType): number {
   switch (t.kind) {

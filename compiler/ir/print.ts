@@ -91,6 +91,8 @@ function printInstr(i: Instr): string {
       return `t${i.dst.id} = param ${i.index}`;
     case "kfunc":
       return `${i.dst ? `t${i.dst.id} = ` : ""}kfunc ${i.name}(${i.args.map(op).join(", ")})`;
+    case "spin_lock":
+      return `${i.unlock ? "spin_unlock" : "spin_lock"} t${i.ptr.id}+${i.offset}`;
     case "for_each_map":
       return `t${i.dst.id} = for_each_map ${i.map.name}, ${i.callback.name}, ${i.state ? `t${i.state.id}` : "null"}`;
     case "bpf_loop":

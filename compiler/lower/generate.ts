@@ -438,6 +438,13 @@ class ProgramLowering {
         const args = [this.operand(i.count), callback, state, t.constI64(0n)];
         return this.define(i.dst.id, L.LLVMBuildCall2(b, fnType, helper(L, t, 181, fnType), args, 4, ""));
       }
+      case "spin_lock": {
+        // bpf_spin_lock (93) / bpf_spin_unlock (94): long (struct bpf_spin_lock *lock).
+        const fnType = L.LLVMFunctionType(t.i64, [t.ptr], 1, 0);
+        const lock = L.LLVMBuildGEP2(b, t.i8, this.operand(i.ptr), [t.constI64(BigInt(i.offset))], 1, "");
+        L.LLVMBuildCall2(b, fnType, helper(L, t, i.unlock ? 94 : 93, fnType), [lock], 1, "");
+        return;
+      }
       case "for_each_map": {
         // bpf_for_each_map_elem (164): long (void *map, void *callback_fn, void *callback_ctx, u64 flags).
         const fnType = L.LLVMFunctionType(t.i64, [t.ptr, t.ptr, t.ptr, t.i64], 4, 0);

@@ -1,0 +1,150 @@
+/**
+ * The verifier's spin lock rules (check_helper_call, process_spin_lock,
+ * do_check's exit checks), proven on the IR before the kernel sees it: one
+ * lock held at a time, released on every path by the function that took it,
+ * no call of any kind while it is held, no `return` with it held, and the
+ * lock's own bytes never loaded or stored. A map value may hold a lock only
+ * in the maps whose BTF the kernel accepts it in (map_check_btf).
+ */
+import type ts from "typescript";
+import { Codes } from "../diagnostics/codes";
+import { type DiagnosticBag, locationOf } from "../diagnostics/diagnostic";
+import { type Block, type Instr, type MapDecl, type ModuleIR, type ProgramIR, type SlotType, isLayout, reversePostOrder, successors } from "../ir/ir";
+import { type FieldType, spinLockLayout } from "../ir/layout";
+
+interface Held {
+  readonly key: string;
+  readonly node: ts.Node;
+}
+
+/** Instructions that are not calls: anything else (helpers, map operations, subprograms, kfuncs) is one. */
+const plain = new Set(["ctx", "binary", "cmp", "cast", "bswap", "ptr_add", "load", "store", "global_load", "global_store", "atomic", "local_get", "local_set", "stack_alloc", "param", "ctx_ptr"]);
+
+const lockedMaps = new Set(["HashMap", "ArrayMap"]);
+
+export function checkLocks(module: ModuleIR, diagnostics: DiagnosticBag): void {
+  for (const p of module.programs) checkFunction(p, diagnostics);
+  for (const s of module.subprograms) if (s.ir) checkFunction(s.ir, diagnostics);
+}
+
+function line(node: ts.Node): string {
+  return `line ${locationOf(node).line}`;
+}
+
+function checkFunction(ir: ProgramIR, d: DiagnosticBag): void {
+  const order = reversePostOrder(ir.entry);
+  const entryState = new Map<Block, Held | undefined>([[ir.entry, undefined]]);
+  const exitState = new Map<Block, Held | undefined>();
+  for (const block of order) {
+    if (!entryState.has(block)) continue;
+    let held = entryState.get(block);
+    for (const i of block.instrs) {
+      checkLockBytes(ir, i, d);
+      if (i.op === "spin_lock") {
+        const key = `${i.ptr.id}+${i.offset}`;
+        if (!i.unlock) {
+          if (held) {
+            d.report(Codes.lockOrder, i.node, `a second lock while the one taken at ${line(held.node)} is held: the verifier allows one at a time`, { hints: ["release the first lock before taking another"] });
+            return;
+          }
+          held = { key, node: i.node };
+        } else {
+          if (!held) {
+            d.report(Codes.lockOrder, i.node, "no lock is held here: the verifier refuses an unlock without its lock", { hints: ["take the lock with `bpf_spin_lock` first, in this function, on every path to here"] });
+            return;
+          }
+          if (held.key !== key) {
+            d.report(Codes.lockOrder, i.node, `this is not the lock taken at ${line(held.node)}: release the lock that is held`);
+            return;
+          }
+          held = undefined;
+        }
+        continue;
+      }
+      if (held && !plain.has(i.op)) {
+        d.report(Codes.lockCall, i.node, `a call while the lock taken at ${line(held.node)} is held: the verifier allows no helper, map operation or function call but bpf_spin_unlock`, {
+          hints: ["release the lock first, or do the work before taking it; reads, writes and arithmetic on the value are fine"],
+        });
+        return;
+      }
+    }
+    const term = block.term;
+    if (term?.op === "ret" && held) {
+      d.report(Codes.lockLeak, term.node, `returns while the lock taken at ${line(held.node)} is held: the verifier wants it released first`, { hints: ["call `bpf_spin_unlock` before this `return`"] });
+      return;
+    }
+    exitState.set(block, held);
+    for (const s of successors(block)) {
+      if (!entryState.has(s)) {
+        entryState.set(s, held);
+        continue;
+      }
+      const other = entryState.get(s);
+      if (other?.key !== held?.key) {
+        const lock = (held ?? other)!;
+        d.report(Codes.lockLeak, lock.node, "the lock taken here is not released on every path: paths where it is held meet paths where it is not", {
+          hints: ["release it on each branch, or take and release it within one branch"],
+        });
+        return;
+      }
+    }
+  }
+}
+
+/** The kernel refuses a load or store that touches a value's bpf_spin_lock ("cannot be accessed directly"). */
+function checkLockBytes(ir: ProgramIR, i: Instr, d: DiagnosticBag): void {
+  if ((i.op !== "load" && i.op !== "store" && i.op !== "atomic") || (i.op !== "atomic" && i.region !== "map")) return;
+  const map = mapOf(ir, i.ptr.id);
+  const at = map && lockOffset(map.value);
+  if (at === undefined) return;
+  const size = i.op === "atomic" ? (i.value.type.kind === "int" ? i.value.type.bits / 8 : 8) : i.size;
+  if (i.offset < at + 4 && at < i.offset + size) {
+    d.report(Codes.mapOperation, i.node, "this reads or writes the bytes of a SpinLock: the kernel refuses any access to them but bpf_spin_lock and bpf_spin_unlock", {
+      hints: ["read and write the other fields one by one instead of copying the whole value"],
+    });
+  }
+}
+
+/** The map whose value a pointer points into: a lookup's result or a forEach callback's value. */
+function mapOf(ir: ProgramIR, id: number): MapDecl | undefined {
+  const def = ir.defs.get(id);
+  if (def?.op === "map_lookup") return def.map;
+  if (def?.op === "param" && ir.subprogram?.params[def.index]?.slot === "value") return ir.subprogram.forEachOf;
+  return undefined;
+}
+
+/** Where a value struct holds its SpinLock, when it holds one as a field of its own. */
+export function lockOffset(t: SlotType): number | undefined {
+  if (!isLayout(t)) return undefined;
+  for (const f of t.fields.values()) if (f.type.kind === "struct" && f.type.layout === spinLockLayout) return f.offset;
+  return undefined;
+}
+
+function countLocks(t: FieldType): number {
+  if (t.kind === "scalar") return 0;
+  if (t.kind === "array") return countLocks(t.element) * t.count;
+  if (t.layout === spinLockLayout) return 1;
+  let n = 0;
+  for (const f of t.layout.fields.values()) n += countLocks(f.type);
+  return n;
+}
+
+/** map_check_btf: a lock only in a HASH or ARRAY value, one, as a field of the value itself; none in keys. */
+export function lockedMapAllowed(d: DiagnosticBag, className: string, key: SlotType, value: SlotType, keyNode: ts.Node, valueNode: ts.Node): boolean {
+  const slotShape = (t: SlotType): FieldType => (isLayout(t) ? { kind: "struct", layout: t } : { kind: "scalar", type: t });
+  if (countLocks(slotShape(key)) > 0) {
+    d.report(Codes.mapType, keyNode, "a map key cannot hold a SpinLock", { hints: ["put the lock in the value struct"] });
+    return false;
+  }
+  const locks = countLocks(slotShape(value));
+  if (locks === 0) return true;
+  if (!lockedMaps.has(className)) {
+    d.report(Codes.mapType, valueNode, `the kernel accepts a SpinLock only in HashMap and ArrayMap values, not in a ${className}'s`, { hints: ["declare the map as a HashMap or an ArrayMap"] });
+    return false;
+  }
+  if (locks > 1 || lockOffset(value) === undefined) {
+    d.report(Codes.mapType, valueNode, "a map value holds one SpinLock, as a field of the value struct itself", { hints: ["keep a single `lock: SpinLock` field at the top of the value"] });
+    return false;
+  }
+  return true;
+}
