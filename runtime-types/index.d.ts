@@ -696,3 +696,102 @@ export declare const BPF_FIB_LKUP_RET_UNSUPP_LWT: 6;
 export declare const BPF_FIB_LKUP_RET_NO_NEIGH: 7;
 export declare const BPF_FIB_LKUP_RET_FRAG_NEEDED: 8;
 export declare const BPF_FIB_LKUP_RET_NO_SRC_ADDR: 9;
+
+// ------------------------------------------------------------ socket lookups
+
+/** `struct bpf_sock_tuple`'s IPv4 part (12 bytes), addresses and ports in network order, as in the packet. */
+export interface BpfSockTupleV4 {
+  saddr: be32;
+  daddr: be32;
+  sport: be16;
+  dport: be16;
+}
+/** `struct bpf_sock_tuple`'s IPv6 part (36 bytes). */
+export interface BpfSockTupleV6 {
+  saddr: FixedArray<be32, 4>;
+  daddr: FixedArray<be32, 4>;
+  sport: be16;
+  dport: be16;
+}
+/**
+ * `struct bpf_sock_tuple` (include/uapi/linux/bpf.h), its anonymous union as
+ * a struct: pass `tuple.ipv4` or `tuple.ipv6` to a lookup, whose size tells
+ * the kernel the family. Seen from the packet: `saddr`/`sport` are the
+ * sender's, `daddr`/`dport` the local socket's.
+ */
+export interface BpfSockTuple extends Union {
+  ipv4: BpfSockTupleV4;
+  ipv6: BpfSockTupleV6;
+}
+/**
+ * `struct bpf_sock`, read-only: a socket found by a lookup. `src_port` is in
+ * host order, `dst_port` in network order; `state` is a `BPF_TCP_*` value.
+ */
+export interface BpfSock {
+  readonly bound_dev_if: u32;
+  readonly family: u32;
+  readonly type: u32;
+  readonly protocol: u32;
+  readonly mark: u32;
+  readonly priority: u32;
+  readonly src_ip4: be32;
+  readonly src_ip6: FixedArray<be32, 4>;
+  readonly src_port: u32;
+  readonly dst_port: be16;
+  readonly dst_ip4: be32;
+  readonly dst_ip6: FixedArray<be32, 4>;
+  readonly state: u32;
+  readonly rx_queue_mapping: i32;
+}
+/**
+ * A socket's common part (`bpf_skc_lookup_tcp` may find a request or
+ * time-wait socket): the kernel lets a program read neither `type`,
+ * `protocol`, `mark` nor `priority` of it (bpf_sock_common_is_valid_access).
+ */
+export type BpfSockCommon = Omit<BpfSock, "type" | "protocol" | "mark" | "priority">;
+
+/**
+ * Looks up a TCP socket (`bpf_sk_lookup_tcp`, kernel 4.20) by the tuple
+ * `tuple.ipv4` or `tuple.ipv6` in network namespace `netns`
+ * (`BPF_F_CURRENT_NETNS`: the receiving device's). Returns a full socket
+ * or null. A found socket is a reference: test it for null, then release
+ * it with `bpf_sk_release` on every path, as the kernel requires.
+ */
+export declare function bpf_sk_lookup_tcp(ctx: XdpContext, tuple: BpfSockTupleV4 | BpfSockTupleV6, netns: i64, flags: u64): BpfSock | null;
+/** As `bpf_sk_lookup_tcp`, for a UDP socket (`bpf_sk_lookup_udp`, kernel 4.20). */
+export declare function bpf_sk_lookup_udp(ctx: XdpContext, tuple: BpfSockTupleV4 | BpfSockTupleV6, netns: i64, flags: u64): BpfSock | null;
+/** As `bpf_sk_lookup_tcp`, but request and time-wait sockets are found too (`bpf_skc_lookup_tcp`, kernel 5.2). */
+export declare function bpf_skc_lookup_tcp(ctx: XdpContext, tuple: BpfSockTupleV4 | BpfSockTupleV6, netns: i64, flags: u64): BpfSockCommon | null;
+/** Releases a socket found by a lookup (`bpf_sk_release`); it may not be used afterwards. */
+export declare function bpf_sk_release(sk: BpfSock | BpfSockCommon): i64;
+/**
+ * Whether the ACK in `iph`/`th` carries a valid SYN cookie of listener `sk`
+ * (`bpf_tcp_check_syncookie`, kernel 5.2): 0 if so, a negative errno if not
+ * (-EACCES: a wrong cookie; -ENOENT: no cookie sent recently, or not an
+ * ACK). `iph` is an `IpHdr` or `Ipv6Hdr`, `th` a `TcpHdr` (in the packet,
+ * or copies on the stack).
+ */
+export declare function bpf_tcp_check_syncookie(sk: BpfSock | BpfSockCommon, iph: object, th: object): i64;
+/**
+ * A SYN cookie for the SYN in `iph`/`th` to listener `sk`
+ * (`bpf_tcp_gen_syncookie`, kernel 5.3, GPL only): the cookie in the low 32
+ * bits and the MSS it encodes in the next 16, or a negative errno (-ENOENT
+ * when the listener would not send cookies now; `net.ipv4.tcp_syncookies=2`
+ * makes it always). The TCP header is passed with its length, which must
+ * be its `doff`: `th` is a 20-byte `TcpHdr`, so SYNs with options get -EINVAL.
+ */
+export declare function bpf_tcp_gen_syncookie(sk: BpfSock | BpfSockCommon, iph: object, th: object): i64;
+/** A lookup's `netns`: the namespace of the device the packet arrived on. */
+export declare const BPF_F_CURRENT_NETNS: -1;
+export declare const BPF_TCP_ESTABLISHED: 1;
+export declare const BPF_TCP_SYN_SENT: 2;
+export declare const BPF_TCP_SYN_RECV: 3;
+export declare const BPF_TCP_FIN_WAIT1: 4;
+export declare const BPF_TCP_FIN_WAIT2: 5;
+export declare const BPF_TCP_TIME_WAIT: 6;
+export declare const BPF_TCP_CLOSE: 7;
+export declare const BPF_TCP_CLOSE_WAIT: 8;
+export declare const BPF_TCP_LAST_ACK: 9;
+export declare const BPF_TCP_LISTEN: 10;
+export declare const BPF_TCP_CLOSING: 11;
+export declare const BPF_TCP_NEW_SYN_RECV: 12;

@@ -268,7 +268,8 @@ export function checkPacketBounds(program: ProgramIR, outer: DiagnosticBag, entr
             const read: MemoryLoad = { op: "load", dst: instr.dst, ptr: r.ptr, region: "packet", offset: r.offset, size: r.size as 1, node: instr.node };
             if (!isRefused(valueOf(r.ptr)) && !stale(valueOf(r.ptr), instr.node)) checkAccess(read, valueOf(r.ptr), state, program, diagnostics, accessed, bases);
           }
-          values.set(instr.dst.id, { kind: "scalar", max: limit(bitsOf(instr.dst.type)) });
+          // A socket from a lookup: null until tested, like a map value.
+          values.set(instr.dst.id, instr.helper.acquires ? { kind: "mapval", id: instr.dst.id } : { kind: "scalar", max: limit(bitsOf(instr.dst.type)) });
           if (instr.helper.changesPacket) {
             // clear_all_pkt_pointers: nothing proven survives, and every packet pointer is dead.
             state = { ...state, epoch: state.epoch + 1, movedBy: instr.node, ranges: new Map(), meta: nothing, beyond: new Map() };

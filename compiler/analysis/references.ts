@@ -1,30 +1,64 @@
 /**
- * Ring buffer reservations, tracked the way the verifier tracks acquired
- * references (kernel/bpf/verifier.c: acquire_reference_state,
- * release_reference, check_reference_leak): a `reserve()` that is not null
- * is a reference that `submit` or `discard` must release exactly once
- * before the program returns, on every path; a released record is gone
- * (its register invalidated), so touching it again is refused.
+ * Acquired references, tracked the way the verifier tracks them
+ * (kernel/bpf/verifier.c: acquire_reference_state, release_reference,
+ * check_reference_leak): a ring buffer `reserve()` or a socket lookup
+ * (`bpf_sk_lookup_tcp`, …) that is not null is a reference that must be
+ * released exactly once before the program returns, on every path (the
+ * record by `submit` or `discard`, the socket by `bpf_sk_release`); a
+ * released reference is gone (its register invalidated), so touching it
+ * again is refused.
  *
  * Forward dataflow per edge over the IR's CFG: the null test of a
- * reservation splits it into held (non-null branch) and done (null branch).
+ * reference splits it into held (non-null branch) and done (null branch).
  * Where paths meet with different obligations the kernel would still walk
- * them apart; we do not, and refuse the program (a reservation released on
+ * them apart; we do not, and refuse the program (a reference released on
  * some paths only is almost always a leak).
  */
 import { Codes } from "../diagnostics/codes";
 import { type DiagnosticBag, locationOf } from "../diagnostics/diagnostic";
-import { type Block, type Instr, type Operand, type ProgramIR, type RingBufReserve, type Terminator, reversePostOrder, successors } from "../ir/ir";
+import { type Block, type HelperCall, type Instr, type Operand, type ProgramIR, type RingBufReserve, type Terminator, reversePostOrder, successors } from "../ir/ir";
 
-/** none: not reserved yet on this path; pending: reserved, not tested; held: non-null; done: null or released; mixed: paths disagree. */
+/** none: not acquired yet on this path; pending: acquired, not tested; held: non-null; done: null or released; mixed: paths disagree. */
 type State = "none" | "pending" | "held" | "done" | "mixed";
 type States = ReadonlyMap<number, State>;
 
+/** Where a reference comes from: a reservation, or a call of a helper that acquires one. */
+type Acquire = RingBufReserve | HelperCall;
+
 type Report = (id: number, kind: "leak" | "untested" | "released", node: Instr["node"] | Terminator["node"], extra?: string) => void;
 
+/** How the messages speak of a reference, by where it comes from. */
+function describe(at: Acquire) {
+  if (at.op === "ringbuf_reserve") {
+    const m = at.map.name;
+    return {
+      what: `the record from \`${m}.reserve()\``,
+      leakCode: Codes.ringBufLeak,
+      releasedCode: Codes.ringBufReleased,
+      leak: "is not submitted or discarded",
+      leakHint: `call \`${m}.submit(record)\` or \`${m}.discard(record)\` on every path after the null test; the kernel refuses a program that can return holding a reservation`,
+      untested: "before submitting or discarding it",
+      untestedHint: "`const r = events.reserve(); if (!r) return XdpAction.PASS;`",
+      released: "was already submitted or discarded on this path",
+      releasedHint: "fill the record before `submit`; after `submit` or `discard` it belongs to the reader (or to no one)",
+    };
+  }
+  return {
+    what: `the socket from \`${at.helper.name}\``,
+    leakCode: Codes.socketLeak,
+    releasedCode: Codes.socketReleased,
+    leak: "is not released",
+    leakHint: "call `bpf_sk_release(sk)` on every path after the null test; the kernel refuses a program that can return holding a socket (Unreleased reference)",
+    untested: "before passing it to a helper",
+    untestedHint: `\`const sk = ${at.helper.name}(ctx, tuple.ipv4, BPF_F_CURRENT_NETNS, 0); if (!sk) return XdpAction.PASS;\``,
+    released: "was already released on this path",
+    releasedHint: "read what you need from the socket before `bpf_sk_release`",
+  };
+}
+
 export function checkReferences(program: ProgramIR, diagnostics: DiagnosticBag): void {
-  const reserves = new Map<number, RingBufReserve>();
-  for (const b of program.blocks) for (const i of b.instrs) if (i.op === "ringbuf_reserve") reserves.set(i.dst.id, i);
+  const reserves = new Map<number, Acquire>();
+  for (const b of program.blocks) for (const i of b.instrs) if (i.op === "ringbuf_reserve" || (i.op === "call" && i.helper.acquires)) reserves.set(i.dst.id, i);
   if (reserves.size === 0) return;
 
   const order = reversePostOrder(program.entry);
@@ -68,20 +102,16 @@ export function checkReferences(program: ProgramIR, diagnostics: DiagnosticBag):
     if (reported.has(id)) return;
     reported.add(id);
     const at = reserves.get(id)!;
-    const name = `${at.map.name}.reserve()`;
+    const d = describe(at);
     if (kind === "leak") {
-      diagnostics.report(Codes.ringBufLeak, at.node, `the record from \`${name}\` is not submitted or discarded ${extra ?? "on every path"}`, {
-        hints: [`call \`${at.map.name}.submit(record)\` or \`${at.map.name}.discard(record)\` on every path after the null test; the kernel refuses a program that can return holding a reservation`],
+      diagnostics.report(d.leakCode, at.node, `${d.what} ${d.leak} ${extra ?? "on every path"}`, {
+        hints: [d.leakHint],
         related: node !== at.node ? [{ message: extra === "before the tail call" ? "this tail call can be reached holding it" : "this return can be reached holding it", location: locationOf(node) }] : [],
       });
     } else if (kind === "untested") {
-      diagnostics.report(Codes.mapValueNull, node, `the record from \`${name}\` may be null here: test it before submitting or discarding it`, {
-        hints: ["`const r = events.reserve(); if (!r) return XdpAction.PASS;`"],
-      });
+      diagnostics.report(Codes.mapValueNull, node, `${d.what} may be null here: test it ${d.untested}`, { hints: [d.untestedHint] });
     } else {
-      diagnostics.report(Codes.ringBufReleased, node, `the record from \`${name}\` was already submitted or discarded on this path`, {
-        hints: ["fill the record before `submit`; after `submit` or `discard` it belongs to the reader (or to no one)"],
-      });
+      diagnostics.report(d.releasedCode, node, `${d.what} ${d.released}`, { hints: [d.releasedHint] });
     }
   });
 }
@@ -99,30 +129,41 @@ function sameStates(a: States | undefined, b: States): boolean {
 }
 
 /** The block's effect, as the state on each outgoing edge (a null test refines its two edges). */
-function transfer(program: ProgramIR, block: Block, input: Map<number, State>, reserves: ReadonlyMap<number, RingBufReserve>, report?: Report): Map<Block, States> {
+function transfer(program: ProgramIR, block: Block, input: Map<number, State>, reserves: ReadonlyMap<number, Acquire>, report?: Report): Map<Block, States> {
   const s = new Map(input);
   const touch = (id: number, node: Instr["node"]) => {
     if (!reserves.has(id)) return;
     if (s.get(id) === "done") report?.(id, "released", node);
   };
+  const acquire = (id: number, node: Instr["node"], again: string) => {
+    const st = s.get(id);
+    if (st === "pending" || st === "held" || st === "mixed") report?.(id, "leak", node, again);
+    s.set(id, "pending");
+  };
+  const use = (id: number, node: Instr["node"], release: boolean) => {
+    const st = s.get(id);
+    if (st === "pending") report?.(id, "untested", node);
+    else if (st === "done") report?.(id, "released", node);
+    else if (st === "mixed") report?.(id, "leak", reserves.get(id)!.node, "on some paths only");
+    if (release) s.set(id, "done");
+  };
   for (const i of block.instrs) {
     switch (i.op) {
-      case "ringbuf_reserve": {
-        const st = s.get(i.dst.id);
-        if (st === "pending" || st === "held" || st === "mixed") report?.(i.dst.id, "leak", i.node, "before it is reserved again");
-        s.set(i.dst.id, "pending");
+      case "ringbuf_reserve":
+        acquire(i.dst.id, i.node, "before it is reserved again");
         break;
-      }
       case "ringbuf_submit":
-      case "ringbuf_discard": {
-        const id = i.record.id;
-        const st = s.get(id);
-        if (st === "pending") report?.(id, "untested", i.node);
-        else if (st === "done") report?.(id, "released", i.node);
-        else if (st === "mixed") report?.(id, "leak", reserves.get(id)!.node, "on some paths only");
-        s.set(id, "done");
+      case "ringbuf_discard":
+        use(i.record.id, i.node, true);
         break;
-      }
+      case "call":
+        // A socket argument is used (and, for bpf_sk_release, released) before any result exists.
+        i.helper.params.forEach((p, k) => {
+          const a = i.args[k];
+          if (p.kind === "sock" && a?.kind === "temp") use(a.id, i.node, p.release === true);
+        });
+        if (i.helper.acquires) acquire(i.dst.id, i.node, "before it is looked up again");
+        break;
       case "load":
       case "store":
       case "atomic":
@@ -159,8 +200,8 @@ function transfer(program: ProgramIR, block: Block, input: Map<number, State>, r
   return out;
 }
 
-/** `record != 0` / `record == 0` on a reservation, as the branch condition. */
-function nullTest(program: ProgramIR, cond: Operand, reserves: ReadonlyMap<number, RingBufReserve>): { id: number; nonNullOnTrue: boolean } | undefined {
+/** `ref != 0` / `ref == 0` on a reference, as the branch condition. */
+function nullTest(program: ProgramIR, cond: Operand, reserves: ReadonlyMap<number, Acquire>): { id: number; nonNullOnTrue: boolean } | undefined {
   if (cond.kind !== "temp") return undefined;
   const def = program.defs.get(cond.id);
   if (def?.op !== "cmp" || (def.pred !== "eq" && def.pred !== "ne")) return undefined;

@@ -61,6 +61,8 @@ export const Codes = {
   mapOperation: kind(3003, "map operation the kernel refuses"),
   ringBufLeak: kind(3004, "ring buffer record not submitted or discarded"),
   ringBufReleased: kind(3005, "ring buffer record used after submit or discard"),
+  socketLeak: kind(3006, "socket from a lookup not released"),
+  socketReleased: kind(3007, "socket used after bpf_sk_release"),
   lockLeak: kind(3008, "spin lock not released on every path"),
   lockCall: kind(3009, "call while holding a spin lock"),
   lockOrder: kind(3010, "spin locks not taken and released in pairs"),

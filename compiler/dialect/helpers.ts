@@ -4,7 +4,7 @@
  * each against the installed UAPI header. One table, one choke point: the IR
  * builder and the code generator both read helpers from here only.
  */
-import { type IntType, u32, u64, i32, i64 } from "../ir/types";
+import { type IntType, type PointerType, mapValuePtr, u32, u64, i32, i64 } from "../ir/types";
 
 export type HelperParam =
   | { readonly kind: "ctx" }
@@ -17,7 +17,9 @@ export type HelperParam =
    * a multiple of that (the helper fails otherwise); `nullable`: `null` passes NULL;
    * `packet`: a header view may be passed too (the helper's proto has pkt_access).
    */
-  | { readonly kind: "mem"; readonly access: "read" | "write"; readonly size?: number; readonly multipleOf?: number; readonly nullable?: boolean; readonly packet?: boolean }
+  | { readonly kind: "mem"; readonly access: "read" | "write"; readonly size?: number; readonly sizes?: readonly number[]; readonly multipleOf?: number; readonly nullable?: boolean; readonly packet?: boolean }
+  /** A socket from a lookup, tested non-null (ARG_PTR_TO_BTF_ID_SOCK_COMMON); `release`: the call releases it (OBJ_RELEASE). */
+  | { readonly kind: "sock"; readonly release?: boolean }
   /** The byte count of the `mem` argument just before it (ARG_CONST_SIZE): filled in by the compiler, not written. */
   | { readonly kind: "size"; readonly type: IntType };
 
@@ -25,7 +27,13 @@ export interface HelperSpec {
   readonly name: string;
   readonly id: number;
   readonly params: readonly HelperParam[];
-  readonly returns: IntType;
+  readonly returns: IntType | PointerType;
+  /**
+   * The result is a socket or null (RET_PTR_TO_SOCK*_OR_NULL), a reference the
+   * kernel tracks until a `release` parameter takes it: the struct its fields
+   * are read through is the one the helper's declaration returns.
+   */
+  readonly acquires?: boolean;
   /** First kernel with the helper, for messages. */
   readonly since: string;
   /**
@@ -74,6 +82,35 @@ export const helpers: ReadonlyMap<string, HelperSpec> = new Map(
       { name: "bpf_xdp_load_bytes", id: 189, params: [ctx, int(u32), { kind: "mem", access: "write" }, { kind: "size", type: u32 }], returns: i64, since: "5.18" },
       { name: "bpf_xdp_store_bytes", id: 190, params: [ctx, int(u32), { kind: "mem", access: "read" }, { kind: "size", type: u32 }], returns: i64, since: "5.18" },
       // mtu_len is in/out: the length to check (0: the packet's), then the device's MTU.
+      // The tuple's size tells the family (12: IPv4, 36: IPv6); the kernel finds nothing for another.
+      ...(
+        [
+          ["bpf_sk_lookup_tcp", 84, "4.20"],
+          ["bpf_sk_lookup_udp", 85, "4.20"],
+          ["bpf_skc_lookup_tcp", 99, "5.2"],
+        ] as const
+      ).map(([name, id, since]) => ({
+        name,
+        id,
+        params: [ctx, { kind: "mem", access: "read", sizes: [12, 36] }, { kind: "size", type: u32 }, int(i64), int(u64)] satisfies HelperParam[],
+        returns: mapValuePtr,
+        acquires: true,
+        since,
+      })),
+      { name: "bpf_sk_release", id: 86, params: [{ kind: "sock", release: true }], returns: i64, since: "4.20" },
+      // Headers as the packet holds them (pkt_access), or copies; lengths are the headers' sizes.
+      ...(
+        [
+          ["bpf_tcp_check_syncookie", 100, "5.2"],
+          ["bpf_tcp_gen_syncookie", 110, "5.3"],
+        ] as const
+      ).map(([name, id, since]) => ({
+        name,
+        id,
+        params: [{ kind: "sock" }, { kind: "mem", access: "read", packet: true }, { kind: "size", type: u32 }, { kind: "mem", access: "read", packet: true }, { kind: "size", type: u32 }] satisfies HelperParam[],
+        returns: i64,
+        since,
+      })),
       { name: "bpf_check_mtu", id: 163, params: [ctx, int(u32), { kind: "mem", access: "write", size: 4 }, int(i32), int(u64)], returns: i64, since: "5.12" },
     ] satisfies HelperSpec[]
   ).map((h) => [h.name, h]),

@@ -14,7 +14,7 @@ import { argument, castTo, convertTo, lowerExpression, operand, type Value } fro
 import { type Operand, type Subprogram, type Temp, isJumpedTo, reversePostOrder } from "./ir";
 import { constant } from "./typing";
 import { structShape, structValue, helperMemory } from "./structs";
-import { sameShape, shapeName } from "./layout";
+import { type Layout, sameShape, shapeName } from "./layout";
 import { type IntType, type ValueType, bool, byteSwap, int, stackPtr, typeName, u16, u32, u64, i64, isInt } from "./types";
 import { toHost } from "./typing";
 
@@ -249,6 +249,7 @@ export function helperCall(fb: FunctionBuilder, helper: HelperSpec, e: ts.CallEx
       if (m.packet) packetReads.push({ ...m.packet, size: m.size });
       return m.ptr;
     }
+    if (p.kind === "sock") return socketArgument(fb, helper, argExpr);
     const v = lowerExpression(fb, argExpr, p.kind === "int" ? p.type : undefined);
     if (p.kind === "ctx") {
       if (v.kind !== "ctx") throw fb.fail(Codes.callArguments, argExpr, `\`${helper.name}\` takes the program's context here`);
@@ -262,7 +263,43 @@ export function helperCall(fb: FunctionBuilder, helper: HelperSpec, e: ts.CallEx
   fb.emit({ op: "call", dst, helper, args, ...(packetReads.length > 0 ? { packetReads } : {}), node: e });
   // The packet moved: `ctx.data` and friends must be read again from here on.
   if (helper.changesPacket) fb.ctxPointers.clear();
+  if (helper.acquires) return { kind: "view", region: "map", ptr: dst, offset: 0, shape: { kind: "struct", layout: socketLayout(fb, e) }, nullable: true, readOnly: "socket" };
   return dst;
+}
+
+/** A socket a lookup returned (tested or not: analysis/references.ts follows that, and its release). */
+function socketArgument(fb: FunctionBuilder, helper: HelperSpec, argExpr: ts.Expression): Temp {
+  const v = lowerExpression(fb, argExpr);
+  const def = v.kind === "view" ? fb.defs.get(v.ptr.id) : undefined;
+  if (v.kind !== "view" || v.offset !== 0 || def?.op !== "call" || !def.helper.acquires) {
+    throw fb.fail(Codes.callArguments, argExpr, `\`${helper.name}\` takes a socket found by \`bpf_sk_lookup_tcp\`, \`bpf_sk_lookup_udp\` or \`bpf_skc_lookup_tcp\``);
+  }
+  return v.ptr;
+}
+
+/**
+ * The struct a socket is read through: the one the helper's declaration
+ * returns (`BpfSock | null`), or, for an `Omit<BpfSock, …>`, that struct with
+ * the fields the kernel does not let a program read taken out (the others
+ * keep their offsets).
+ */
+function socketLayout(fb: FunctionBuilder, e: ts.CallExpression): Layout {
+  const decl = fb.intrinsics.dialectSymbol(e.expression)?.declarations?.[0];
+  const returned = decl && ts.isFunctionDeclaration(decl) && decl.type && ts.isUnionTypeNode(decl.type) ? decl.type.types.find(ts.isTypeReferenceNode) : undefined;
+  let node: ts.TypeNode | undefined = returned;
+  let hidden = new Set<string>();
+  const alias = returned && fb.intrinsics.dialectSymbol(returned.typeName)?.declarations?.[0];
+  if (alias && ts.isTypeAliasDeclaration(alias) && ts.isTypeReferenceNode(alias.type) && alias.type.typeArguments?.length === 2) {
+    const [struct, omitted] = alias.type.typeArguments as unknown as [ts.TypeNode, ts.TypeNode];
+    node = struct;
+    const names = ts.isUnionTypeNode(omitted) ? omitted.types : [omitted];
+    hidden = new Set(names.flatMap((n) => (ts.isLiteralTypeNode(n) && ts.isStringLiteral(n.literal) ? [n.literal.text] : [])));
+  }
+  const shape = node && structShape(fb, node);
+  if (shape?.kind !== "struct") throw fb.fail(Codes.internal, e, "the socket struct of a lookup helper is not declared");
+  if (hidden.size === 0) return shape.layout;
+  const name = alias && ts.isTypeAliasDeclaration(alias) ? alias.name.text : shape.layout.name;
+  return { ...shape.layout, name, fields: new Map([...shape.layout.fields].filter(([n]) => !hidden.has(n))) };
 }
 
 

@@ -245,6 +245,11 @@ export function helperMemory(fb: FunctionBuilder, helper: string, param: Extract
   if (param.size !== undefined && size !== param.size) {
     throw fb.fail(Codes.callArguments, e, `\`${helper}\` needs ${param.size} bytes here; this \`${shapeName(v.shape)}\` has ${size}`);
   }
+  if (param.sizes && !param.sizes.includes(size)) {
+    throw fb.fail(Codes.callArguments, e, `\`${helper}\` needs ${param.sizes.join(" or ")} bytes here; this \`${shapeName(v.shape)}\` has ${size}`, {
+      hints: ["pass `tuple.ipv4` or `tuple.ipv6` of a local `BpfSockTuple`"],
+    });
+  }
   if (param.multipleOf !== undefined && size % param.multipleOf !== 0) {
     throw fb.fail(Codes.callArguments, e, `\`${helper}\` needs a size that is a multiple of ${param.multipleOf}; this \`${shapeName(v.shape)}\` has ${size} bytes`, {
       hints: ["the helper returns -EINVAL otherwise; pad the struct or pass a larger part of it"],

@@ -275,6 +275,8 @@ class ProgramLowering {
   private retval!: LLVMValueRef;
   private exit!: LLVMBasicBlockRef;
   private formats = 0;
+  /** Socket field reads so far, each followed by its own empty asm (see "load"). */
+  private socketReads = 0;
   /** Stack slots for map keys and values, made in the entry block (the helpers take pointers). */
   private readonly slots = new Map<Instr, { key: LLVMValueRef; value?: LLVMValueRef }>();
   /** Allocas of local structs, made in the entry block. */
@@ -601,6 +603,16 @@ class ProgramLowering {
         const v = L.LLVMBuildLoad2(b, type, p, "");
         // Natural alignment, like clang's header-struct fields: the BPF backend would split an align-1 load into bytes.
         L.LLVMSetAlignment(v, accessAlign(i));
+        const from = this.program.defs.get(i.ptr.id);
+        if (from?.op === "call" && from.helper.acquires) {
+          // The kernel rewrites a socket's field reads per instruction and refuses one instruction
+          // reading through two pointer types (sock and sock_common), which LLVM's sinking and
+          // tail merging make of like reads in two branches (clang's too). An empty asm, its
+          // text unique (spaces only, so no code), ends every such read's tail differently.
+          const asmType = L.LLVMFunctionType(L.LLVMVoidTypeInContext(t.context), [], 0, 0);
+          const text = " ".repeat(++this.socketReads);
+          L.LLVMBuildCall2(b, asmType, L.LLVMGetInlineAsm(asmType, text, text.length, "", 0, 1, 0, 0, 0), [], 0, "");
+        }
         return this.define(i.dst.id, v);
       }
       case "store": {
@@ -613,7 +625,7 @@ class ProgramLowering {
         return;
       }
       case "call": {
-        const params = i.helper.params.map((p) => (p.kind === "ctx" || p.kind === "mem" ? t.ptr : t.of(p.type)));
+        const params = i.helper.params.map((p) => (p.kind === "int" || p.kind === "size" ? t.of(p.type) : t.ptr));
         const fnType = L.LLVMFunctionType(t.of(i.helper.returns), params, params.length, 0);
         const callee = L.LLVMConstIntToPtr(t.constI64(BigInt(i.helper.id)), L.LLVMPointerType(fnType, 0));
         // A constant where memory is expected is NULL (bpf_csum_diff's absent buffer).
