@@ -348,10 +348,10 @@ export interface SpinLockOp extends InstrBase {
   readonly offset: number;
 }
 
-/** The kernel's open-coded number iterator (kfuncs, resolved by libbpf through BTF as `.ksyms` externs). */
-export type KfuncName = "bpf_iter_num_new" | "bpf_iter_num_next" | "bpf_iter_num_destroy";
+/** A kfunc of compiler/dialect/kfuncs.ts (resolved by libbpf through BTF as a `.ksyms` extern). */
+export type KfuncName = string;
 
-/** A kfunc call: `new(it, start, end)`, `next(it)` (a pointer to the next i32, or null), `destroy(it)`. */
+/** A kfunc call, its arguments as the table's parameters: e.g. the number iterator's `new(it, start, end)`, `next(it)`, `destroy(it)`. */
 export interface KfuncCall extends InstrBase {
   readonly op: "kfunc";
   readonly dst?: Temp;

@@ -11,6 +11,7 @@
  */
 import path from "node:path";
 import type ts from "typescript";
+import type { KfuncSpec, KfuncType } from "../dialect/kfuncs";
 import type { GlobalDecl, MapDecl, ModuleIR, ProgramIR, Subprogram } from "../ir/ir";
 import { type IntType, type ValueType, u64 as u64Type } from "../ir/types";
 import { type FieldType, type Layout, sizeOfField } from "../ir/layout";
@@ -43,7 +44,8 @@ export class DebugInfo {
   private scope: LLVMMetadataRef | undefined;
   private readonly integers = new Map<IntType, LLVMMetadataRef>();
   private readonly structs = new Map<Layout, LLVMMetadataRef>();
-  private iterNum: LLVMMetadataRef | undefined;
+  /** Kernel types of kfunc prototypes, by their table entry's text. */
+  private readonly kernelTypes = new Map<string, LLVMMetadataRef>();
   private readonly sourceFile: ts.SourceFile;
 
   constructor(
@@ -114,23 +116,67 @@ export class DebugInfo {
 
   /**
    * A kfunc's declaration (IsDefinition 0): BTF FUNC with extern linkage in
-   * DATASEC `.ksyms`, its prototype as the kernel declares it, with
-   * `struct bpf_iter_num { __u64 __opaque[1]; }` for the iterator.
+   * DATASEC `.ksyms`, its prototype from the kfunc table as the kernel
+   * declares it (libbpf compares kinds: int with int, struct with struct).
    */
-  externFunction(fn: LLVMValueRef, name: "bpf_iter_num_new" | "bpf_iter_num_next" | "bpf_iter_num_destroy"): void {
+  externFunction(fn: LLVMValueRef, spec: KfuncSpec): void {
     const { L, di } = this;
-    const u64 = this.integerType(u64Type);
-    const opaque = L.LLVMDIBuilderCreateArrayType(di, 64n, 64, u64, [L.LLVMDIBuilderGetOrCreateSubrange(di, 0n, 1n)], 1);
-    const member = L.LLVMDIBuilderCreateMemberType(di, this.cu, "__opaque", 8, this.file, 0, 64n, 64, 0n, DIFlags.Zero, opaque);
-    this.iterNum ??= L.LLVMDIBuilderCreateStructType(di, this.cu, "bpf_iter_num", 12, this.file, 0, 64n, 64, DIFlags.Zero, null, [member], 1, 0, null, "", 0);
-    const itPtr = L.LLVMDIBuilderCreatePointerType(di, this.iterNum, 64, 0, 0, "", 0);
-    const intPtr = L.LLVMDIBuilderCreatePointerType(di, this.intType, 64, 0, 0, "", 0);
-    const types = name === "bpf_iter_num_new" ? [this.intType, itPtr, this.intType, this.intType] : name === "bpf_iter_num_next" ? [intPtr, itPtr] : [null, itPtr];
+    const types = [spec.returns, ...spec.params.map((p) => p.type)].map((t) => (t.kind === "void" ? null : this.kernelType(t)));
     const type = L.LLVMDIBuilderCreateSubroutineType(di, this.file, types, types.length, DIFlags.Prototyped);
+    const name = spec.name;
     const sp = L.LLVMDIBuilderCreateFunction(di, this.file, name, name.length, name, name.length, this.file, 0, type, 0, 0, 0, DIFlags.Prototyped, 1);
     // A declaration's retained nodes stay temporary unless finalized here (finalize() does definitions only).
     L.LLVMDIBuilderFinalizeSubprogram(di, sp);
     L.LLVMSetSubprogram(fn, sp);
+  }
+
+  /**
+   * A kernel type of a kfunc prototype. Structs other than the iterator's are
+   * opaque (no members): libbpf matches them by kind, and the program reaches
+   * their fields through its own layouts.
+   */
+  private kernelType(t: KfuncType): LLVMMetadataRef | null {
+    const { L, di } = this;
+    const key = JSON.stringify(t);
+    const cached = this.kernelTypes.get(key);
+    if (cached) return cached;
+    let out: LLVMMetadataRef | null;
+    switch (t.kind) {
+      case "void":
+        out = null;
+        break;
+      case "bool":
+        out = L.LLVMDIBuilderCreateBasicType(di, "_Bool", 5, 8, DWARFTypeEncoding.boolean, 0);
+        break;
+      case "int":
+        out = t.type.bits === 32 && t.type.signed ? this.intType : this.integerType(t.type);
+        break;
+      case "ptr": {
+        const to = this.kernelType(t.to);
+        out = L.LLVMDIBuilderCreatePointerType(di, to && t.const ? L.LLVMDIBuilderCreateQualifiedType(di, DWTag.const_type, to) : to, 64, 0, 0, "", 0);
+        break;
+      }
+      case "struct": {
+        const members: LLVMMetadataRef[] = [];
+        let size = 0n;
+        if (t.name === "bpf_iter_num") {
+          const u64 = this.integerType(u64Type);
+          const opaque = L.LLVMDIBuilderCreateArrayType(di, 64n, 64, u64, [L.LLVMDIBuilderGetOrCreateSubrange(di, 0n, 1n)], 1);
+          members.push(L.LLVMDIBuilderCreateMemberType(di, this.cu, "__opaque", 8, this.file, 0, 64n, 64, 0n, DIFlags.Zero, opaque));
+          size = 64n;
+        }
+        out = L.LLVMDIBuilderCreateStructType(di, this.cu, t.name, t.name.length, this.file, 0, size, 64, DIFlags.Zero, null, members, members.length, 0, null, "", 0);
+        break;
+      }
+      case "union":
+        out = L.LLVMDIBuilderCreateUnionType(di, this.cu, t.name, t.name.length, this.file, 0, 0n, 64, DIFlags.Zero, [], 0, 0, "", 0);
+        break;
+      case "enum":
+        out = L.LLVMDIBuilderCreateEnumerationType(di, this.cu, t.name, t.name.length, this.file, 0, 32n, 32, [], 0, this.intType);
+        break;
+    }
+    if (out) this.kernelTypes.set(key, out);
+    return out;
   }
 
   /**

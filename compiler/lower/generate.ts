@@ -11,6 +11,7 @@
  */
 import path from "node:path";
 import type ts from "typescript";
+import { type KfuncType, kfunc } from "../dialect/kfuncs";
 import { EnvironmentError, InternalError } from "../diagnostics/diagnostic";
 import { type KfuncName, type Subprogram, type SlotType, type StructLiteral, isLayout, slotSize, type Block, type GlobalDecl, type Instr, type MapDecl, type ModuleIR, type Operand, type Predicate, type ProgramIR, ctxFieldOffsets, reversePostOrder } from "../ir/ir";
 import { type IntType, type ValueType, i64, u64 } from "../ir/types";
@@ -372,15 +373,16 @@ class ProgramLowering {
    */
   private kfunc(name: KfuncName): { fn: LLVMValueRef; type: ReturnType<LLVMC["LLVMFunctionType"]> } {
     const { L, t } = this;
-    const ret = name === "bpf_iter_num_new" ? t.i32 : name === "bpf_iter_num_next" ? t.ptr : L.LLVMVoidTypeInContext(t.context);
-    const params = name === "bpf_iter_num_new" ? [t.ptr, t.i32, t.i32] : [t.ptr];
-    const type = L.LLVMFunctionType(ret, params, params.length, 0);
+    const spec = kfunc(name);
+    const llvmType = (k: KfuncType) => (k.kind === "void" ? L.LLVMVoidTypeInContext(t.context) : k.kind === "int" ? t.of(k.type) : k.kind === "bool" ? t.i8 : k.kind === "enum" ? t.i32 : t.ptr);
+    const params = spec.params.map((p) => llvmType(p.type));
+    const type = L.LLVMFunctionType(llvmType(spec.returns), params, params.length, 0);
     const existing = L.LLVMGetNamedFunction(this.llmod, name);
     if (existing) return { fn: existing, type };
     const fn = L.LLVMAddFunction(this.llmod, name, type);
     L.LLVMSetLinkage(fn, Linkage.External);
     L.LLVMSetSection(fn, ".ksyms");
-    this.debug.externFunction(fn, name);
+    this.debug.externFunction(fn, spec);
     return { fn, type };
   }
 

@@ -63,6 +63,8 @@ export interface BtfType {
   readonly enumerators?: readonly { readonly name: string; readonly value: bigint }[];
   /** DATASEC: its variables (VAR type ids) with their byte offset and size in the section */
   readonly vars?: readonly { readonly type: number; readonly offset: number; readonly size: number }[];
+  /** FUNC_PROTO: its parameters (type 0 for a trailing `...`) */
+  readonly params?: readonly { readonly name: string; readonly type: number }[];
 }
 
 export type Decoded = number | string | boolean | null | Decoded[] | { [name: string]: Decoded };
@@ -159,11 +161,13 @@ export class BtfTypes {
           types.push({ ...base, size: sizeOrType, type: 0, enumerators });
           break;
         }
-        case BTF_KIND.FUNC_PROTO:
+        case BTF_KIND.FUNC_PROTO: {
           need(8 * vlen);
-          o += 8 * vlen;
-          types.push({ ...base, size: 0, type: sizeOrType });
+          const params = [];
+          for (let i = 0; i < vlen; i++, o += 8) params.push({ name: str(u32(o)), type: u32(o + 4) });
+          types.push({ ...base, size: 0, type: sizeOrType, params });
           break;
+        }
         case BTF_KIND.VAR:
         case BTF_KIND.DECL_TAG:
           need(4);

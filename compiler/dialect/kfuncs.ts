@@ -1,0 +1,135 @@
+/**
+ * Kernel functions (kfuncs) an XDP program can use, declared as the kernel
+ * declares them: the code generator emits each one called as an extern
+ * function in `.ksyms` with this prototype in BTF, and libbpf resolves it
+ * against /sys/kernel/btf/vmlinux, refusing a prototype that differs in
+ * kind. A test checks every entry (names, parameter names and C types,
+ * return type) against the running kernel's BTF. One table, one choke
+ * point: the IR builder and the code generator read kfuncs from here only.
+ *
+ * The flags are the kernel's (KF_ACQUIRE, KF_RELEASE, KF_RET_NULL in the
+ * BTF_ID_FLAGS of each kfunc set): they are not in BTF, so they are taken
+ * from the kernel sources (net/netfilter/nf_conntrack_bpf.c,
+ * kernel/bpf/helpers.c, net/core/xdp.c) and enforced at compile time.
+ *
+ * Parameter names matter to the verifier: `__sz` is the byte size of the
+ * memory before it, `__szk` a constant size, `__k` a constant, `__opt` may
+ * be NULL, `__uninit` a dynptr the call initialises, `__ign` ignored.
+ */
+import { InternalError } from "../diagnostics/diagnostic";
+import { type IntType, i32, i64, u16 as u16Type, u32 as u32Type, u64 as u64Type } from "../ir/types";
+
+/** A C type as far as libbpf and the verifier compare them: integers by size and sign, pointers by what they point to. */
+export type KfuncType =
+  | { readonly kind: "void" }
+  | { readonly kind: "int"; readonly type: IntType }
+  | { readonly kind: "bool" }
+  | { readonly kind: "struct" | "union" | "enum"; readonly name: string }
+  | { readonly kind: "ptr"; readonly to: KfuncType; readonly const?: boolean };
+
+export interface KfuncParam {
+  readonly name: string;
+  readonly type: KfuncType;
+}
+
+export interface KfuncSpec {
+  readonly name: string;
+  readonly params: readonly KfuncParam[];
+  readonly returns: KfuncType;
+  /** KF_ACQUIRE: the result is a reference the program must release on every path. */
+  readonly acquires?: boolean;
+  /** KF_RELEASE: the call releases the reference passed as its first parameter. */
+  readonly releases?: boolean;
+  /** KF_RET_NULL: the result may be NULL and must be tested before use. */
+  readonly nullable?: boolean;
+  /** Only in programs loaded bound to a device (BPF_F_XDP_DEV_BOUND_ONLY); the driver supplies the body. */
+  readonly deviceBound?: boolean;
+  /** First kernel with the kfunc usable from XDP, for messages. */
+  readonly since: string;
+}
+
+const void_: KfuncType = { kind: "void" };
+const bool: KfuncType = { kind: "bool" };
+const int: KfuncType = { kind: "int", type: i32 };
+const u16: KfuncType = { kind: "int", type: u16Type };
+const u32: KfuncType = { kind: "int", type: u32Type };
+const u64: KfuncType = { kind: "int", type: u64Type };
+const s64: KfuncType = { kind: "int", type: i64 };
+const struct = (name: string): KfuncType => ({ kind: "struct", name });
+const ptr = (to: KfuncType): KfuncType => ({ kind: "ptr", to });
+const constPtr = (to: KfuncType): KfuncType => ({ kind: "ptr", to, const: true });
+const p = (name: string, type: KfuncType): KfuncParam => ({ name, type });
+
+const xdpMd = ptr(struct("xdp_md"));
+const iter = p("it", ptr(struct("bpf_iter_num")));
+const nfConn = ptr(struct("nf_conn"));
+const nfConnInit = ptr(struct("nf_conn___init"));
+const dynptr = constPtr(struct("bpf_dynptr"));
+/** bpf_xdp_ct_lookup and bpf_xdp_ct_alloc: the tuple and the options each with its size. */
+const ctParams = [p("xdp_ctx", xdpMd), p("bpf_tuple", ptr(struct("bpf_sock_tuple"))), p("tuple__sz", u32), p("opts", ptr(struct("bpf_ct_opts"))), p("opts__sz", u32)];
+const slice = [p("p", dynptr), p("offset", u32), p("buffer__opt", ptr(void_)), p("buffer__szk", u32)];
+
+export const kfuncs: ReadonlyMap<string, KfuncSpec> = new Map(
+  (
+    [
+      // Open-coded number iterator (kernel/bpf/bpf_iter.c): new and destroy in pairs, next NULL at the end.
+      { name: "bpf_iter_num_new", params: [iter, p("start", int), p("end", int)], returns: int, since: "6.4" },
+      { name: "bpf_iter_num_next", params: [iter], returns: ptr(int), nullable: true, since: "6.4" },
+      { name: "bpf_iter_num_destroy", params: [iter], returns: void_, since: "6.4" },
+
+      // Conntrack (net/netfilter/nf_conntrack_bpf.c): lookup and alloc acquire, insert trades an
+      // allocated entry for an inserted one, release ends either.
+      { name: "bpf_xdp_ct_lookup", params: ctParams, returns: nfConn, acquires: true, nullable: true, since: "5.18" },
+      { name: "bpf_xdp_ct_alloc", params: ctParams, returns: nfConnInit, acquires: true, nullable: true, since: "6.1" },
+      { name: "bpf_ct_insert_entry", params: [p("nfct_i", nfConnInit)], returns: nfConn, acquires: true, releases: true, nullable: true, since: "6.1" },
+      { name: "bpf_ct_release", params: [p("nfct", nfConn)], returns: void_, releases: true, since: "5.18" },
+      { name: "bpf_ct_set_timeout", params: [p("nfct", nfConnInit), p("timeout", u32)], returns: void_, since: "6.1" },
+      { name: "bpf_ct_change_timeout", params: [p("nfct", nfConn), p("timeout", u32)], returns: int, since: "6.1" },
+      { name: "bpf_ct_set_status", params: [p("nfct", constPtr(struct("nf_conn___init"))), p("status", u32)], returns: int, since: "6.1" },
+      { name: "bpf_ct_change_status", params: [p("nfct", nfConn), p("status", u32)], returns: int, since: "6.1" },
+      {
+        name: "bpf_ct_set_nat_info",
+        params: [p("nfct", nfConnInit), p("addr", ptr({ kind: "union", name: "nf_inet_addr" })), p("port", int), p("manip", { kind: "enum", name: "nf_nat_manip_type" })],
+        returns: int,
+        since: "6.2",
+      },
+
+      // Dynptrs over the packet (kernel/bpf/helpers.c, net/core/filter.c): a slice is NULL when
+      // out of range, so it must be tested.
+      { name: "bpf_dynptr_from_xdp", params: [p("x", xdpMd), p("flags", u64), p("ptr__uninit", ptr(struct("bpf_dynptr")))], returns: int, since: "6.4" },
+      { name: "bpf_dynptr_slice", params: slice, returns: ptr(void_), nullable: true, since: "6.4" },
+      { name: "bpf_dynptr_slice_rdwr", params: slice, returns: ptr(void_), nullable: true, since: "6.4" },
+      { name: "bpf_dynptr_adjust", params: [p("p", dynptr), p("start", u32), p("end", u32)], returns: int, since: "6.5" },
+      { name: "bpf_dynptr_is_null", params: [p("p", dynptr)], returns: bool, since: "6.5" },
+      { name: "bpf_dynptr_is_rdonly", params: [p("p", dynptr)], returns: bool, since: "6.5" },
+      { name: "bpf_dynptr_size", params: [p("p", dynptr)], returns: u32, since: "6.5" },
+      { name: "bpf_dynptr_clone", params: [p("p", dynptr), p("clone__uninit", ptr(struct("bpf_dynptr")))], returns: int, since: "6.5" },
+
+      // RCU read-side sections (kernel/bpf/helpers.c): lock and unlock in pairs on every path.
+      { name: "bpf_rcu_read_lock", params: [], returns: void_, since: "6.2" },
+      { name: "bpf_rcu_read_unlock", params: [], returns: void_, since: "6.2" },
+
+      // Device-bound RX metadata (net/core/xdp.c): the driver's implementation replaces the call.
+      {
+        name: "bpf_xdp_metadata_rx_hash",
+        params: [p("ctx", constPtr(struct("xdp_md"))), p("hash", ptr(u32)), p("rss_type", ptr({ kind: "enum", name: "xdp_rss_hash_type" }))],
+        returns: int,
+        deviceBound: true,
+        since: "6.3",
+      },
+      { name: "bpf_xdp_metadata_rx_timestamp", params: [p("ctx", constPtr(struct("xdp_md"))), p("timestamp", ptr(u64))], returns: int, deviceBound: true, since: "6.3" },
+      { name: "bpf_xdp_metadata_rx_vlan_tag", params: [p("ctx", constPtr(struct("xdp_md"))), p("vlan_proto", ptr(u16)), p("vlan_tci", ptr(u16))], returns: int, deviceBound: true, since: "6.8" },
+
+      // Generic kfuncs an XDP program can call.
+      { name: "bpf_cast_to_kern_ctx", params: [p("obj", ptr(void_))], returns: ptr(void_), since: "6.2" },
+      { name: "bpf_map_sum_elem_count", params: [p("map", constPtr(struct("bpf_map")))], returns: s64, since: "6.6" },
+    ] satisfies KfuncSpec[]
+  ).map((k) => [k.name, k]),
+);
+
+/** The table's entry; a name not in it is a compiler bug, not the user's. */
+export function kfunc(name: string): KfuncSpec {
+  const k = kfuncs.get(name);
+  if (!k) throw new InternalError(`no kfunc ${name} in the table`);
+  return k;
+}
