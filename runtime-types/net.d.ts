@@ -62,6 +62,22 @@ export interface Ipv6OptHdr {
   hdrlen: u8;
 }
 
+/** IPv6 routing header's fixed part (4 bytes; `struct ipv6_rt_hdr`): the type-specific data follows. */
+export interface Ipv6RtHdr {
+  nexthdr: u8;
+  hdrlen: u8;
+  type: u8;
+  segmentsLeft: u8;
+}
+
+/** IPv6 fragment header (8 bytes, RFC 8200 4.5): `fragOff` holds the offset in 8-byte units above 3 flag bits, M in bit 0. */
+export interface Ipv6FragHdr {
+  nexthdr: u8;
+  reserved: u8;
+  fragOff: be16;
+  identification: be32;
+}
+
 /** UDP header (8 bytes). */
 export interface UdpHdr {
   source: be16;
@@ -85,6 +101,15 @@ export interface TcpHdr {
 
 /** ICMP / ICMPv6 header (the first 8 bytes of echo messages). */
 export interface IcmpHdr {
+  type: u8;
+  code: u8;
+  checksum: be16;
+  id: be16;
+  sequence: be16;
+}
+
+/** ICMPv6 header (`struct icmp6hdr`, 8 bytes with the echo identifier and sequence). */
+export interface Icmp6Hdr {
   type: u8;
   code: u8;
   checksum: be16;
@@ -132,6 +157,8 @@ export declare const IPPROTO_ICMPV6: 58;
 export declare const IPPROTO_DSTOPTS: 60;
 export declare const ICMP_ECHOREPLY: 0;
 export declare const ICMP_ECHO: 8;
+export declare const ICMPV6_ECHO_REQUEST: 128;
+export declare const ICMPV6_ECHO_REPLY: 129;
 export declare const TCP_FIN: 0x01;
 export declare const TCP_SYN: 0x02;
 export declare const TCP_RST: 0x04;

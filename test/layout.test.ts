@@ -20,7 +20,7 @@ import { inCI, which } from "./support/kernel";
 
 const source = `
 import { xdp, XdpAction, type FixedArray, type Packed, type u8, type u16, type u32, type u64, type i16, type be16, type be32 } from "tsxdp";
-import type { EthHdr, VlanHdr, ArpHdr, Ipv4Hdr, Ipv6Hdr, Ipv6OptHdr, UdpHdr, TcpHdr, IcmpHdr, GreHdr, VxlanHdr } from "tsxdp/net";
+import type { EthHdr, VlanHdr, ArpHdr, Ipv4Hdr, Ipv6Hdr, Ipv6OptHdr, Ipv6RtHdr, Ipv6FragHdr, UdpHdr, TcpHdr, IcmpHdr, Icmp6Hdr, GreHdr, VxlanHdr } from "tsxdp/net";
 
 export interface Padded { a: u8; b: u32; c: u16; d: u64; e: u8 }
 export interface Inner { x: u16; y: u8 }
@@ -31,7 +31,7 @@ export interface Mixed { head: Tight; tail: u16; big: be32 }
 export type Alias = Padded;
 
 // Every struct under test, as type references the checker resolves.
-export type Probe = [Inner, Padded, Nested, Bytes, Tight, Mixed, Alias, EthHdr, VlanHdr, ArpHdr, Ipv4Hdr, Ipv6Hdr, Ipv6OptHdr, UdpHdr, TcpHdr, IcmpHdr, GreHdr, VxlanHdr];
+export type Probe = [Inner, Padded, Nested, Bytes, Tight, Mixed, Alias, EthHdr, VlanHdr, ArpHdr, Ipv4Hdr, Ipv6Hdr, Ipv6OptHdr, Ipv6RtHdr, Ipv6FragHdr, UdpHdr, TcpHdr, IcmpHdr, Icmp6Hdr, GreHdr, VxlanHdr];
 
 export const prog = xdp(() => XdpAction.PASS);
 `;
@@ -94,10 +94,12 @@ describe.skipIf(!clang && !inCI)("header struct layouts agree with clang", () =>
       Ipv4Hdr: ["struct iphdr", { tos: "tos", totLen: "tot_len", id: "id", fragOff: "frag_off", ttl: "ttl", protocol: "protocol", check: "check", saddr: "saddr", daddr: "daddr" }],
       Ipv6Hdr: ["struct ipv6hdr", { payloadLen: "payload_len", nexthdr: "nexthdr", hopLimit: "hop_limit", saddr: "saddr", daddr: "daddr" }],
       Ipv6OptHdr: ["struct ipv6_opt_hdr", { nexthdr: "nexthdr", hdrlen: "hdrlen" }],
+      Ipv6RtHdr: ["struct ipv6_rt_hdr", { nexthdr: "nexthdr", hdrlen: "hdrlen", type: "type", segmentsLeft: "segments_left" }],
+      Icmp6Hdr: ["struct icmp6hdr", { type: "icmp6_type", code: "icmp6_code", checksum: "icmp6_cksum", id: "icmp6_identifier", sequence: "icmp6_sequence" }],
       UdpHdr: ["struct udphdr", { source: "source", dest: "dest", len: "len", check: "check" }],
       TcpHdr: ["struct tcphdr", { source: "source", dest: "dest", seq: "seq", ackSeq: "ack_seq", window: "window", check: "check", urgPtr: "urg_ptr" }],
     };
-    const lines = ["#include <linux/types.h>", "#include <linux/if_ether.h>", "#include <linux/ip.h>", "#include <linux/ipv6.h>", "#include <linux/udp.h>", "#include <linux/tcp.h>"];
+    const lines = ["#include <linux/types.h>", "#include <linux/if_ether.h>", "#include <linux/ip.h>", "#include <linux/ipv6.h>", "#include <linux/udp.h>", "#include <linux/tcp.h>", "#include <linux/icmpv6.h>"];
     for (const [name, [cName, fields]] of Object.entries(uapi)) {
       const l = all.get(name)!;
       lines.push(`_Static_assert(sizeof(${cName}) == ${l.size}, "${name} size");`);
@@ -107,17 +109,34 @@ describe.skipIf(!clang && !inCI)("header struct layouts agree with clang", () =>
     expect(all.get("VlanHdr")!.size).toBe(4);
     expect(all.get("ArpHdr")!.size).toBe(28);
     expect(all.get("IcmpHdr")!.size).toBe(8);
+    // The fragment header is not in the UAPI headers: RFC 8200's offsets.
+    const frag = all.get("Ipv6FragHdr")!;
+    expect([frag.size, ...["nexthdr", "reserved", "fragOff", "identification"].map((f) => frag.fields.get(f)!.offset)]).toEqual([8, 0, 1, 2, 4]);
   });
 });
 
-function compileC(text: string): void {
+describe.skipIf(!clang && !inCI)("tsxdp/net constants", () => {
+  test("equal the kernel's UAPI macros of the same name (TCP flag bits excepted: the UAPI has none)", () => {
+    const dts = fs.readFileSync(path.resolve("runtime-types/net.d.ts"), "utf8");
+    const consts = [...dts.matchAll(/^export declare const (\w+): (0x[0-9a-f]+|\d+);$/gm)].map((m) => [m[1]!, m[2]!] as const);
+    const checked = consts.filter(([name]) => !name.startsWith("TCP_"));
+    expect(checked.length).toBeGreaterThanOrEqual(20);
+    const js = fs.readFileSync(path.resolve("runtime-types/net.js"), "utf8");
+    for (const [name, value] of consts) expect(js, `net.js exports ${name}`).toMatch(new RegExp(`\\b${name} = ${value}\\b`));
+    const headers = ["linux/types.h", "linux/if_ether.h", "linux/in.h", "linux/in6.h", "linux/icmp.h", "linux/icmpv6.h"];
+    compileC([...headers.map((h) => `#include <${h}>`), ...checked.map(([name, value]) => `_Static_assert(${name} == ${value}, "${name}");`)].join("\n"), "host");
+  });
+});
+
+/** `host`: some UAPI headers (linux/if.h, under linux/icmp.h) include libc's, which exist for the host target only. */
+function compileC(text: string, target: "bpf" | "host" = "bpf"): void {
   if (!clang) throw new Error("clang-14 is missing: .ci/run installs it");
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tsxdp-layout-"));
   try {
     const file = path.join(dir, "layout.c");
     fs.writeFileSync(file, text + "\n");
     const include = `/usr/include/${process.arch === "x64" ? "x86_64" : "aarch64"}-linux-gnu`;
-    execFileSync(clang, ["-target", "bpf", "-fsyntax-only", ...(fs.existsSync(include) ? ["-I", include] : []), file], { encoding: "utf8", stdio: "pipe" });
+    execFileSync(clang, [...(target === "bpf" ? ["-target", "bpf"] : []), "-fsyntax-only", ...(fs.existsSync(include) ? ["-I", include] : []), file], { encoding: "utf8", stdio: "pipe" });
   } catch (e) {
     throw new Error(`clang disagrees with a layout:\n${(e as { stderr?: string }).stderr ?? e}\n${text}`);
   } finally {
