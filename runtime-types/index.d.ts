@@ -767,9 +767,9 @@ export declare function bpf_sk_release(sk: BpfSock | BpfSockCommon): i64;
 /**
  * Whether the ACK in `iph`/`th` carries a valid SYN cookie of listener `sk`
  * (`bpf_tcp_check_syncookie`, kernel 5.2): 0 if so, a negative errno if not
- * (-EACCES: a wrong cookie; -ENOENT: no cookie sent recently, or not an
- * ACK). `iph` is an `IpHdr` or `Ipv6Hdr`, `th` a `TcpHdr` (in the packet,
- * or copies on the stack).
+ * (-ENOENT: a wrong cookie, no cookie sent recently, or not an ACK).
+ * `iph` is an `Ipv4Hdr` or `Ipv6Hdr`, `th` a `TcpHdr` (in the packet, or
+ * copies on the stack).
  */
 export declare function bpf_tcp_check_syncookie(sk: BpfSock | BpfSockCommon, iph: object, th: object): i64;
 /**
