@@ -618,6 +618,14 @@ export declare function bpf_jiffies64(): u64;
 export declare function bpf_csum_diff(from: object | null, to: object | null, seed: u32): i64;
 /** Copies `buf`'s size in bytes from the packet at `offset` (fragments included) into `buf` (`bpf_xdp_load_bytes`, kernel 5.18). 0 or a negative errno. */
 export declare function bpf_xdp_load_bytes(ctx: XdpContext, offset: u32, buf: object): i64;
+/**
+ * Compares the bytes of `buf` (a local struct, FixedArray or Cell: its whole
+ * size) with `text`, a string literal written in place, as C's strncmp does
+ * (`bpf_strncmp`, kernel 5.17): 0 when equal up to the end of `buf` or of
+ * `text`, otherwise negative or positive as the first differing byte is
+ * smaller or larger. `text` becomes a constant in `.rodata`, as the helper requires.
+ */
+export declare function bpf_strncmp(buf: object, text: string): i64;
 /** Copies `buf` into the packet at `offset` (fragments included; `bpf_xdp_store_bytes`, kernel 5.18). Packet pointers stay valid. 0 or a negative errno. */
 export declare function bpf_xdp_store_bytes(ctx: XdpContext, offset: u32, buf: object): i64;
 /**

@@ -41,6 +41,8 @@ function checkNode(node: ts.Node, intrinsics: Intrinsics, d: DiagnosticBag): "sk
       if (isLicenseArgument(node, intrinsics)) return;
       // A trace message: the template's text becomes the format, its values the arguments.
       if (isPrintkArgument(node, intrinsics) && node.kind !== ts.SyntaxKind.TaggedTemplateExpression) return;
+      // bpf_strncmp's second string: a constant in .rodata.
+      if (isStrncmpText(node, intrinsics) && node.kind !== ts.SyntaxKind.TemplateExpression && node.kind !== ts.SyntaxKind.TaggedTemplateExpression) return;
       d.report(Codes.unsupportedString, node, "strings have no representation in an XDP program", {
         hints: ["compare bytes or integers read from the packet instead"],
       });
@@ -247,6 +249,11 @@ function isTopLevelConst(node: ts.Node): boolean {
 function isPrintkArgument(node: ts.Node, intrinsics: Intrinsics): boolean {
   const call = node.parent;
   return ts.isCallExpression(call) && call.arguments[0] === node && intrinsics.resolve(call.expression)?.kind === "printk";
+}
+
+function isStrncmpText(node: ts.Node, intrinsics: Intrinsics): boolean {
+  const call = ts.isParenthesizedExpression(node.parent) ? node.parent.parent : node.parent;
+  return ts.isCallExpression(call) && call.arguments[1] === (node.parent === call ? node : node.parent) && intrinsics.resolve(call.expression)?.kind === "strncmp";
 }
 
 function isLicenseArgument(node: ts.Node, intrinsics: Intrinsics): boolean {

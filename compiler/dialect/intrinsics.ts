@@ -21,6 +21,7 @@ export type Intrinsic =
   | { readonly kind: "config" }
   | { readonly kind: "tailCall" }
   | { readonly kind: "spinLock"; readonly unlock: boolean }
+  | { readonly kind: "strncmp" }
   | { readonly kind: "constant"; readonly value: bigint }
   | { readonly kind: "action"; readonly name: string; readonly value: bigint }
   | { readonly kind: "helper"; readonly helper: HelperSpec };
@@ -179,6 +180,7 @@ export class Intrinsics {
     if (sym.name === "config") return { kind: "config" };
     if (sym.name === "tailCall") return { kind: "tailCall" };
     if (sym.name === "bpf_spin_lock" || sym.name === "bpf_spin_unlock") return { kind: "spinLock", unlock: sym.name === "bpf_spin_unlock" };
+    if (sym.name === "bpf_strncmp") return { kind: "strncmp" };
     const helper = helpers.get(sym.name);
     if (helper) return { kind: "helper", helper };
     return undefined;

@@ -34,6 +34,7 @@ import { valueMapMethod, valueMaps } from "./queue-maps";
 import { tailCall } from "./tail-call";
 import { forEachCall } from "./for-each";
 import { spinLockCall } from "./locks";
+import { strncmpCall } from "./strings";
 import { type IntType, type ValueType, bool, byteSwap, int, mapValuePtr, metaPtr, packetEnd, packetPtr, typeName, u16, u32, u64, i64, isInt } from "./types";
 
 /**
@@ -252,6 +253,8 @@ function call(fb: FunctionBuilder, e: ts.CallExpression): Value {
       return tailCall(fb, e);
     case "spinLock":
       return spinLockCall(fb, intrinsic.unlock, e);
+    case "strncmp":
+      return strncmpCall(fb, e);
     case "constant":
       throw fb.fail(Codes.unsupportedCall, callee, "a constant is not a function");
     case "sizeof": {

@@ -340,6 +340,15 @@ export interface ForEachMap extends InstrBase {
   readonly state?: Temp;
 }
 
+/** bpf_strncmp (182): `s1` (stack memory, `size` bytes) against `text`, a NUL-terminated constant in .rodata. */
+export interface StrNCmp extends InstrBase {
+  readonly op: "strncmp";
+  readonly dst: Temp;
+  readonly s1: Operand;
+  readonly size: number;
+  readonly text: string;
+}
+
 /** bpf_spin_lock (93) or bpf_spin_unlock (94) of the `struct bpf_spin_lock` at `ptr + offset` in a map value. */
 export interface SpinLockOp extends InstrBase {
   readonly op: "spin_lock";
@@ -365,7 +374,7 @@ export interface CtxPointer extends InstrBase {
   readonly dst: Temp;
 }
 
-export type Instr = CtxLoad | Binary | Compare | Cast | ByteSwap | PointerAdd | MemoryLoad | MemoryStore | HelperCall | LocalGet | LocalSet | CtxPointer | Printk | MapLookup | MapUpdate | MapRedirect | MapValueOp | TailCall | RingBufOutput | RingBufReserve | RingBufRelease | Atomic | GlobalLoad | GlobalStore | StackAlloc | Param | SubprogramCall | BpfLoop | ForEachMap | SpinLockOp | KfuncCall;
+export type Instr = CtxLoad | Binary | Compare | Cast | ByteSwap | PointerAdd | MemoryLoad | MemoryStore | HelperCall | LocalGet | LocalSet | CtxPointer | Printk | MapLookup | MapUpdate | MapRedirect | MapValueOp | TailCall | RingBufOutput | RingBufReserve | RingBufRelease | Atomic | GlobalLoad | GlobalStore | StackAlloc | Param | SubprogramCall | BpfLoop | ForEachMap | SpinLockOp | StrNCmp | KfuncCall;
 
 export interface Jump extends InstrBase {
   readonly op: "br";

@@ -442,6 +442,20 @@ class ProgramLowering {
         const args = [this.operand(i.count), callback, state, t.constI64(0n)];
         return this.define(i.dst.id, L.LLVMBuildCall2(b, fnType, helper(L, t, 181, fnType), args, 4, ""));
       }
+      case "strncmp": {
+        // bpf_strncmp (182): long (const char *s1, u32 s1_sz, const char *s2); s2 must be in a
+        // frozen read-only map (ARG_PTR_TO_CONST_STR): a constant in .rodata, as printk's format.
+        const bytes = Buffer.from(i.text + "\0", "utf8");
+        const s2 = L.LLVMAddGlobal(this.llmod, L.LLVMArrayType(t.i8, bytes.length), `__tsxdp_str_${this.program.name}_${this.formats++}`);
+        L.LLVMSetInitializer(s2, L.LLVMConstStringInContext(t.context, i.text, bytes.length - 1, 0));
+        L.LLVMSetGlobalConstant(s2, 1);
+        L.LLVMSetLinkage(s2, Linkage.Private);
+        L.LLVMSetSection(s2, ".rodata");
+        L.LLVMSetAlignment(s2, 1);
+        const fnType = L.LLVMFunctionType(t.i64, [t.ptr, t.i32, t.ptr], 3, 0);
+        const args = [this.operand(i.s1), L.LLVMConstInt(t.i32, BigInt(i.size), 0), L.LLVMBuildBitCast(b, s2, t.ptr, "")];
+        return this.define(i.dst.id, L.LLVMBuildCall2(b, fnType, helper(L, t, 182, fnType), args, 3, ""));
+      }
       case "spin_lock": {
         // bpf_spin_lock (93) / bpf_spin_unlock (94): long (struct bpf_spin_lock *lock).
         const fnType = L.LLVMFunctionType(t.i64, [t.ptr], 1, 0);
