@@ -88,6 +88,9 @@ function clamped(frame: Uint8Array, at: number): Uint8Array {
   return P.fixTcpChecksum(f);
 }
 
+/** A TCP segment (a SYN unless `flags` say otherwise) from `src` over IPv4, with these IPv4 options. */
+const tcpFrom = (src: number[], flags = 0x02, options: number[] = []) => P.ethernet({ proto: P.ETH_P_IP }, P.ipv4({ protocol: P.IPPROTO_TCP, src, options }, P.tcp(40000, 80, flags)));
+
 const ipv6Frame = P.ethernet({ proto: P.ETH_P_IPV6 }, new Uint8Array(48));
 const arpFrame = P.ethernet({ proto: P.ETH_P_ARP }, new Uint8Array(28));
 
@@ -261,6 +264,19 @@ const examples: Record<string, Record<string, Case[]>> = {
     source_prefix_blocklist: [
       { what: "IPv4 from 10.0.0.1, no prefix blocked", packet: ipv4Udp(53), action: "PASS" },
       { what: "IPv6", packet: ipv6Frame, action: "PASS" },
+    ],
+  },
+  // SYN_LIMIT is 16 per source per window (1 s, longer than these runs).
+  syn_flood_guard: {
+    syn_flood_guard: [
+      ...Array.from({ length: 16 }, (_, i) => ({ what: `SYN ${i + 1} from 198.51.100.7 passes`, packet: tcpFrom([198, 51, 100, 7]), action: "PASS" })),
+      { what: "SYN 17 from 198.51.100.7 is dropped", packet: tcpFrom([198, 51, 100, 7]), action: "DROP" },
+      { what: "SYN 18 from 198.51.100.7, behind IPv4 options, is dropped", packet: tcpFrom([198, 51, 100, 7], 0x02, [1, 1, 1, 0]), action: "DROP" },
+      { what: "an ACK from 198.51.100.7 passes", packet: tcpFrom([198, 51, 100, 7], 0x10), action: "PASS" },
+      { what: "a SYN-ACK from 198.51.100.7 passes", packet: tcpFrom([198, 51, 100, 7], 0x12), action: "PASS" },
+      { what: "a SYN from 198.51.100.8 passes", packet: tcpFrom([198, 51, 100, 8]), action: "PASS" },
+      { what: "UDP from 198.51.100.7 passes", packet: ipv4Udp(53), action: "PASS" },
+      { what: "IPv6 passes", packet: ipv6Frame, action: "PASS" },
     ],
   },
   // The events are read in test/maps-ringbuf.test.ts.

@@ -524,6 +524,24 @@ function sourceFrames(): Vector[] {
   ];
 }
 
+/**
+ * SYN floods from three sources, over the guard's limit of 16 per window (one
+ * behind IPv4 options), interleaved with their ACKs and SYN-ACKs, a source
+ * that stays under the limit, and a SYN cut before its flags.
+ */
+function synFloodFrames(): Vector[] {
+  const segment = (src: number[], flags: number, options: number[] = []) => ethernet({ proto: ETH_P_IP }, ipv4({ protocol: IPPROTO_TCP, src, options }, tcp(40000, 80, flags)));
+  const v: Vector[] = [];
+  for (let i = 1; i <= 24; i++) {
+    for (const s of [1, 2, 3]) v.push({ label: `syn ${i} from 198.51.100.${s}`, data: segment([198, 51, 100, s], 0x02, s === 3 ? [1, 1, 1, 0] : []) });
+    v.push({ label: `ack ${i} from 198.51.100.1`, data: segment([198, 51, 100, 1], 0x10) });
+    if (i % 3 === 0) v.push({ label: `syn-ack ${i} from 198.51.100.2`, data: segment([198, 51, 100, 2], 0x12) });
+    if (i % 4 === 0) v.push({ label: `syn ${i / 4} from 198.51.100.9`, data: segment([198, 51, 100, 9], 0x02) });
+  }
+  v.push({ label: "syn from 198.51.100.1 cut before its flags", data: truncate(segment([198, 51, 100, 1], 0x02), 14 + 20 + 13) });
+  return v;
+}
+
 /** An LPM trie key: the prefix length (host order) and an IPv4 address. */
 function lpmKey(addr: number[], prefixlen: number): Uint8Array {
   return Uint8Array.from([...u32le(prefixlen), ...addr]);
@@ -644,6 +662,11 @@ const PLANS: ExamplePlan[] = [
   },
   // The events themselves are compared in test/maps-ringbuf.test.ts; here the verdicts and bytes.
   { example: "event_stream", programs: [{ name: "event_stream", section: "xdp", runs: plain([...COMMON, ...sourceFrames()]), verdicts: ["PASS", "DROP"] }] },
+  // Each source's window (1 s) outlasts the runs: the counts, not the clock, decide.
+  {
+    example: "syn_flood_guard",
+    programs: [{ name: "syn_flood_guard", section: "xdp", runs: plain([...COMMON, ...synFloodFrames()]), verdicts: ["PASS", "DROP"] }],
+  },
   // Every verdict is PASS: what is compared is the rewritten MSS and checksum.
   { example: "tcp_mss_clamp", programs: [{ name: "tcp_mss_clamp", section: "xdp", runs: plain([...COMMON, ...mssFrames()]), verdicts: ["PASS"] }] },
 ];
