@@ -549,6 +549,38 @@ export declare class XskMap extends RedirectMap {
   lookup(key: u32): ReadonlyValueRef<u32> | null;
 }
 
+/** The maps a map of maps can hold: maps with keys and values. */
+export type InnerMap = BpfMap<any, any>;
+
+/** Options of ArrayOfMaps and HashOfMaps: `inner` gives the inner maps' own options. */
+export interface MapOfMapsOptions extends MapOptions {
+  /**
+   * The inner maps' `maxEntries` and `flags` (their class and types are the
+   * type argument): the template every map put in a slot must match.
+   */
+  readonly inner: MapOptions;
+}
+
+/**
+ * BPF_MAP_TYPE_ARRAY_OF_MAPS: index → a map of type `Inner`, e.g.
+ * `new ArrayOfMaps<ArrayMap<u64>>({ maxEntries: 8, inner: { maxEntries: 4 } })`.
+ * Userspace puts maps in the slots (`LoadedMap.setInner`); a program looks
+ * one up and uses it as a map.
+ */
+export declare class ArrayOfMaps<Inner extends InnerMap> {
+  constructor(options: MapOfMapsOptions);
+  /** The inner map at `key`, or `null` when the slot is empty: test it before use. */
+  lookup(key: u32): Inner | null;
+  private readonly arrayOfMapsBrand: true;
+}
+/** BPF_MAP_TYPE_HASH_OF_MAPS: key → a map of type `Inner`. `new HashOfMaps<u32, HashMap<u32, u64>>({ … })` */
+export declare class HashOfMaps<K, Inner extends InnerMap> {
+  constructor(options: MapOfMapsOptions);
+  /** The inner map for `key`, or `null`: test it before use. */
+  lookup(key: K): Inner | null;
+  private readonly hashOfMapsBrand: true;
+}
+
 /** Adds `delta` to a map value atomically (a BPF atomic add): safe when several CPUs update it. */
 export declare function atomicAdd<V extends u32 | u64>(ref: ValueRef<V>, delta: V): void;
 /** Clears bits of a map value atomically (BPF ISA v3). */

@@ -314,7 +314,12 @@ export function checkPacketBounds(program: ProgramIR, outer: DiagnosticBag, entr
         }
         case "map_lookup":
         case "ringbuf_reserve":
+          if (instr.op === "map_lookup" && instr.via) checkInnerMap(instr, valueOf(instr.via), state, diagnostics);
           values.set(instr.dst.id, { kind: "mapval", id: instr.dst.id });
+          break;
+        case "map_update":
+        case "map_delete":
+          if (instr.via) checkInnerMap(instr, valueOf(instr.via), state, diagnostics);
           break;
         case "global_load":
           values.set(instr.dst.id, { kind: "scalar", max: instr.global.type.signed ? undefined : limit(instr.global.type.bits) });
@@ -710,6 +715,14 @@ function checkMapValue(access: { node: ts.Node; op: string }, ptr: Abstract, sta
   if (state.nonNull.has(ptr.id)) return;
   d.report(Codes.mapValueNull, access.node, "this map value may be null here: a lookup finds nothing for a missing key", {
     hints: ["test the lookup first: `const v = m.lookup(k); if (!v) return XdpAction.PASS;`"],
+  });
+}
+
+/** An inner map from a map of maps' lookup, passed to a map helper: the verifier wants it tested first. */
+function checkInnerMap(access: { node: ts.Node }, map: Abstract, state: State, d: DiagnosticBag): void {
+  if (map.kind === "mapval" && state.nonNull.has(map.id)) return;
+  d.report(Codes.mapValueNull, access.node, "this inner map may be null here: a map of maps' slot can be empty", {
+    hints: ["test the lookup first: `const m = outer.lookup(k); if (!m) return XdpAction.PASS;`"],
   });
 }
 

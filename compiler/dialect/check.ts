@@ -238,6 +238,9 @@ function isStructLiteral(node: ts.Node): boolean {
 
 function isMapOptions(node: ts.Node, intrinsics: Intrinsics): boolean {
   const call = node.parent;
+  // A map of maps' `inner: { … }`: the inner maps' options.
+  const prop = node.parent;
+  if (ts.isPropertyAssignment(prop) && prop.initializer === node && prop.name.getText() === "inner") return isMapOptions(prop.parent, intrinsics);
   return ts.isNewExpression(call) && call.arguments?.[0] === node && intrinsics.mapClass(call.expression) !== undefined;
 }
 

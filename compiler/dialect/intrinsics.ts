@@ -62,6 +62,8 @@ export const mapClasses: ReadonlyMap<string, number> = new Map([
   ["CpuMap", 16],
   ["XskMap", 17],
   ["DevMapHash", 25],
+  ["ArrayOfMaps", 12],
+  ["HashOfMaps", 13],
 ]);
 
 /**

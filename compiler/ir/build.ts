@@ -154,6 +154,9 @@ const entryWithProgram: ReadonlyMap<string, Layout> = new Map([
   ["CpuMap", programEntry("bpf_cpumap_val", "qsize")],
 ]);
 
+/** What a map of maps may hold, and the program can use through `lookup`, `update` and `delete`. */
+const innerKeyValueMaps = new Set(["HashMap", "ArrayMap", "PerCpuHash", "PerCpuArray", "LruHash", "LruPerCpuHash", "LpmTrie"]);
+
 /** Maps with values but no keys (key_size 0): the one type argument is the value's, or the ring's records'. */
 const valueOnlyMaps = new Set(["RingBuf", "Queue", "Stack", "BloomFilter"]);
 
@@ -175,7 +178,6 @@ function lpmKeyProblem(key: SlotType): string | undefined {
 function declareMap(scope: ModuleScope, fb: FunctionBuilder, decl: ts.VariableDeclaration, init: ts.NewExpression, names: Set<string>): MapDecl | undefined {
   const d = scope.diagnostics;
   const className = scope.intrinsics.mapClass(init.expression)!;
-  const type = mapClasses.get(className)!;
   if (!ts.isIdentifier(decl.name) || !validName.test(decl.name.text)) {
     d.report(Codes.programName, decl.name, "a map needs a plain name: letters, digits and _");
     return undefined;
@@ -186,12 +188,63 @@ function declareMap(scope: ModuleScope, fb: FunctionBuilder, decl: ts.VariableDe
     return undefined;
   }
   names.add(name);
+  const map = mapDefinition(scope, fb, name, className, init.typeArguments ?? [], init.expression, init.arguments?.[0], init, decl);
+  const sym = fb.symbolOf(decl.name);
+  if (map && sym) scope.maps.set(sym, map);
+  return map;
+}
+
+/** Maps whose values are maps (BPF_MAP_TYPE_ARRAY_OF_MAPS, HASH_OF_MAPS): the last type argument is the inner map's class. */
+const mapsOfMaps = new Set(["ArrayOfMaps", "HashOfMaps"]);
+
+/**
+ * A map's definition from its class, type arguments and options: a declared
+ * map's, or a map of maps' inner template (`ArrayMap<u64>` with `inner: { … }`).
+ */
+function mapDefinition(
+  scope: ModuleScope,
+  fb: FunctionBuilder,
+  name: string,
+  className: string,
+  typeArgs: readonly ts.TypeNode[],
+  classNode: ts.Node,
+  options: ts.Expression | undefined,
+  at: ts.Node,
+  decl: ts.VariableDeclaration,
+): MapDecl | undefined {
+  const d = scope.diagnostics;
+  const type = mapClasses.get(className)!;
   // Arrays take the value type only; a ring buffer, the type of its records.
   const isArray = className === "ArrayMap" || className === "PerCpuArray" || valueOnlyMaps.has(className);
-  const typeArgs = init.typeArguments ?? [];
   let key: SlotType | undefined = u32;
   let value: SlotType | undefined = u32;
-  if (redirectMaps.has(className) || className === "ProgArray") {
+  let innerClass: { name: string; node: ts.TypeReferenceNode } | undefined;
+  if (mapsOfMaps.has(className)) {
+    // The kernel stores an inner map's fd (from userspace) or id (read back): a u32.
+    const expected = className === "ArrayOfMaps" ? 1 : 2;
+    const innerNode = typeArgs[expected - 1];
+    const innerName = innerNode && ts.isTypeReferenceNode(innerNode) ? scope.intrinsics.mapClass(innerNode.typeName as ts.Expression) : undefined;
+    if (typeArgs.length !== expected || !innerName) {
+      d.report(Codes.mapType, typeArgs[expected - 1] ?? classNode, `write the ${expected === 2 ? "key type and the " : ""}inner map's class: \`new ${className}<${expected === 2 ? "u32, " : ""}ArrayMap<u64>>(…)\``);
+      return undefined;
+    }
+    // bpf_map_meta_alloc (kernel/bpf/map_in_map.c) refuses these as inner maps; the program side is key-value maps only.
+    if (!innerKeyValueMaps.has(innerName)) {
+      d.report(Codes.mapType, innerNode!, `a ${className} holds key-value maps (${[...innerKeyValueMaps].join(", ")}), not a ${innerName}`);
+      return undefined;
+    }
+    innerClass = { name: innerName, node: innerNode as ts.TypeReferenceNode };
+    if (expected === 2) {
+      const int = scope.intrinsics.intType(typeArgs[0]!);
+      try {
+        key = int ?? scope.layouts.ofTypeNode(typeArgs[0]!);
+      } catch (err) {
+        if (!(err instanceof LayoutError)) throw err;
+        d.report(Codes.mapType, err.node, `map keys are integer types or header structs: ${err.message}`);
+        return undefined;
+      }
+    }
+  } else if (redirectMaps.has(className) || className === "ProgArray") {
     // Keys and values are fixed by the kernel: a u32 index and a u32 ifindex / queue size / socket fd.
     if (typeArgs.length !== 0) {
       d.report(Codes.mapType, typeArgs[0]!, `a ${className} has u32 keys and values; write \`new ${className}({ maxEntries: 8 })\``);
@@ -199,7 +252,7 @@ function declareMap(scope: ModuleScope, fb: FunctionBuilder, decl: ts.VariableDe
     }
   } else {
     if (typeArgs.length !== (isArray ? 1 : 2)) {
-      d.report(Codes.mapType, init.expression, isArray ? `write the ${className === "RingBuf" ? "record" : "value"} type: \`new ${className}<u64>(…)\`` : `write the key and value types: \`new ${className}<u32, u64>(…)\``);
+      d.report(Codes.mapType, classNode, isArray ? `write the ${className === "RingBuf" ? "record" : "value"} type: \`new ${className}<u64>(…)\`` : `write the key and value types: \`new ${className}<u32, u64>(…)\``);
       return undefined;
     }
     const [keyNode, valueNode] = isArray ? [undefined, typeArgs[0]!] : [typeArgs[0]!, typeArgs[1]!];
@@ -225,21 +278,30 @@ function declareMap(scope: ModuleScope, fb: FunctionBuilder, decl: ts.VariableDe
       return undefined;
     }
   }
-  const options = init.arguments?.[0];
   if (!options || !ts.isObjectLiteralExpression(options)) {
-    d.report(Codes.mapType, init, "pass the map's options: `{ maxEntries: 1024 }`");
+    d.report(Codes.mapType, at, "pass the map's options: `{ maxEntries: 1024 }`");
     return undefined;
   }
   let maxEntries: bigint | undefined;
   let flags = 0n;
   let pinned = false;
   let hashes: number | undefined;
+  let inner: MapDecl | undefined;
   for (const prop of options.properties) {
     if (!ts.isPropertyAssignment(prop) || !ts.isIdentifier(prop.name)) {
       d.report(Codes.mapType, prop, "map options are `maxEntries`, `flags` and `pinned`, written out");
       return undefined;
     }
     const option = prop.name.text;
+    if (option === "inner" && innerClass) {
+      inner = mapDefinition(scope, fb, `${name}.inner`, innerClass.name, innerClass.node.typeArguments ?? [], innerClass.node, prop.initializer, prop, decl);
+      if (!inner) return undefined;
+      if (inner.pinned) {
+        d.report(Codes.mapType, prop.initializer, "an inner map template is not pinned: pin the maps put in its slots");
+        return undefined;
+      }
+      continue;
+    }
     if (option === "pinned" || (option === "programs" && entryWithProgram.has(className))) {
       if (prop.initializer.kind !== ts.SyntaxKind.TrueKeyword && prop.initializer.kind !== ts.SyntaxKind.FalseKeyword) {
         d.report(Codes.mapType, prop.initializer, `\`${option}\` is \`true\` or \`false\``);
@@ -271,12 +333,16 @@ function declareMap(scope: ModuleScope, fb: FunctionBuilder, decl: ts.VariableDe
       return undefined;
     }
     else {
-      d.report(Codes.mapType, prop.name, `unknown map option \`${option}\`; the options are maxEntries, flags${entryWithProgram.has(className) ? ", pinned and programs" : " and pinned"}`);
+      d.report(Codes.mapType, prop.name, `unknown map option \`${option}\`; the options are maxEntries, flags${entryWithProgram.has(className) ? ", pinned and programs" : innerClass ? ", pinned and inner" : " and pinned"}`);
       return undefined;
     }
   }
   if (!maxEntries) {
     d.report(Codes.mapType, options, "a map needs `maxEntries` (1 or more)");
+    return undefined;
+  }
+  if (innerClass && !inner) {
+    d.report(Codes.mapType, options, `a ${className} needs its inner maps' options: \`inner: { maxEntries: 4 }\``);
     return undefined;
   }
   // trie_alloc (kernel/bpf/lpm_trie.c) refuses an LPM trie without BPF_F_NO_PREALLOC.
@@ -288,10 +354,7 @@ function declareMap(scope: ModuleScope, fb: FunctionBuilder, decl: ts.VariableDe
     });
     return undefined;
   }
-  const map: MapDecl = { name, type, className, key, value, maxEntries: Number(maxEntries), flags: Number(flags), pinned, ...(hashes ? { extra: hashes } : {}), node: decl };
-  const sym = fb.symbolOf(decl.name);
-  if (sym) scope.maps.set(sym, map);
-  return map;
+  return { name, type, className, key, value, maxEntries: Number(maxEntries), flags: Number(flags), pinned, ...(hashes ? { extra: hashes } : {}), ...(inner ? { inner } : {}), node: decl };
 }
 
 function declareProgram(scope: ModuleScope, decl: ts.VariableDeclaration, init: ts.CallExpression, isConst: boolean, names: Set<string>): ProgramIR | undefined {

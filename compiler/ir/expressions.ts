@@ -55,7 +55,14 @@ export interface View {
   readonly present?: Temp;
 }
 
-export type Value = Operand | Untyped | { readonly kind: "ctx" } | View | { readonly kind: "map"; readonly map: MapDecl };
+export type Value = Operand | Untyped | { readonly kind: "ctx" } | View | MapValue;
+
+/** A declared map, or an inner map a map of maps' lookup gave (`via`, null until tested; `map` is the template). */
+export interface MapValue {
+  readonly kind: "map";
+  readonly map: MapDecl;
+  readonly via?: Temp;
+}
 
 export interface LowerOptions {
   /** The value is not used (expression statement). */
@@ -214,7 +221,7 @@ function call(fb: FunctionBuilder, e: ts.CallExpression): Value {
   const callee = e.expression;
   if (ts.isPropertyAccessExpression(callee) && ts.isIdentifier(callee.expression)) {
     const b = fb.binding(callee.expression);
-    if (b?.kind === "value" && b.value.kind === "map") return mapMethod(fb, b.value.map, callee.name.text, e);
+    if (b?.kind === "value" && b.value.kind === "map") return mapMethod(fb, b.value.map, callee.name.text, e, b.value.via);
   }
   if (ts.isPropertyAccessExpression(callee) && fb.intrinsics.dialectSymbol(callee.name)) {
     const method = callee.name.text;
@@ -283,9 +290,11 @@ function call(fb: FunctionBuilder, e: ts.CallExpression): Value {
 }
 
 /** `map.lookup(k)`, `map.update(k, v, flags?)`, `map.delete(k)`: the map helpers, keys and values passed on the stack. */
-function mapMethod(fb: FunctionBuilder, map: MapDecl, method: string, e: ts.CallExpression): Value {
+function mapMethod(fb: FunctionBuilder, map: MapDecl, method: string, e: ts.CallExpression, via?: Temp): Value {
   const slotValue = (i: number, t: SlotType): Operand | StructLiteral =>
     isLayout(t) ? structLiteral(fb, e.arguments[i]!, t) : (convertTo(fb, lowerExpression(fb, e.arguments[i]!, t), t, e.arguments[i]!) as Operand);
+  if (map.inner) return innerMapLookup(fb, map, map.inner, method, e, slotValue);
+  if (via && method === "forEach") throw fb.fail(Codes.mapOperation, e.expression, "`forEach` walks a declared map; an inner map has `lookup`, `update` and `delete`");
   if (method === "forEach") return forEachCall(fb, map, e);
   if (map.className === "RingBuf") return ringBufMethod(fb, map, method, e, slotValue);
   if (valueMaps.has(map.className)) return valueMapMethod(fb, map, method, e, slotValue);
@@ -312,7 +321,7 @@ function mapMethod(fb: FunctionBuilder, map: MapDecl, method: string, e: ts.Call
     case "lookup": {
       argument(fb, e, 0);
       const dst = fb.temp(mapValuePtr);
-      fb.emit({ op: "map_lookup", dst, map, key: key(0), node: e });
+      fb.emit({ op: "map_lookup", dst, map, key: key(0), ...(via ? { via } : {}), node: e });
       const v = map.value;
       const layout: Layout = {
         name: `${map.name} value`,
@@ -328,18 +337,35 @@ function mapMethod(fb: FunctionBuilder, map: MapDecl, method: string, e: ts.Call
       const value = slotValue(1, map.value);
       const flags = e.arguments[2] ? (convertTo(fb, lowerExpression(fb, e.arguments[2], u64), u64, e.arguments[2]) as Operand) : constant(0n, u64);
       const dst = fb.temp(i64);
-      fb.emit({ op: "map_update", dst, map, key: key(0), value, flags, node: e });
+      fb.emit({ op: "map_update", dst, map, key: key(0), value, flags, ...(via ? { via } : {}), node: e });
       return dst;
     }
     case "delete": {
       argument(fb, e, 0);
       const dst = fb.temp(i64);
-      fb.emit({ op: "map_delete", dst, map, key: key(0), node: e });
+      fb.emit({ op: "map_delete", dst, map, key: key(0), ...(via ? { via } : {}), node: e });
       return dst;
     }
     default:
       throw fb.fail(Codes.unsupportedCall, e.expression, redirect ? `a ${map.className} has \`redirect\`${redirect.lookup ? " and `lookup`" : ""}` : `maps have \`lookup\`, \`update\` and \`delete\``);
   }
+}
+
+/**
+ * `outer.lookup(k)` on an ArrayOfMaps or HashOfMaps: the inner map or null
+ * (bpf_map_lookup_elem gives the map itself), used as a map once tested.
+ * check_map_func_compatibility lets a program only look up in a map of maps.
+ */
+function innerMapLookup(fb: FunctionBuilder, outer: MapDecl, inner: MapDecl, method: string, e: ts.CallExpression, slotValue: (i: number, t: SlotType) => Operand | StructLiteral): Value {
+  if (method !== "lookup") {
+    throw fb.fail(Codes.mapOperation, e.expression, `the kernel refuses \`${method}\` on a ${outer.className} from a program (check_map_func_compatibility): a program only looks inner maps up`, {
+      hints: ["put maps in its slots from userspace (`LoadedMap.setInner`, or `tsxdp map set`)"],
+    });
+  }
+  argument(fb, e, 0);
+  const dst = fb.temp(mapValuePtr);
+  fb.emit({ op: "map_lookup", dst, map: outer, key: slotValue(0, outer.key), node: e });
+  return { kind: "map", map: inner, via: dst };
 }
 
 /**
@@ -921,6 +947,12 @@ export function lowerCondition(fb: FunctionBuilder, e: ts.Expression, t: Block, 
 /** A value as a boolean: integers test against zero; pointers are refused (always true). */
 function truth(fb: FunctionBuilder, v: Value, node: ts.Node): Operand {
   if (v.kind === "untyped") return boolConst(v.value !== 0n);
+  if (v.kind === "map" && v.via) {
+    // An inner map from a map of maps: null when the slot is empty, tested like a map value.
+    const dst = fb.temp(bool);
+    fb.emit({ op: "cmp", dst, pred: "ne", a: v.via, b: constant(0n, u64), node });
+    return dst;
+  }
   if (v.kind === "map") throw fb.fail(Codes.typeMismatch, node, "a map is always there; look a value up and test that");
   if (v.kind === "view") {
     if (!v.nullable) return boolConst(true);

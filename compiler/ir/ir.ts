@@ -130,6 +130,8 @@ export interface MapDecl {
   readonly pinned: boolean;
   /** map_extra: a bloom filter's number of hash functions */
   readonly extra?: number;
+  /** A map of maps' inner map template (libbpf's `values` member); never emitted as a map itself. */
+  readonly inner?: MapDecl;
   readonly node: ts.Node;
 }
 
@@ -186,6 +188,8 @@ export interface MapLookup extends InstrBase {
   readonly dst: Temp;
   readonly map: MapDecl;
   readonly key: Operand | StructLiteral;
+  /** An inner map looked up in a map of maps (then `map` is its template): the helper's map argument. */
+  readonly via?: Temp;
 }
 
 /** bpf_map_update_elem / bpf_map_delete_elem: 0 or a negative errno. */
@@ -196,6 +200,8 @@ export interface MapUpdate extends InstrBase {
   readonly key: Operand | StructLiteral;
   readonly value?: Operand | StructLiteral;
   readonly flags?: Operand;
+  /** An inner map looked up in a map of maps, as in MapLookup. */
+  readonly via?: Temp;
 }
 
 /** bpf_redirect_map (51): XDP_REDIRECT, or the fallback action in the low bits of `flags` when the key has no entry. */

@@ -82,6 +82,14 @@ export interface LoadedMap {
   updateEntry(key: number, entry: RedirectEntry, flags?: MapUpdateFlag): void;
   /** The entry at `key` of a DEVMAP, DEVMAP_HASH or CPUMAP, with its program's id (0 for none), or undefined. */
   lookupEntry(key: number): RedirectEntryValue | undefined;
+  /**
+   * ARRAY_OF_MAPS and HASH_OF_MAPS: puts `inner` (a LoadedMap, or a map fd)
+   * in slot `key`, which must match the inner template (class, key and value
+   * sizes, flags); null empties the slot.
+   */
+  setInner(key: Uint8Array, inner: LoadedMap | number | null): void;
+  /** The id of the map in slot `key` of a map of maps (what the kernel returns), or undefined when the slot is empty. */
+  innerId(key: Uint8Array): number | undefined;
 }
 
 /** What a map needs from the object that owns it (loader.ts `Loaded`). */
@@ -117,6 +125,8 @@ const BPF_MAP_TYPE_QUEUE = 22;
 const BPF_MAP_TYPE_PROG_ARRAY = 3;
 const BPF_MAP_TYPE_STACK = 23;
 const BPF_MAP_TYPE_BLOOM_FILTER = 30;
+const MAPS_OF_MAPS = new Set([12, 13]); // BPF_MAP_TYPE_ARRAY_OF_MAPS, BPF_MAP_TYPE_HASH_OF_MAPS
+const EBADF = 9;
 
 const UPDATE_FLAGS: Record<MapUpdateFlag, number> = { any: 0, noexist: 1, exist: 2 };
 
@@ -439,6 +449,35 @@ class BpfMap implements LoadedMap {
     const rc = this.owner.capture(() => libbpf().bpf_map__update_elem(this.ptr, key, 4, u32Key(prog.fd), 4, 0));
     // prog_fd_array_get_ptr refuses a program of another type or frags setting than the array's first (bpf_prog_map_compatible).
     if (rc < 0) throw new BpfError(operation, -rc, -rc === EINVAL ? `'${prog.name}' (${prog.section}) cannot share this array with its other programs: tail calls stay within one program type and one frags setting` : -rc === E2BIG ? `index ${index} is out of range: max_entries is ${this.maxEntries}` : undefined);
+  }
+
+  setInner(key: Uint8Array, inner: LoadedMap | number | null): void {
+    const operation = `setting a slot of map '${this.name}'`;
+    this.live(operation);
+    if (!MAPS_OF_MAPS.has(this.type)) throw new BpfError(operation, EINVAL, `setInner() is for ARRAY_OF_MAPS and HASH_OF_MAPS maps; '${this.name}' is a ${mapTypeName(this.type)}`);
+    this.checkKey(operation, key);
+    if (inner === null) {
+      // An array of maps' slot is emptied by a delete too (fd_array_map_delete_elem).
+      this.delete(key);
+      return;
+    }
+    const fd = typeof inner === "number" ? inner : inner.fd;
+    if (!Number.isInteger(fd) || fd < 0) throw new BpfError(operation, EBADF, typeof inner === "number" ? `${inner} is not a map fd` : `map '${inner.name}' has no fd (its object is closed?)`);
+    const rc = this.owner.capture(() => libbpf().bpf_map__update_elem(this.ptr, key, key.length, u32Key(fd), 4, 0));
+    if (rc < 0) {
+      const name = typeof inner === "number" ? `fd ${fd}` : `'${inner.name}'`;
+      // bpf_map_meta_equal (kernel/bpf/map_in_map.c): the template's type, sizes and flags; an array's max_entries too.
+      throw new BpfError(operation, -rc, -rc === EINVAL ? `${name} does not match the inner map template of '${this.name}' (its type, key and value sizes and flags, and an array's max_entries)` : -rc === EBADF ? `${name} is not a map` : this.hint("update", -rc, key));
+    }
+  }
+
+  innerId(key: Uint8Array): number | undefined {
+    const operation = `lookup in map '${this.name}'`;
+    this.live(operation);
+    if (!MAPS_OF_MAPS.has(this.type)) throw new BpfError(operation, EINVAL, `innerId() is for ARRAY_OF_MAPS and HASH_OF_MAPS maps; '${this.name}' is a ${mapTypeName(this.type)}`);
+    this.checkKey(operation, key);
+    const id = this.lookupRaw(operation, key, 4);
+    return id === undefined ? undefined : new DataView(id.buffer, id.byteOffset, 4).getUint32(0, true);
   }
 
   pin(path: string): void {

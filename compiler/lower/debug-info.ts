@@ -214,20 +214,38 @@ export class DebugInfo {
    */
   btfDefinition(global: LLVMValueRef, name: string, node: ts.Node, attributes: readonly MapAttribute[]): void {
     const { L, di } = this;
+    const line = this.lineOf(node);
+    const struct = this.definitionStruct(attributes, line);
+    const expr = L.LLVMDIBuilderCreateExpression(di, null, 0);
+    const gve = L.LLVMDIBuilderCreateGlobalVariableExpression(di, this.cu, name, name.length, name, name.length, this.file, line, struct, 0, expr, null, 64);
+    L.LLVMGlobalSetMetadata(global, L.LLVMGetMDKindIDInContext(this.context, "dbg", 3), gve);
+  }
+
+  /**
+   * The struct of a definition's attributes. A map of maps' `values` is
+   * `struct inner *values[]` (`__array(values, struct inner)`): a zero-length
+   * array of pointers to the inner map's own definition struct, taking no bytes.
+   */
+  private definitionStruct(attributes: readonly MapAttribute[], line: number): LLVMMetadataRef {
+    const { L, di } = this;
     const int = this.intType;
-    const members = attributes.map((a, i) => {
+    let size = 0;
+    const members = attributes.map((a) => {
+      if ("inner" in a) {
+        const ptr = L.LLVMDIBuilderCreatePointerType(di, this.definitionStruct(a.inner, line), 64, 0, 0, "", 0);
+        const array = L.LLVMDIBuilderCreateArrayType(di, 0n, 64, ptr, [L.LLVMDIBuilderGetOrCreateSubrange(di, 0n, 0n)], 1);
+        return L.LLVMDIBuilderCreateMemberType(di, this.cu, a.name, a.name.length, this.file, 0, 0, 64, size, DIFlags.Zero, array);
+      }
       const pointee =
         "count" in a
           ? L.LLVMDIBuilderCreateArrayType(di, BigInt(a.count) * 32n, 32, int, [L.LLVMDIBuilderGetOrCreateSubrange(di, 0n, BigInt(a.count))], 1)
           : this.slotType(a.type);
       const ptr = L.LLVMDIBuilderCreatePointerType(di, pointee, 64, 0, 0, "", 0);
-      return L.LLVMDIBuilderCreateMemberType(di, this.cu, a.name, a.name.length, this.file, 0, 64, 64, i * 64, DIFlags.Zero, ptr);
+      const member = L.LLVMDIBuilderCreateMemberType(di, this.cu, a.name, a.name.length, this.file, 0, 64, 64, size, DIFlags.Zero, ptr);
+      size += 64;
+      return member;
     });
-    const line = this.lineOf(node);
-    const struct = L.LLVMDIBuilderCreateStructType(di, this.cu, "", 0, this.file, line, members.length * 64, 64, DIFlags.Zero, null, members, members.length, 0, null, "", 0);
-    const expr = L.LLVMDIBuilderCreateExpression(di, null, 0);
-    const gve = L.LLVMDIBuilderCreateGlobalVariableExpression(di, this.cu, name, name.length, name, name.length, this.file, line, struct, 0, expr, null, 64);
-    L.LLVMGlobalSetMetadata(global, L.LLVMGetMDKindIDInContext(this.context, "dbg", 3), gve);
+    return L.LLVMDIBuilderCreateStructType(di, this.cu, "", 0, this.file, line, size, 64, DIFlags.Zero, null, members, members.length, 0, null, "", 0);
   }
 
   /** A module-level variable's BTF VAR, in the DATASEC of its section; settings are `const volatile`. */

@@ -184,7 +184,8 @@ function emitBtfDefinition(
   node: ts.Node,
   attributes: readonly MapAttribute[],
 ): LLVMValueRef {
-  const fields = attributes.map(() => t.ptr);
+  // `values` (a map of maps' inner template) is a zero-length array: no bytes.
+  const fields = attributes.filter((a) => !("inner" in a)).map(() => t.ptr);
   const type = L.LLVMStructTypeInContext(t.context, fields, fields.length, 0);
   const g = L.LLVMAddGlobal(llmod, type, name);
   L.LLVMSetInitializer(g, L.LLVMConstNull(type));
@@ -224,7 +225,10 @@ function emitGlobal(L: LLVMC, llmod: ReturnType<LLVMC["LLVMModuleCreateWithNameI
   return g;
 }
 
-export type MapAttribute = { readonly name: string; readonly count: number } | { readonly name: "key" | "value"; readonly type: SlotType };
+export type MapAttribute =
+  | { readonly name: string; readonly count: number }
+  | { readonly name: "key" | "value"; readonly type: SlotType }
+  | { readonly name: "values"; readonly inner: readonly MapAttribute[] };
 
 const keylessMaps = new Set(["Queue", "Stack", "BloomFilter"]);
 
@@ -234,11 +238,14 @@ function mapAttributes(map: MapDecl): MapAttribute[] {
   // A PROG_ARRAY takes no BTF key or value (map_check_no_btf): sizes only, as C declares it.
   if (map.className === "ProgArray") out.push({ name: "key_size", count: 4 }, { name: "value_size", count: 4 });
   else if (map.className !== "RingBuf" && !keylessMaps.has(map.className)) out.push({ name: "key", type: map.key });
-  if (map.className !== "RingBuf" && map.className !== "ProgArray") out.push({ name: "value", type: map.value });
+  if (map.className !== "RingBuf" && map.className !== "ProgArray" && !map.inner) out.push({ name: "value", type: map.value });
   if (map.extra) out.push({ name: "map_extra", count: map.extra });
   if (map.flags) out.push({ name: "map_flags", count: map.flags });
   // LIBBPF_PIN_BY_NAME
   if (map.pinned) out.push({ name: "pinning", count: 1 });
+  // A map of maps: `__array(values, struct inner)`, a zero-length array of pointers to the inner
+  // definition, last as C's flexible array must be; libbpf sets value_size 4 from it.
+  if (map.inner) out.push({ name: "values", inner: mapAttributes(map.inner) });
   return out;
 }
 
@@ -493,7 +500,8 @@ class ProgramLowering {
       case "map_delete": {
         const slot = this.slots.get(i)!;
         const keyPtr = this.passSlot(slot.key, i.key);
-        const mapPtr = L.LLVMBuildBitCast(b, this.maps.get(i.map)!, t.ptr, "");
+        // An inner map: the pointer a map of maps' lookup returned.
+        const mapPtr = i.via ? this.operand(i.via) : L.LLVMBuildBitCast(b, this.maps.get(i.map)!, t.ptr, "");
         if (i.op === "map_lookup") {
           // bpf_map_lookup_elem (1): void *(map, key)
           const fnType = L.LLVMFunctionType(t.ptr, [t.ptr, t.ptr], 2, 0);
