@@ -6,7 +6,8 @@
  * loopback) in a namespace where a child holds a listening TCP socket and
  * a bound UDP socket: found (with the socket's state, family, protocol and
  * port) for their tuples, not found for other ports, other protocols, and
- * in the test's own namespace; identical frames from both.
+ * in the test's own namespace; identical frames from both. The mistakes the
+ * negative fixtures sock_*.ts make, written in C, are refused by the kernel.
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -19,6 +20,8 @@ import { Intrinsics } from "../compiler/dialect/intrinsics";
 import { parseProgram } from "../compiler/frontend/program";
 import { compile, formatDiagnostics } from "../compiler/index";
 import { type Layout, Layouts } from "../compiler/ir/layout";
+import { LoadError, loadObject } from "../compiler/loader/index";
+import { compileC } from "./support/clang";
 import { inCI, skipKernel, which } from "./support/kernel";
 import * as P from "./support/packets";
 
@@ -197,5 +200,48 @@ describe.skipIf(skipKernel)("socket lookups in a namespace with a listener and a
     expect(send("lookup_skc", P.IPPROTO_TCP, UDP_PORT).action).toBe("DROP");
     // BPF_F_CURRENT_NETNS is the runner's namespace (its loopback), where nothing listens.
     expect(send("lookup", P.IPPROTO_TCP, TCP_PORT, "here").action).toBe("DROP");
+  });
+});
+
+describe.skipIf(skipKernel || (!clang && !inCI))("the kernel refuses in C what tsxdp refuses in the sock_* fixtures", () => {
+  const c = (body: string) =>
+    `#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\nSEC("xdp") int prog(struct xdp_md *ctx) {\n  struct bpf_sock_tuple t;\n  __builtin_memset(&t, 0, sizeof(t));\n${body}\n}\nchar _license[] SEC("license") = "GPL";\n`;
+  const cases: [string, string, string, RegExp][] = [
+    [
+      "sock_leak",
+      "TSX3006",
+      "  struct bpf_sock *sk = bpf_sk_lookup_tcp(ctx, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0);\n  if (!sk) return XDP_PASS;\n  if (sk->state == BPF_TCP_LISTEN) return XDP_DROP;\n  bpf_sk_release(sk);\n  return XDP_PASS;",
+      /Unreleased reference/,
+    ],
+    [
+      "sock_released_read",
+      "TSX3007",
+      "  struct bpf_sock *sk = bpf_skc_lookup_tcp(ctx, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0);\n  if (!sk) return XDP_PASS;\n  bpf_sk_release(sk);\n  return sk->state == 10 ? XDP_DROP : XDP_PASS;",
+      /invalid mem access 'scalar'/,
+    ],
+    [
+      "sock_released_twice",
+      "TSX3007",
+      "  struct bpf_sock *sk = bpf_sk_lookup_udp(ctx, &t, sizeof(t.ipv6), BPF_F_CURRENT_NETNS, 0);\n  if (!sk) return XDP_PASS;\n  bpf_sk_release(sk);\n  bpf_sk_release(sk);\n  return XDP_PASS;",
+      /R1 type=scalar expected=sock_common/,
+    ],
+    [
+      "sock_release_untested",
+      "TSX3002",
+      "  struct bpf_sock *sk = bpf_sk_lookup_tcp(ctx, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0);\n  bpf_sk_release(sk);\n  return XDP_PASS;",
+      /R1 type=sock_or_null/,
+    ],
+  ];
+  test.each(cases)("%s: %s here, refused by the kernel in C", (fixture, code, body, refusal) => {
+    const r = compile({ file: `test/fixtures/negative/${fixture}.ts` });
+    expect(r.diagnostics.map((d) => d.code)).toEqual([code]);
+    let error: unknown;
+    try {
+      loadObject(compileC(c(body))).close();
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(LoadError);
+    expect(String((error as LoadError).message) + JSON.stringify(error)).toMatch(refusal);
   });
 });
