@@ -835,3 +835,68 @@ export declare const BPF_TCP_LAST_ACK: 9;
 export declare const BPF_TCP_LISTEN: 10;
 export declare const BPF_TCP_CLOSING: 11;
 export declare const BPF_TCP_NEW_SYN_RECV: 12;
+
+// ------------------------------------------------------------ conntrack (kfuncs)
+
+/**
+ * `struct bpf_ct_opts` (net/netfilter/nf_conntrack_bpf.c, 16 bytes): set
+ * `netns_id` (`BPF_F_CURRENT_NETNS` or a namespace id) and `l4proto`
+ * (`IPPROTO_TCP` or `IPPROTO_UDP`), the rest 0; the kernel writes `error`
+ * (a negative errno when nothing is returned) and `dir` (the direction the
+ * tuple matched, `IP_CT_DIR_*`).
+ */
+export interface BpfCtOpts {
+  netns_id: i32;
+  error: i32;
+  l4proto: u8;
+  dir: u8;
+  ct_zone_id: u16;
+  ct_zone_dir: u8;
+  reserved: FixedArray<u8, 3>;
+}
+
+declare const nfConnBrand: unique symbol;
+declare const nfConnInitBrand: unique symbol;
+/** A conntrack entry (`struct nf_conn`), a reference to release with `bpf_ct_release`. */
+export interface NfConn {
+  readonly [nfConnBrand]: never;
+}
+/** A conntrack entry allocated but not inserted yet (`struct nf_conn___init`): insert it or release it. */
+export interface NfConnInit {
+  readonly [nfConnInitBrand]: never;
+}
+
+/**
+ * Looks up the conntrack entry of `tuple.ipv4` or `tuple.ipv6` (sender's
+ * address and port as `saddr`/`sport`) with the protocol and namespace of
+ * `opts` (`bpf_xdp_ct_lookup`, kernel 5.18). Null if there is none (then
+ * `opts.error` says why, e.g. -ENOENT). A found entry is a reference:
+ * release it with `bpf_ct_release` on every path.
+ */
+export declare function bpf_xdp_ct_lookup(ctx: XdpContext, tuple: BpfSockTupleV4 | BpfSockTupleV6, opts: BpfCtOpts): NfConn | null;
+/**
+ * Allocates an entry for `tuple` (`bpf_xdp_ct_alloc`, kernel 6.1), the
+ * reply direction being the tuple reversed. Set its timeout and status,
+ * then `bpf_ct_insert_entry` it, or `bpf_ct_release` it.
+ */
+export declare function bpf_xdp_ct_alloc(ctx: XdpContext, tuple: BpfSockTupleV4 | BpfSockTupleV6, opts: BpfCtOpts): NfConnInit | null;
+/** Inserts an allocated entry (`bpf_ct_insert_entry`, kernel 6.1), which it takes: the inserted entry, or null if another exists. */
+export declare function bpf_ct_insert_entry(ct: NfConnInit): NfConn | null;
+/** Releases a conntrack entry (`bpf_ct_release`); it may not be used afterwards. */
+export declare function bpf_ct_release(ct: NfConn): void;
+/** Sets the timeout of an allocated entry, in milliseconds (`bpf_ct_set_timeout`). */
+export declare function bpf_ct_set_timeout(ct: NfConnInit, timeoutMs: u32): void;
+/** Changes the timeout of an entry, in milliseconds (`bpf_ct_change_timeout`): 0 or a negative errno. */
+export declare function bpf_ct_change_timeout(ct: NfConn, timeoutMs: u32): i32;
+/** Sets the status bits (`IPS_*`) of an allocated entry (`bpf_ct_set_status`): 0 or a negative errno. */
+export declare function bpf_ct_set_status(ct: NfConnInit, status: u32): i32;
+/** Changes the status bits (`IPS_*`) of an entry (`bpf_ct_change_status`): 0 or a negative errno. */
+export declare function bpf_ct_change_status(ct: NfConn, status: u32): i32;
+/** `opts.dir`: the tuple matched the entry's original direction, or its reply. */
+export declare const IP_CT_DIR_ORIGINAL: 0;
+export declare const IP_CT_DIR_REPLY: 1;
+/** Status bits (include/uapi/linux/netfilter/nf_conntrack_common.h). */
+export declare const IPS_EXPECTED: 1;
+export declare const IPS_SEEN_REPLY: 2;
+export declare const IPS_ASSURED: 4;
+export declare const IPS_CONFIRMED: 8;

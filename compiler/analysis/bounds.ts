@@ -24,6 +24,7 @@
 import ts from "typescript";
 import { Codes } from "../diagnostics/codes";
 import { DiagnosticBag, locationOf } from "../diagnostics/diagnostic";
+import { kfunc } from "../dialect/kfuncs";
 import { type Block, type Compare, type MemoryLoad, type MemoryStore, type ModuleIR, type Operand, type ProgramIR, reversePostOrder, successors } from "../ir/ir";
 
 type Region = "packet" | "meta";
@@ -298,7 +299,8 @@ export function checkPacketBounds(program: ProgramIR, outer: DiagnosticBag, entr
           values.set(instr.dst.id, scalar);
           break;
         case "kfunc":
-          if (instr.dst) values.set(instr.dst.id, scalar);
+          // A reference a kfunc acquires: null until tested, like a map value.
+          if (instr.dst) values.set(instr.dst.id, kfunc(instr.name).acquires ? { kind: "mapval", id: instr.dst.id } : scalar);
           break;
         case "subcall": {
           const args = instr.args.map(valueOf);

@@ -16,14 +16,15 @@
  */
 import { Codes } from "../diagnostics/codes";
 import { type DiagnosticBag, locationOf } from "../diagnostics/diagnostic";
-import { type Block, type HelperCall, type Instr, type Operand, type ProgramIR, type RingBufReserve, type Terminator, reversePostOrder, successors } from "../ir/ir";
+import { kfunc } from "../dialect/kfuncs";
+import { type Block, type HelperCall, type Instr, type KfuncCall, type Operand, type ProgramIR, type RingBufReserve, type Terminator, reversePostOrder, successors } from "../ir/ir";
 
 /** none: not acquired yet on this path; pending: acquired, not tested; held: non-null; done: null or released; mixed: paths disagree. */
 type State = "none" | "pending" | "held" | "done" | "mixed";
 type States = ReadonlyMap<number, State>;
 
-/** Where a reference comes from: a reservation, or a call of a helper that acquires one. */
-type Acquire = RingBufReserve | HelperCall;
+/** Where a reference comes from: a reservation, or a call of a helper or kfunc that acquires one. */
+type Acquire = RingBufReserve | HelperCall | KfuncCall;
 
 type Report = (id: number, kind: "leak" | "untested" | "released", node: Instr["node"] | Terminator["node"], extra?: string) => void;
 
@@ -43,6 +44,20 @@ function describe(at: Acquire) {
       releasedHint: "fill the record before `submit`; after `submit` or `discard` it belongs to the reader (or to no one)",
     };
   }
+  if (at.op === "kfunc") {
+    const releasers = at.name === "bpf_xdp_ct_alloc" ? "`bpf_ct_insert_entry(ct)` (then release what it returns) or `bpf_ct_release(ct)`" : "`bpf_ct_release(ct)`";
+    return {
+      what: `the conntrack entry from \`${at.name}\``,
+      leakCode: Codes.kfuncLeak,
+      releasedCode: Codes.kfuncReleased,
+      leak: "is not released",
+      leakHint: `call ${releasers} on every path after the null test; the kernel refuses a program that can return holding it (Unreleased reference)`,
+      untested: "before passing it to a kfunc",
+      untestedHint: `\`const ct = ${at.name}(ctx, tuple.ipv4, opts); if (!ct) return XdpAction.PASS;\``,
+      released: "was already released on this path",
+      releasedHint: "pass the entry to the kfuncs that change it before releasing it",
+    };
+  }
   return {
     what: `the socket from \`${at.helper.name}\``,
     leakCode: Codes.socketLeak,
@@ -59,6 +74,7 @@ function describe(at: Acquire) {
 export function checkReferences(program: ProgramIR, diagnostics: DiagnosticBag): void {
   const reserves = new Map<number, Acquire>();
   for (const b of program.blocks) for (const i of b.instrs) if (i.op === "ringbuf_reserve" || (i.op === "call" && i.helper.acquires)) reserves.set(i.dst.id, i);
+    else if (i.op === "kfunc" && i.dst && kfunc(i.name).acquires) reserves.set(i.dst.id, i);
   if (reserves.size === 0) return;
 
   const order = reversePostOrder(program.entry);
@@ -164,6 +180,16 @@ function transfer(program: ProgramIR, block: Block, input: Map<number, State>, r
         });
         if (i.helper.acquires) acquire(i.dst.id, i.node, "before it is looked up again");
         break;
+      case "kfunc": {
+        // A reference argument is used (and, for a releasing kfunc, released) before any result exists.
+        const spec = kfunc(i.name);
+        spec.call?.forEach((p, k) => {
+          const a = i.args[k];
+          if (p.kind === "ref" && a?.kind === "temp") use(a.id, i.node, p.release === true);
+        });
+        if (spec.acquires && i.dst) acquire(i.dst.id, i.node, "before it is acquired again");
+        break;
+      }
       case "load":
       case "store":
       case "atomic":

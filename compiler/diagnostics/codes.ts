@@ -66,6 +66,8 @@ export const Codes = {
   lockLeak: kind(3008, "spin lock not released on every path"),
   lockCall: kind(3009, "call while holding a spin lock"),
   lockOrder: kind(3010, "spin locks not taken and released in pairs"),
+  kfuncLeak: kind(3020, "kfunc reference not released"),
+  kfuncReleased: kind(3021, "kfunc reference used after its release"),
 
   // 4xxx: programs, sections, license
   programShape: kind(4001, "a program is `export const name = xdp((ctx) => { … })`"),

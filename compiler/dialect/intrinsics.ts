@@ -7,6 +7,7 @@ import ts from "typescript";
 import type { SectionName } from "../ir/ir";
 import { type IntType, intTypeByName } from "../ir/types";
 import { type HelperSpec, helpers } from "./helpers";
+import { type KfuncSpec, kfuncs } from "./kfuncs";
 
 export type Intrinsic =
   | { readonly kind: "conversion"; readonly to: IntType }
@@ -24,7 +25,8 @@ export type Intrinsic =
   | { readonly kind: "strncmp" }
   | { readonly kind: "constant"; readonly value: bigint }
   | { readonly kind: "action"; readonly name: string; readonly value: bigint }
-  | { readonly kind: "helper"; readonly helper: HelperSpec };
+  | { readonly kind: "helper"; readonly helper: HelperSpec }
+  | { readonly kind: "kfunc"; readonly kfunc: KfuncSpec };
 
 export type ByteSwapName = "htons" | "ntohs" | "htonl" | "ntohl" | "htonll" | "ntohll" | "bswap16" | "bswap32" | "bswap64";
 const byteSwapNames = new Set<string>(["htons", "ntohs", "htonl", "ntohl", "htonll", "ntohll", "bswap16", "bswap32", "bswap64"]);
@@ -185,6 +187,8 @@ export class Intrinsics {
     if (sym.name === "bpf_strncmp") return { kind: "strncmp" };
     const helper = helpers.get(sym.name);
     if (helper) return { kind: "helper", helper };
+    const k = kfuncs.get(sym.name);
+    if (k?.call) return { kind: "kfunc", kfunc: k };
     return undefined;
   }
 

@@ -17,6 +17,7 @@
  * be NULL, `__uninit` a dynptr the call initialises, `__ign` ignored.
  */
 import { InternalError } from "../diagnostics/diagnostic";
+import type { HelperParam } from "./helpers";
 import { type IntType, i32, i64, u16 as u16Type, u32 as u32Type, u64 as u64Type } from "../ir/types";
 
 /** A C type as far as libbpf and the verifier compare them: integers by size and sign, pointers by what they point to. */
@@ -32,9 +33,21 @@ export interface KfuncParam {
   readonly type: KfuncType;
 }
 
+/**
+ * How the dialect's call passes one parameter: the context, an integer, a
+ * local struct (`mem`, with the `size` after it filled in by the compiler),
+ * or a reference a kfunc returned (`ref`: tested non-null, of the kernel
+ * struct `struct`; `release`: the call releases it).
+ */
+export type KfuncArg =
+  | Extract<HelperParam, { kind: "ctx" | "int" | "mem" | "size" }>
+  | { readonly kind: "ref"; readonly struct: string; readonly release?: boolean };
+
 export interface KfuncSpec {
   readonly name: string;
   readonly params: readonly KfuncParam[];
+  /** Callable from the dialect under its own name, its parameters passed so (one per kernel parameter). */
+  readonly call?: readonly KfuncArg[];
   readonly returns: KfuncType;
   /** KF_ACQUIRE: the result is a reference the program must release on every path. */
   readonly acquires?: boolean;
@@ -67,6 +80,10 @@ const nfConnInit = ptr(struct("nf_conn___init"));
 const dynptr = constPtr(struct("bpf_dynptr"));
 /** bpf_xdp_ct_lookup and bpf_xdp_ct_alloc: the tuple and the options each with its size. */
 const ctParams = [p("xdp_ctx", xdpMd), p("bpf_tuple", ptr(struct("bpf_sock_tuple"))), p("tuple__sz", u32), p("opts", ptr(struct("bpf_ct_opts"))), p("opts__sz", u32)];
+/** The tuple's size tells the family (12: IPv4, 36: IPv6); the options are NF_BPF_CT_OPTS_SZ (16) bytes, the kernel writes `error` into them. */
+const ctCall: readonly KfuncArg[] = [{ kind: "ctx" }, { kind: "mem", access: "read", sizes: [12, 36] }, { kind: "size", type: u32Type }, { kind: "mem", access: "write", size: 16 }, { kind: "size", type: u32Type }];
+const ref = (name: string, release?: boolean): KfuncArg => ({ kind: "ref", struct: name, ...(release ? { release } : {}) });
+const arg = (type: IntType): KfuncArg => ({ kind: "int", type });
 const slice = [p("p", dynptr), p("offset", u32), p("buffer__opt", ptr(void_)), p("buffer__szk", u32)];
 
 export const kfuncs: ReadonlyMap<string, KfuncSpec> = new Map(
@@ -79,14 +96,14 @@ export const kfuncs: ReadonlyMap<string, KfuncSpec> = new Map(
 
       // Conntrack (net/netfilter/nf_conntrack_bpf.c): lookup and alloc acquire, insert trades an
       // allocated entry for an inserted one, release ends either.
-      { name: "bpf_xdp_ct_lookup", params: ctParams, returns: nfConn, acquires: true, nullable: true, since: "5.18" },
-      { name: "bpf_xdp_ct_alloc", params: ctParams, returns: nfConnInit, acquires: true, nullable: true, since: "6.1" },
-      { name: "bpf_ct_insert_entry", params: [p("nfct_i", nfConnInit)], returns: nfConn, acquires: true, releases: true, nullable: true, since: "6.1" },
-      { name: "bpf_ct_release", params: [p("nfct", nfConn)], returns: void_, releases: true, since: "5.18" },
-      { name: "bpf_ct_set_timeout", params: [p("nfct", nfConnInit), p("timeout", u32)], returns: void_, since: "6.1" },
-      { name: "bpf_ct_change_timeout", params: [p("nfct", nfConn), p("timeout", u32)], returns: int, since: "6.1" },
-      { name: "bpf_ct_set_status", params: [p("nfct", constPtr(struct("nf_conn___init"))), p("status", u32)], returns: int, since: "6.1" },
-      { name: "bpf_ct_change_status", params: [p("nfct", nfConn), p("status", u32)], returns: int, since: "6.1" },
+      { name: "bpf_xdp_ct_lookup", params: ctParams, call: ctCall, returns: nfConn, acquires: true, nullable: true, since: "5.18" },
+      { name: "bpf_xdp_ct_alloc", params: ctParams, call: ctCall, returns: nfConnInit, acquires: true, nullable: true, since: "6.1" },
+      { name: "bpf_ct_insert_entry", params: [p("nfct_i", nfConnInit)], call: [ref("nf_conn___init", true)], returns: nfConn, acquires: true, releases: true, nullable: true, since: "6.1" },
+      { name: "bpf_ct_release", params: [p("nfct", nfConn)], call: [ref("nf_conn", true)], returns: void_, releases: true, since: "5.18" },
+      { name: "bpf_ct_set_timeout", params: [p("nfct", nfConnInit), p("timeout", u32)], call: [ref("nf_conn___init"), arg(u32Type)], returns: void_, since: "6.1" },
+      { name: "bpf_ct_change_timeout", params: [p("nfct", nfConn), p("timeout", u32)], call: [ref("nf_conn"), arg(u32Type)], returns: int, since: "6.1" },
+      { name: "bpf_ct_set_status", params: [p("nfct", constPtr(struct("nf_conn___init"))), p("status", u32)], call: [ref("nf_conn___init"), arg(u32Type)], returns: int, since: "6.1" },
+      { name: "bpf_ct_change_status", params: [p("nfct", nfConn), p("status", u32)], call: [ref("nf_conn"), arg(u32Type)], returns: int, since: "6.1" },
       {
         name: "bpf_ct_set_nat_info",
         params: [p("nfct", nfConnInit), p("addr", ptr({ kind: "union", name: "nf_inet_addr" })), p("port", int), p("manip", { kind: "enum", name: "nf_nat_manip_type" })],

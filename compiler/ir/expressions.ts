@@ -12,6 +12,7 @@ import type { HelperSpec } from "../dialect/helpers";
 import { type ByteSwapName, redirectMaps } from "../dialect/intrinsics";
 import type { FunctionBuilder } from "./builder";
 import { bpfLoopCall, byteSwapCall, checksumReplace, conversion, helperCall, inlineCall, printk } from "./calls";
+import { kfuncCall } from "./kfuncs";
 import { plainLiteral, structSlot, zeroedCall } from "./structs";
 import { type SlotType, type StructLiteral, isLayout, slotSize, type BinaryKind, type Block, type Const, type CtxField, type MapDecl, type Operand, type Predicate, type Temp, isJumpedTo } from "./ir";
 import {
@@ -280,6 +281,8 @@ function call(fb: FunctionBuilder, e: ts.CallExpression): Value {
       return zeroedCall(fb, e);
     case "helper":
       return helperCall(fb, intrinsic.helper, e);
+    case "kfunc":
+      return kfuncCall(fb, intrinsic.kfunc, e);
     case "section":
       throw fb.fail(Codes.programPlacement, e, "programs are declared at the top level: `export const name = xdp((ctx) => { … })`");
     case "license":
