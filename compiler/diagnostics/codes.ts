@@ -79,6 +79,7 @@ export const Codes = {
   runConfig: kind(4007, "invalid run configuration"),
   subprogram: kind(4008, "invalid BPF-to-BPF function"),
   loopCallback: kind(4009, "invalid bpf_loop callback"),
+  gplHelper: kind(4010, "GPL-only helper without a GPL-compatible license"),
 
   // 5xxx: rules the kernel verifier enforces, proven at compile time
   packetBounds: kind(5001, "packet access not proven within data_end"),

@@ -41,6 +41,8 @@ export interface HelperSpec {
    * packet pointer (bpf_helper_changes_pkt_data → clear_all_pkt_pointers).
    */
   readonly changesPacket?: boolean;
+  /** gpl_only in the helper's proto: the kernel refuses it unless the license is GPL-compatible. */
+  readonly gplOnly?: boolean;
 }
 
 const ctx: HelperParam = { kind: "ctx" };
@@ -73,7 +75,7 @@ export const helpers: ReadonlyMap<string, HelperSpec> = new Map(
         since: "4.6",
       },
       // struct bpf_fib_lookup is 64 bytes; the helper refuses another plen (-EINVAL).
-      { name: "bpf_fib_lookup", id: 69, params: [ctx, { kind: "mem", access: "write", size: 64 }, { kind: "size", type: i32 }, int(u32)], returns: i64, since: "4.18" },
+      { name: "bpf_fib_lookup", id: 69, params: [ctx, { kind: "mem", access: "write", size: 64 }, { kind: "size", type: i32 }, int(u32)], returns: i64, since: "4.18", gplOnly: true },
       { name: "bpf_jiffies64", id: 118, params: [], returns: u64, since: "5.5" },
       { name: "bpf_ktime_get_boot_ns", id: 125, params: [], returns: u64, since: "5.8" },
       { name: "bpf_xdp_get_buff_len", id: 188, params: [ctx], returns: u64, since: "5.18" },
@@ -110,8 +112,10 @@ export const helpers: ReadonlyMap<string, HelperSpec> = new Map(
         params: [{ kind: "sock" }, { kind: "mem", access: "read", packet: true }, { kind: "size", type: u32 }, { kind: "mem", access: "read", packet: true }, { kind: "size", type: u32 }] satisfies HelperParam[],
         returns: i64,
         since,
+        // __cookie_v*_init_sequence() and its check are GPL.
+        gplOnly: true,
       })),
-      { name: "bpf_check_mtu", id: 163, params: [ctx, int(u32), { kind: "mem", access: "write", size: 4 }, int(i32), int(u64)], returns: i64, since: "5.12" },
+      { name: "bpf_check_mtu", id: 163, params: [ctx, int(u32), { kind: "mem", access: "write", size: 4 }, int(i32), int(u64)], returns: i64, since: "5.12", gplOnly: true },
     ] satisfies HelperSpec[]
   ).map((h) => [h.name, h]),
 );

@@ -8,7 +8,7 @@ import { Codes } from "../diagnostics/codes";
 import type { DiagnosticBag } from "../diagnostics/diagnostic";
 import type { Intrinsics } from "../dialect/intrinsics";
 import { Abort, type BuildOptions, FunctionBuilder, type ModuleScope, buildProgram, buildSubprogram } from "./builder";
-import { checkCallbackReturns, checkSubprogramCycles, declareSubprogram } from "./calls";
+import { checkCallbackReturns, checkGplHelpers, checkSubprogramCycles, declareSubprogram } from "./calls";
 import { convertTo, lowerExpression, type Value } from "./expressions";
 import { type Subprogram, type GlobalDecl, type MapDecl, type ModuleIR, type ProgramIR, type RunConfig, type SlotType, isLayout } from "./ir";
 import { type Field, type Layout, LayoutError } from "./layout";
@@ -108,6 +108,7 @@ export function buildModule(sourceFile: ts.SourceFile, checker: ts.TypeChecker, 
   }
   checkSubprogramCycles(subprograms, diagnostics);
   for (const sub of subprograms) checkCallbackReturns(sub, diagnostics);
+  checkGplHelpers([...programs, ...subprograms.flatMap((s) => (s.ir ? [s.ir] : []))], license ?? "GPL", diagnostics);
   return { fileName: sourceFile.fileName, sourceFile, license: license ?? "GPL", maps, globals, programs, subprograms };
 }
 

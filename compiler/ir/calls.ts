@@ -11,7 +11,7 @@ import type { HelperSpec } from "../dialect/helpers";
 import type { ByteSwapName } from "../dialect/intrinsics";
 import { Abort, type FunctionBuilder } from "./builder";
 import { argument, castTo, convertTo, lowerExpression, operand, type Value } from "./expressions";
-import { type Operand, type Subprogram, type Temp, isJumpedTo, reversePostOrder } from "./ir";
+import { type Operand, type ProgramIR, type Subprogram, type Temp, isJumpedTo, reversePostOrder } from "./ir";
 import { constant } from "./typing";
 import { structShape, structValue, helperMemory } from "./structs";
 import { type Layout, sameShape, shapeName } from "./layout";
@@ -302,6 +302,29 @@ function socketLayout(fb: FunctionBuilder, e: ts.CallExpression): Layout {
   return { ...shape.layout, name, fields: new Map([...shape.layout.fields].filter(([n]) => !hidden.has(n))) };
 }
 
+
+/** The licenses the kernel counts as GPL (include/linux/license.h: license_is_gpl_compatible). */
+const gplCompatible = new Set(["GPL", "GPL v2", "GPL and additional rights", "Dual BSD/GPL", "Dual MIT/GPL", "Dual MPL/GPL"]);
+
+/**
+ * GPL-only helpers (gpl_only in their proto; bpf_printk's bpf_trace_printk
+ * too) in a file whose license the kernel does not count as GPL: it refuses
+ * the load ("cannot call GPL-restricted function from non-GPL compatible program").
+ */
+export function checkGplHelpers(irs: readonly ProgramIR[], license: string, diagnostics: DiagnosticBag): void {
+  if (gplCompatible.has(license)) return;
+  for (const ir of irs) {
+    for (const b of ir.blocks) {
+      for (const i of b.instrs) {
+        const name = i.op === "call" && i.helper.gplOnly ? i.helper.name : i.op === "printk" ? "bpf_printk" : undefined;
+        if (!name) continue;
+        diagnostics.report(Codes.gplHelper, i.node, `\`${name}\` is GPL-only: the kernel refuses it in a program licensed "${license}"`, {
+          hints: ['choose a GPL-compatible license, e.g. `license("Dual MIT/GPL");`, or do without the helper'],
+        });
+      }
+    }
+  }
+}
 
 /** BPF's calling convention: arguments in r1–r5. */
 const maxSubprogramParams = 5;
