@@ -4,8 +4,8 @@
  * test/helpers/sock.c run (`tsxdp run` under `ip netns exec`, so
  * BPF_F_CURRENT_NETNS is that namespace: BPF_PROG_TEST_RUN runs on its
  * loopback) in a namespace where a child holds a listening TCP socket and
- * a bound UDP socket: found (with the socket's state, family, protocol and
- * port) for their tuples, not found for other ports, other protocols, and
+ * a bound UDP socket on 127.0.0.1 and on ::1: found (with the socket's
+ * state, family, protocol and port) for their IPv4 and IPv6 tuples, not found for other ports, other protocols, and
  * in the test's own namespace; identical frames from both. The mistakes the
  * negative fixtures sock_*.ts make, written in C, are refused by the kernel.
  */
@@ -124,9 +124,12 @@ function removeLeftovers(): void {
 function holdSockets(): Promise<ChildProcess> {
   const script = `
     const net = require("node:net"), dgram = require("node:dgram");
-    net.createServer().listen(${TCP_PORT}, "127.0.0.1", () => {
-      dgram.createSocket("udp4").bind(${UDP_PORT}, "127.0.0.1", () => console.log("ready"));
-    });`;
+    let bound = 0;
+    const ready = () => ++bound === 4 && console.log("ready");
+    net.createServer().listen(${TCP_PORT}, "127.0.0.1", ready);
+    net.createServer().listen(${TCP_PORT}, "::1", ready);
+    dgram.createSocket("udp4").bind(${UDP_PORT}, "127.0.0.1", ready);
+    dgram.createSocket("udp6").bind(${UDP_PORT}, "::1", ready);`;
   const child = spawn("ip", ["netns", "exec", ns, process.execPath, "-e", script], { stdio: ["ignore", "pipe", "inherit"] });
   return new Promise((resolve, reject) => {
     child.stdout!.on("data", (d: Buffer) => {
@@ -191,6 +194,23 @@ describe.skipIf(skipKernel)("socket lookups in a namespace with a listener and a
 
   test("bpf_skc_lookup_tcp finds the listener too (no protocol to read)", () => {
     expect(send("lookup_skc", P.IPPROTO_TCP, TCP_PORT)).toEqual({ action: "PASS", state: 10, family: 2, protocol: 0, port: TCP_PORT });
+  });
+
+  const send6 = (protocol: number, dport: number): Found => {
+    const l4 = protocol === P.IPPROTO_TCP ? P.concat(P.tcp(40000, dport), new Uint8Array(16)) : P.udp(40000, dport, new Uint8Array(28));
+    const loopback = [...new Array(15).fill(0), 1];
+    const frame = P.ethernet({ proto: P.ETH_P_IPV6, dst: P.macB, src: P.macA }, P.ipv6({ nextHeader: protocol, src: loopback, dst: loopback }, l4));
+    const ours = runIn("ns", "ts.o", "lookup6", frame);
+    if (c) expect(runIn("ns", "c.o", "lookup6", frame)).toEqual(ours);
+    const out = Buffer.from(ours.output, "hex");
+    return { action: ours.action, state: out.readUInt32LE(74), family: out.readUInt32LE(78), protocol: out.readUInt32LE(82), port: out.readUInt32LE(86) };
+  };
+
+  test("an IPv6 tuple (tuple.ipv6) finds the sockets on ::1: AF_INET6", () => {
+    expect(send6(P.IPPROTO_TCP, TCP_PORT)).toEqual({ action: "PASS", state: 10, family: 10, protocol: 6, port: TCP_PORT });
+    expect(send6(P.IPPROTO_UDP, UDP_PORT)).toEqual({ action: "PASS", state: 7, family: 10, protocol: 17, port: UDP_PORT });
+    expect(send6(P.IPPROTO_TCP, TCP_PORT + 10).action).toBe("DROP");
+    expect(send6(P.IPPROTO_UDP, TCP_PORT).action).toBe("DROP");
   });
 
   test("nothing for a port without a socket, for the other protocol, or in another namespace", () => {
