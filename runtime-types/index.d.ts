@@ -340,6 +340,43 @@ export declare function bpf_spin_lock(lock: SpinLock): void;
 /** Releases the lock taken by `bpf_spin_lock` (bpf_spin_unlock). */
 export declare function bpf_spin_unlock(lock: SpinLock): void;
 
+declare const timerBrand: unique symbol;
+
+/**
+ * A `struct bpf_timer` field of a map value struct (HashMap, LruHash and
+ * ArrayMap only, one per value): `interface Slot { timer: Timer; fired: u64 }`.
+ * Set up once with `bpf_timer_init`, given a callback with
+ * `bpf_timer_set_callback`, armed with `bpf_timer_start`. The kernel cancels
+ * it when the map goes away. Never read or written itself.
+ */
+export interface Timer {
+  readonly [timerBrand]: never;
+}
+
+/** Clocks of `bpf_timer_init`. */
+export declare const CLOCK_REALTIME: 0;
+export declare const CLOCK_MONOTONIC: 1;
+export declare const CLOCK_BOOTTIME: 7;
+/** `bpf_timer_start` flags: `nsecs` is an absolute time (kernel 6.7), the callback runs on this CPU (6.7). */
+export declare const BPF_F_TIMER_ABS: 1;
+export declare const BPF_F_TIMER_CPU_PIN: 2;
+
+/**
+ * Initialises a map value's timer on `clock` (bpf_timer_init; the map is the
+ * one the value is in, passed for you). 0, or -EBUSY when it already was.
+ */
+export declare function bpf_timer_init(timer: Timer, clock: u64): i64;
+/**
+ * Sets the function the kernel calls when the timer fires (bpf_timer_set_callback):
+ * one of the file's functions, `(key: K, value: ValueRef<V>): i64` for the
+ * map's key and value, compiled as a static subprogram, returning 0.
+ */
+export declare function bpf_timer_set_callback<K, V>(timer: Timer, callback: (key: K, value: ValueRef<V>) => i64): i64;
+/** Arms the timer to fire in `nsecs` nanoseconds (bpf_timer_start); `flags`: BPF_F_TIMER_*. */
+export declare function bpf_timer_start(timer: Timer, nsecs: u64, flags?: u64): i64;
+/** Disarms the timer (bpf_timer_cancel): 1 if it was armed, 0 if not, a negative errno otherwise. */
+export declare function bpf_timer_cancel(timer: Timer): i64;
+
 /** Flags of `update`: create or replace (ANY), create only (NOEXIST), replace only (EXIST). */
 export declare enum UpdateFlags {
   ANY = 0,

@@ -327,6 +327,7 @@ export function checkPacketBounds(program: ProgramIR, outer: DiagnosticBag, entr
           values.set(instr.dst.id, { kind: "scalar", max: instr.global.type.signed ? undefined : limit(instr.global.type.bits) });
           break;
         case "spin_lock":
+        case "timer":
           checkMapValue(instr, valueOf(instr.ptr), state, diagnostics);
           break;
         case "atomic":

@@ -3,14 +3,15 @@
  * do_check's exit checks), proven on the IR before the kernel sees it: one
  * lock held at a time, released on every path by the function that took it,
  * no call of any kind while it is held, no `return` with it held, and the
- * lock's own bytes never loaded or stored. A map value may hold a lock only
- * in the maps whose BTF the kernel accepts it in (map_check_btf).
+ * lock's own bytes never loaded or stored (nor a timer's). A map value may
+ * hold a lock or a timer only in the maps whose BTF the kernel accepts it in
+ * (map_check_btf).
  */
 import type ts from "typescript";
 import { Codes } from "../diagnostics/codes";
 import { type DiagnosticBag, locationOf } from "../diagnostics/diagnostic";
 import { type Block, type Instr, type MapDecl, type ModuleIR, type ProgramIR, type SlotType, isLayout, reversePostOrder, successors } from "../ir/ir";
-import { type FieldType, spinLockLayout } from "../ir/layout";
+import { type FieldType, type Layout, spinLockLayout, timerLayout } from "../ir/layout";
 
 interface Held {
   readonly key: string;
@@ -91,21 +92,29 @@ function checkFunction(ir: ProgramIR, d: DiagnosticBag): void {
   }
 }
 
-/** The kernel refuses a load or store that touches a value's bpf_spin_lock ("cannot be accessed directly"). */
+/** The kernel's special fields of a map value: never loaded or stored, allowed in some maps only (map_check_btf). */
+const specials = [
+  { layout: spinLockLayout, name: "SpinLock", maps: new Set(["HashMap", "ArrayMap"]) },
+  { layout: timerLayout, name: "Timer", maps: new Set(["HashMap", "LruHash", "ArrayMap"]) },
+];
+
+/** The kernel refuses a load or store that touches a value's bpf_spin_lock or bpf_timer ("cannot be accessed directly"). */
 function checkLockBytes(ir: ProgramIR, i: Instr, d: DiagnosticBag): void {
   if ((i.op !== "load" && i.op !== "store" && i.op !== "atomic") || (i.op !== "atomic" && i.region !== "map")) return;
   const map = mapOf(ir, i.ptr.id);
-  const at = map && lockOffset(map.value);
-  if (at === undefined) return;
+  if (!map) return;
   const size = i.op === "atomic" ? (i.value.type.kind === "int" ? i.value.type.bits / 8 : 8) : i.size;
-  if (i.offset < at + 4 && at < i.offset + size) {
-    d.report(Codes.mapOperation, i.node, "this reads or writes the bytes of a SpinLock: the kernel refuses any access to them but bpf_spin_lock and bpf_spin_unlock", {
+  for (const special of specials) {
+    const at = specialOffset(map.value, special.layout);
+    if (at === undefined || !(i.offset < at + special.layout.size && at < i.offset + size)) continue;
+    d.report(Codes.mapOperation, i.node, `this reads or writes the bytes of a ${special.name}: the kernel refuses any access to them but its helpers`, {
       hints: ["read and write the other fields one by one instead of copying the whole value"],
     });
+    return;
   }
 }
 
-/** The map whose value a pointer points into: a lookup's result or a forEach callback's value. */
+/** The map whose value a pointer points into: a lookup's result or a forEach or timer callback's value. */
 function mapOf(ir: ProgramIR, id: number): MapDecl | undefined {
   const def = ir.defs.get(id);
   if (def?.op === "map_lookup") return def.map;
@@ -113,38 +122,45 @@ function mapOf(ir: ProgramIR, id: number): MapDecl | undefined {
   return undefined;
 }
 
-/** Where a value struct holds its SpinLock, when it holds one as a field of its own. */
-export function lockOffset(t: SlotType): number | undefined {
+/** Where a value struct holds a special field, when it holds one as a field of its own. */
+function specialOffset(t: SlotType, layout: Layout): number | undefined {
   if (!isLayout(t)) return undefined;
-  for (const f of t.fields.values()) if (f.type.kind === "struct" && f.type.layout === spinLockLayout) return f.offset;
+  for (const f of t.fields.values()) if (f.type.kind === "struct" && f.type.layout === layout) return f.offset;
   return undefined;
 }
 
-function countLocks(t: FieldType): number {
+function countFields(t: FieldType, layout: Layout): number {
   if (t.kind === "scalar") return 0;
-  if (t.kind === "array") return countLocks(t.element) * t.count;
-  if (t.layout === spinLockLayout) return 1;
+  if (t.kind === "array") return countFields(t.element, layout) * t.count;
+  if (t.layout === layout) return 1;
   let n = 0;
-  for (const f of t.layout.fields.values()) n += countLocks(f.type);
+  for (const f of t.layout.fields.values()) n += countFields(f.type, layout);
   return n;
 }
 
-/** map_check_btf: a lock only in a HASH or ARRAY value, one, as a field of the value itself; none in keys. */
+/**
+ * map_check_btf: a SpinLock only in a HASH or ARRAY value, a Timer only in a
+ * HASH, LRU_HASH or ARRAY value; one of each, as a field of the value itself;
+ * none in keys.
+ */
 export function lockedMapAllowed(d: DiagnosticBag, className: string, key: SlotType, value: SlotType, keyNode: ts.Node, valueNode: ts.Node): boolean {
   const slotShape = (t: SlotType): FieldType => (isLayout(t) ? { kind: "struct", layout: t } : { kind: "scalar", type: t });
-  if (countLocks(slotShape(key)) > 0) {
-    d.report(Codes.mapType, keyNode, "a map key cannot hold a SpinLock", { hints: ["put the lock in the value struct"] });
-    return false;
-  }
-  const locks = countLocks(slotShape(value));
-  if (locks === 0) return true;
-  if (!lockedMaps.has(className)) {
-    d.report(Codes.mapType, valueNode, `the kernel accepts a SpinLock only in HashMap and ArrayMap values, not in a ${className}'s`, { hints: ["declare the map as a HashMap or an ArrayMap"] });
-    return false;
-  }
-  if (locks > 1 || lockOffset(value) === undefined) {
-    d.report(Codes.mapType, valueNode, "a map value holds one SpinLock, as a field of the value struct itself", { hints: ["keep a single `lock: SpinLock` field at the top of the value"] });
-    return false;
+  for (const special of specials) {
+    if (countFields(slotShape(key), special.layout) > 0) {
+      d.report(Codes.mapType, keyNode, `a map key cannot hold a ${special.name}`, { hints: ["put it in the value struct"] });
+      return false;
+    }
+    const n = countFields(slotShape(value), special.layout);
+    if (n === 0) continue;
+    if (!special.maps.has(className)) {
+      const allowed = [...special.maps].join(", ").replace(/, (?=[^,]*$)/, " and ");
+      d.report(Codes.mapType, valueNode, `the kernel accepts a ${special.name} only in ${allowed} values, not in a ${className}'s`, { hints: [`declare the map as one of ${allowed}`] });
+      return false;
+    }
+    if (n > 1 || specialOffset(value, special.layout) === undefined) {
+      d.report(Codes.mapType, valueNode, `a map value holds one ${special.name}, as a field of the value struct itself`, { hints: [`keep a single ${special.name} field at the top level of the value`] });
+      return false;
+    }
   }
   return true;
 }

@@ -576,6 +576,12 @@ export function checkCallbackReturns(sub: Subprogram, diagnostics: DiagnosticBag
   for (const b of blocks) {
     const t = b.term;
     if (t?.op !== "ret") continue;
+    // An async callback's range is [0, 0] (set_timer_callback_state).
+    if (sub.timer) {
+      if (t.value.kind === "const" && t.value.value === 0n) continue;
+      diagnostics.report(Codes.loopCallback, ts.isReturnStatement(t.node) && t.node.expression ? t.node.expression : t.node, "a timer callback returns 0: the verifier refuses any other value", { hints: ["end it with `return 0;`"] });
+      continue;
+    }
     if (zeroOrOne(t.value)) continue;
     diagnostics.report(Codes.loopCallback, ts.isReturnStatement(t.node) && t.node.expression ? t.node.expression : t.node, (sub.forEachOf ? "a forEach" : "a bpf_loop") + " callback returns 0 (go on) or 1 (stop): the verifier refuses any other value, and one known only at run time", {
       hints: ["return the constants: `if (done) return 1; … return 0;`"],

@@ -69,18 +69,25 @@ export function forEachCall(fb: FunctionBuilder, map: MapDecl, e: ts.CallExpress
   return dst;
 }
 
-/** A function used as a forEach callback of `map`, as a static subprogram. */
-function forEachSubprogram(fb: FunctionBuilder, fn: ts.FunctionDeclaration, map: MapDecl, at: ts.Node): Subprogram {
+/**
+ * A function used as a forEach callback of `map`, or as the callback of a
+ * timer in `map`'s values (`timer`: `(key, value)`, the kernel's
+ * `(map, key, value)`), as a static subprogram.
+ */
+export function forEachSubprogram(fb: FunctionBuilder, fn: ts.FunctionDeclaration, map: MapDecl, at: ts.Node, timer = false): Subprogram {
   const name = fn.name!.text;
+  const role = timer ? "a timer callback" : "a forEach callback";
   const existing = fb.scope.subprograms.get(fn);
-  if (existing?.forEachOf === map) return existing;
+  if (existing?.forEachOf === map && !!existing.timer === timer) return existing;
   if (existing) {
-    const what = existing.forEachOf ? `the forEach callback of \`${existing.forEachOf.name}\`` : existing.callback ? "a bpf_loop callback" : `marked \`${existing.linkage === "global" ? "globalFunction" : "noinline"}\``;
-    throw fb.fail(Codes.loopCallback, at, `\`${name}\` is already ${what}; a forEach callback is called by the kernel for one map only`, { hints: ["write a function for each use"] });
+    const what = existing.forEachOf ? `${existing.timer ? "the timer" : "the forEach"} callback of \`${existing.forEachOf.name}\`` : existing.callback ? "a bpf_loop callback" : `marked \`${existing.linkage === "global" ? "globalFunction" : "noinline"}\``;
+    throw fb.fail(Codes.loopCallback, at, `\`${name}\` is already ${what}; ${role} is called by the kernel for one map only`, { hints: ["write a function for each use"] });
   }
-  const hint = `write \`function visit(key: K, value: ValueRef<V>, state: State): i64\` for the key and value types of \`${map.name}\``;
-  if (fn.parameters.length < 2 || fn.parameters.length > 3) {
-    throw fb.fail(Codes.loopCallback, fn.name!, `a forEach callback takes the key, the value and, optionally, a state: \`${name}\` takes ${fn.parameters.length}`, { hints: [hint] });
+  const hint = timer
+    ? `write \`function fire(key: K, value: ValueRef<V>): i64\` for the key and value types of \`${map.name}\`, returning 0`
+    : `write \`function visit(key: K, value: ValueRef<V>, state: State): i64\` for the key and value types of \`${map.name}\``;
+  if (fn.parameters.length < 2 || fn.parameters.length > (timer ? 2 : 3)) {
+    throw fb.fail(Codes.loopCallback, fn.name!, `${role} takes the key, the value${timer ? "" : " and, optionally, a state"}: \`${name}\` takes ${fn.parameters.length}`, { hints: [hint] });
   }
   const params: SubprogramParam[] = [{ name: "map", type: mapValuePtr, node: fn, hidden: true }];
   for (const [i, p] of fn.parameters.entries()) {
@@ -96,8 +103,8 @@ function forEachSubprogram(fb: FunctionBuilder, fn: ts.FunctionDeclaration, map:
   }
   if (!fn.type) throw fb.fail(Codes.untypedNumber, fn.name!, `\`${name}\` needs its return type written (\`: i64\`)`);
   const returns = fb.annotatedType(fn.type);
-  if (returns.kind !== "int") throw fb.fail(Codes.loopCallback, fn.type, "a forEach callback returns an integer, 0 to go on or 1 to stop", { hints: [hint] });
-  const sub: Subprogram = { name, linkage: "static", params, returns, node: fn, changesPacket: false, callback: true, forEachOf: map };
+  if (returns.kind !== "int") throw fb.fail(Codes.loopCallback, fn.type, `${role} returns an integer${timer ? ", 0" : ", 0 to go on or 1 to stop"}`, { hints: [hint] });
+  const sub: Subprogram = { name, linkage: "static", params, returns, node: fn, changesPacket: false, callback: true, forEachOf: map, ...(timer ? { timer } : {}) };
   fb.scope.subprograms.set(fn, sub);
   return sub;
 }

@@ -346,6 +346,22 @@ export interface ForEachMap extends InstrBase {
   readonly state?: Temp;
 }
 
+/**
+ * The bpf_timer helpers on the `struct bpf_timer` at `ptr + offset` in a
+ * value of `map`: init (169, with the clock), set_callback (170), start
+ * (171, nanoseconds and flags), cancel (172). 0 or a negative errno.
+ */
+export interface TimerOp extends InstrBase {
+  readonly op: "timer";
+  readonly kind: "init" | "set_callback" | "start" | "cancel";
+  readonly dst: Temp;
+  readonly ptr: Temp;
+  readonly offset: number;
+  readonly map: MapDecl;
+  readonly callback?: Subprogram;
+  readonly args: readonly Operand[];
+}
+
 /** bpf_strncmp (182): `s1` (stack memory, `size` bytes) against `text`, a NUL-terminated constant in .rodata. */
 export interface StrNCmp extends InstrBase {
   readonly op: "strncmp";
@@ -380,7 +396,7 @@ export interface CtxPointer extends InstrBase {
   readonly dst: Temp;
 }
 
-export type Instr = CtxLoad | Binary | Compare | Cast | ByteSwap | PointerAdd | MemoryLoad | MemoryStore | HelperCall | LocalGet | LocalSet | CtxPointer | Printk | MapLookup | MapUpdate | MapRedirect | MapValueOp | TailCall | RingBufOutput | RingBufReserve | RingBufRelease | Atomic | GlobalLoad | GlobalStore | StackAlloc | Param | SubprogramCall | BpfLoop | ForEachMap | SpinLockOp | StrNCmp | KfuncCall;
+export type Instr = CtxLoad | Binary | Compare | Cast | ByteSwap | PointerAdd | MemoryLoad | MemoryStore | HelperCall | LocalGet | LocalSet | CtxPointer | Printk | MapLookup | MapUpdate | MapRedirect | MapValueOp | TailCall | RingBufOutput | RingBufReserve | RingBufRelease | Atomic | GlobalLoad | GlobalStore | StackAlloc | Param | SubprogramCall | BpfLoop | ForEachMap | SpinLockOp | StrNCmp | TimerOp | KfuncCall;
 
 export interface Jump extends InstrBase {
   readonly op: "br";
@@ -468,6 +484,8 @@ export interface Subprogram {
   readonly callback?: boolean;
   /** A bpf_for_each_map_elem callback of this map: `(key: K, value: ValueRef<V>, state?: S)`. */
   readonly forEachOf?: MapDecl;
+  /** With `forEachOf`: the callback of timers in that map's values, `(key, value)`, returning 0. */
+  readonly timer?: boolean;
   /** The body, once built. */
   ir?: ProgramIR;
 }

@@ -8,7 +8,7 @@
  */
 import ts from "typescript";
 import type { Intrinsics } from "../dialect/intrinsics";
-import { type IntType, typeName, u32 } from "./types";
+import { type IntType, typeName, u32, u64 } from "./types";
 
 export type FieldType = { readonly kind: "scalar"; readonly type: IntType } | { readonly kind: "struct"; readonly layout: Layout } | { readonly kind: "array"; readonly element: FieldType; readonly count: number };
 
@@ -174,6 +174,7 @@ export class Layouts {
       return { kind: "array", element: this.fieldType(elementNode), count };
     }
     if (ts.isTypeReferenceNode(node) && this.intrinsics.dialectSymbol(node.typeName)?.name === "SpinLock") return { kind: "struct", layout: spinLockLayout };
+    if (ts.isTypeReferenceNode(node) && this.intrinsics.dialectSymbol(node.typeName)?.name === "Timer") return { kind: "struct", layout: timerLayout };
     if (ts.isTypeReferenceNode(node) && this.intrinsics.dialectSymbol(node.typeName)?.name === "Cell") {
       const value = node.typeArguments?.[0] && this.intrinsics.intType(node.typeArguments[0]);
       if (!value) throw new LayoutError("a cell holds one integer: `Cell<u32>`", node);
@@ -196,6 +197,15 @@ export const spinLockLayout: Layout = {
   align: 4,
   packed: false,
   fields: new Map([["val", { name: "val", offset: 0, size: 4, type: { kind: "scalar", type: u32 } }]]),
+};
+
+/** `Timer`: the kernel's `struct bpf_timer { __u64 __opaque[2]; }`, found in BTF by that name and size. */
+export const timerLayout: Layout = {
+  name: "bpf_timer",
+  size: 16,
+  align: 8,
+  packed: false,
+  fields: new Map([["__opaque", { name: "__opaque", offset: 0, size: 16, type: { kind: "array", element: { kind: "scalar", type: u64 }, count: 2 } }]]),
 };
 
 export function sizeOfField(t: FieldType): number {

@@ -91,6 +91,8 @@ function printInstr(i: Instr): string {
       return `t${i.dst.id} = param ${i.index}`;
     case "kfunc":
       return `${i.dst ? `t${i.dst.id} = ` : ""}kfunc ${i.name}(${i.args.map(op).join(", ")})`;
+    case "timer":
+      return `t${i.dst.id} = timer_${i.kind} t${i.ptr.id}+${i.offset}${i.callback ? `, ${i.callback.name}` : ""}${i.args.map((a) => `, ${op(a)}`).join("")}`;
     case "strncmp":
       return `t${i.dst.id} = strncmp ${op(i.s1)}, ${i.size}, ${JSON.stringify(i.text)}`;
     case "spin_lock":

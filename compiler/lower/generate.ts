@@ -449,6 +449,20 @@ class ProgramLowering {
         const args = [this.operand(i.count), callback, state, t.constI64(0n)];
         return this.define(i.dst.id, L.LLVMBuildCall2(b, fnType, helper(L, t, 181, fnType), args, 4, ""));
       }
+      case "timer": {
+        // bpf_timer_init (169), set_callback (170), start (171), cancel (172), all on a struct bpf_timer *.
+        const timer = L.LLVMBuildGEP2(b, t.i8, this.operand(i.ptr), [t.constI64(BigInt(i.offset))], 1, "");
+        const rest =
+          i.kind === "init"
+            ? [L.LLVMBuildBitCast(b, this.maps.get(i.map)!, t.ptr, ""), this.operand(i.args[0]!)]
+            : i.kind === "set_callback"
+              ? [L.LLVMBuildBitCast(b, this.functions.get(i.callback!)!.fn, t.ptr, "")]
+              : i.args.map((a) => this.operand(a));
+        const id = { init: 169n, set_callback: 170n, start: 171n, cancel: 172n }[i.kind];
+        const params = [t.ptr, ...(i.kind === "init" ? [t.ptr, t.i64] : i.kind === "set_callback" ? [t.ptr] : i.kind === "start" ? [t.i64, t.i64] : [])];
+        const fnType = L.LLVMFunctionType(t.i64, params, params.length, 0);
+        return this.define(i.dst.id, L.LLVMBuildCall2(b, fnType, helper(L, t, Number(id), fnType), [timer, ...rest], params.length, ""));
+      }
       case "strncmp": {
         // bpf_strncmp (182): long (const char *s1, u32 s1_sz, const char *s2); s2 must be in a
         // frozen read-only map (ARG_PTR_TO_CONST_STR): a constant in .rodata, as printk's format.
