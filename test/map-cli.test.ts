@@ -294,3 +294,134 @@ describe.skipIf(skipKernel)("tsxdp map on pinned maps of examples/flow_counters.
     expect(JSON.parse(j.stdout)).toMatchObject({ ok: false, error: { kind: "usage" } });
   });
 });
+
+describe.skipIf(skipKernel)("tsxdp map on keyless maps, ring buffers and maps of maps", () => {
+  let pinDir: string;
+  const pin = (name: string) => `${pinDir}/${name}`;
+  const objects: ReturnType<typeof loadObject>[] = [];
+  const compiled = (file: string) => {
+    const r = compile({ file });
+    if (!r.ok || !r.object) throw new Error(formatDiagnostics(r.diagnostics, r.sources));
+    return r.object;
+  };
+  /** value_maps' command frame: byte 0 the command, 4-7 an argument (host order), 8-11 an address. */
+  const command = (cmd: number, arg = 0, addr = [0, 0, 0, 0]) => {
+    const f = new Uint8Array(16);
+    f[0] = cmd;
+    new DataView(f.buffer).setUint32(4, arg, true);
+    f.set(addr, 8);
+    return f;
+  };
+  const run = (f: Uint8Array) => objects[0]!.program("value_maps").testRun({ data: f });
+
+  beforeAll(() => {
+    pinDir = `${ensureBpffs()}/tsxdp-map-cli-keyless-${process.pid}`;
+    fs.rmSync(pinDir, { recursive: true, force: true });
+    fs.mkdirSync(pinDir);
+    objects.push(loadObject(compiled("test/fixtures/positive/value_maps.ts")));
+    objects.push(loadObject(compiled("test/fixtures/positive/ringbuf_paths.ts")));
+    objects.push(loadObject(compiled("test/fixtures/positive/maps_of_maps.ts")));
+    for (const m of ["recent", "lifo", "seen"]) objects[0]!.map(m).pin(pin(m));
+    objects[1]!.map("events").pin(pin("events"));
+    for (const m of ["tenants", "shards", "tenantA", "tenantB", "shard0"]) objects[2]!.map(m).pin(pin(m));
+  });
+  afterAll(() => {
+    for (const obj of objects) obj.close();
+    if (pinDir) fs.rmSync(pinDir, { recursive: true, force: true });
+  });
+
+  // The kernel takes no BTF for a queue or stack (map_check_no_btf): values are bytes, written as integers or hex.
+  test("a stack: set pushes, get peeks, delete pops, in the order the program sees", () => {
+    expect(run(command(3, 7)).action).toBe("PASS"); // the program pushes 7
+    expect(tsxdp("set", pin("lifo"), "41").code).toBe(0);
+    expect(JSON.parse(tsxdp("set", pin("lifo"), "42", "--json").stdout)).toEqual({ ok: true, value: "hex:2a000000", valueHex: "2a000000" });
+    const dump = tsxdp("dump", pin("lifo"));
+    expect(dump.code).toBe(0);
+    expect(dump.stdout).toMatch(/stack 'lifo' .*at most 8 entries, no BTF.*\n  next  hex:2a000000\n$/);
+    expect(tsxdp("get", pin("lifo")).stdout).toBe("  hex:2a000000\n");
+    expect(JSON.parse(tsxdp("delete", pin("lifo"), "--json").stdout)).toEqual({ ok: true, value: "hex:2a000000", valueHex: "2a000000" });
+    // The program pops what the CLI pushed, then what it pushed itself.
+    const popped = run(command(4));
+    expect(popped.action).toBe("TX");
+    expect(new DataView(popped.data.buffer, popped.data.byteOffset).getUint32(12, true)).toBe(41);
+    expect(tsxdp("delete", pin("lifo")).stdout).toBe(`popped hex:07000000 from ${pin("lifo")}\n`);
+    const empty = tsxdp("delete", pin("lifo"));
+    expect([empty.code, empty.stderr]).toEqual([1, `tsxdp: ${pin("lifo")} is empty\n`]);
+    expect(tsxdp("get", pin("lifo")).code).toBe(1);
+    expect(tsxdp("dump", pin("lifo")).stdout).toMatch(/\n  \(empty\)\n$/);
+  });
+
+  test("a queue: first in, first out; a full queue refuses a push unless --flags exist", () => {
+    // struct { __be32 saddr; __u32 len; } as bytes: the address, then the length little-endian.
+    const sample = (i: number) => `hex:0a00000${i}${Buffer.from(Uint32Array.of(i * 100).buffer).toString("hex")}`;
+    for (let i = 1; i <= 4; i++) expect(tsxdp("set", pin("recent"), sample(i)).code).toBe(0);
+    const full = tsxdp("set", pin("recent"), sample(5));
+    expect(full.code).toBe(1);
+    expect(full.stderr).toMatch(/full: max_entries is 4; --flags exist drops the oldest value/);
+    expect(tsxdp("set", pin("recent"), sample(5), "--flags", "exist").code).toBe(0);
+    // The oldest (10.0.0.1) made room: the program peeks 10.0.0.2.
+    const peeked = run(command(2));
+    expect(peeked.action).toBe("TX");
+    expect([...peeked.data.slice(8, 12)]).toEqual([10, 0, 0, 2]);
+    expect(JSON.parse(tsxdp("get", pin("recent"), "--json").stdout).value).toBe(sample(2));
+    expect(run(command(1)).action).toBe("TX"); // the program pops it
+    expect(tsxdp("delete", pin("recent")).stdout).toBe(`popped ${sample(3)} from ${pin("recent")}\n`);
+    expect(tsxdp("set", pin("recent"), "{}", "--flags", "noexist").code).toBe(2);
+  });
+
+  test("a bloom filter: get tests a value, set adds one; it cannot be listed or deleted from", () => {
+    expect(run(command(5, 0, [192, 0, 2, 1])).action).toBe("PASS"); // the program adds 192.0.2.1
+    expect(tsxdp("get", pin("seen"), "192.0.2.1").code).toBe(0);
+    const absent = tsxdp("get", pin("seen"), "198.51.100.7");
+    expect([absent.code, absent.stderr]).toEqual([1, `tsxdp: 0xc6336407 (3325256711) is not in ${pin("seen")}\n`]);
+    expect(tsxdp("set", pin("seen"), "198.51.100.7").code).toBe(0);
+    expect(JSON.parse(tsxdp("get", pin("seen"), "198.51.100.7", "--json").stdout)).toMatchObject({ present: true });
+    expect(run(command(6, 0, [198, 51, 100, 7])).action).toBe("DROP"); // the program sees it too
+    const dump = tsxdp("dump", pin("seen"), "--json");
+    expect(dump.code).toBe(0);
+    expect(JSON.parse(dump.stdout)).toMatchObject({ entries: [], note: expect.stringMatching(/cannot be listed/) });
+    const del = tsxdp("delete", pin("seen"));
+    expect([del.code, del.stderr]).toEqual([2, `tsxdp: values cannot be removed from a bloom filter (${pin("seen")})\n`]);
+    expect(tsxdp("get", pin("seen")).stderr).toMatch(/takes the value to test/);
+  });
+
+  test("a ring buffer is refused with the reader to use; a directory dump notes it and goes on", () => {
+    for (const args of [["dump", pin("events")], ["get", pin("events"), "0"], ["set", pin("events"), "1"], ["delete", pin("events")]]) {
+      const r = tsxdp(...args);
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.stderr).toBe(`tsxdp: ${pin("events")} is a ring buffer: its records are read in order by a reader, not by key (openRingBuffer(obj, name) in tsxdp/loader)\n`);
+    }
+    const all = tsxdp("dump", "--pinned-dir", pinDir, "--json");
+    expect(all.code, all.stderr).toBe(0);
+    const maps = (JSON.parse(all.stdout) as { maps: { map: { name: string }; note?: string }[] }).maps;
+    expect(maps.find((m) => m.map.name === "events")?.note).toMatch(/ring buffer/);
+    expect(maps.length).toBe(9);
+  });
+
+  test("maps of maps: slots show their map's id, name and type; set by id or pin, delete empties", () => {
+    const idOf = (name: string) => objects[2]!.map(name).info().id;
+    expect(tsxdp("set", pin("tenants"), "53", pin("tenantA")).code).toBe(0);
+    const set = tsxdp("set", pin("tenants"), "8080", String(idOf("tenantB")), "--json");
+    expect(JSON.parse(set.stdout)).toMatchObject({ ok: true, key: "hex:901f", value: { id: idOf("tenantB"), name: "tenantB", type: "array" } });
+    expect(tsxdp("set", pin("shards"), "1", pin("shard0")).code).toBe(0);
+    // What the kernel holds is what the loader reads, and the program finds the map.
+    expect(objects[2]!.map("tenants").innerId(Uint8Array.from([53, 0]))).toBe(idOf("tenantA"));
+    const frame = P.ethernet({ proto: P.ETH_P_IP }, P.ipv4({ protocol: P.IPPROTO_UDP, src: [10, 0, 0, 5] }, P.udp(1, 53)));
+    expect(objects[2]!.program("tenant_counters").testRun({ data: frame }).action).toBe("PASS");
+    expect(tsxdp("get", pin("tenantA"), "0").stdout).toBe("  0  1\n");
+    expect(tsxdp("get", pin("shard0"), "10.0.0.5").stdout).toBe("  0x0a000005 (167772165)  1\n");
+    const dump = tsxdp("dump", pin("tenants"));
+    expect(dump.code).toBe(0);
+    // A HASH_OF_MAPS key has no BTF in the kernel (libbpf gives none to maps of maps): hex.
+    expect(dump.stdout).toContain(`  hex:3500  { id: ${idOf("tenantA")}, name: tenantA, type: array }`);
+    expect(dump.stdout).toContain(`  hex:901f  { id: ${idOf("tenantB")}, name: tenantB, type: array }`);
+    expect(tsxdp("dump", pin("shards")).stdout).toContain(`  1  { id: ${idOf("shard0")}, name: shard0, type: hash }`);
+    // A hash where an array goes: the kernel's EINVAL, with the reason.
+    const wrong = tsxdp("set", pin("tenants"), "7", pin("shard0"));
+    expect(wrong.code).not.toBe(0);
+    expect(wrong.stderr).toMatch(/does not match the inner map template/);
+    expect(tsxdp("delete", pin("tenants"), "8080").code).toBe(0);
+    expect(tsxdp("get", pin("tenants"), "8080").code).toBe(1);
+    expect(tsxdp("set", pin("tenants"), "9", "999999999").stderr).toMatch(/cannot open map id 999999999/);
+  });
+});

@@ -28,6 +28,8 @@ const help = `Usage: tsxdp map dump <pinned-map> [--json]
        tsxdp map get <map> <key> [--json]
        tsxdp map set <map> <key> <value> [--flags any|noexist|exist] [--program <pin|id>] [--json]
        tsxdp map delete <map> <key> [--json]
+       tsxdp map get|delete <queue-or-stack> [--json]
+       tsxdp map set <queue-stack-or-bloom-filter> <value> [--flags any|exist] [--json]
 
   where <map> is a pinned map's path, or with --dev <ifname> / --prog-id <n>
   the name of a map of that program, or nothing with --id <n>.
@@ -55,6 +57,16 @@ DEVMAP, DEVMAP_HASH and CPUMAP entries (which never have BTF) show as the
 kernel's structs: the ifindex (a CPUMAP: the queue size), and for maps whose
 entries hold programs (value_size 8) { ifindex, prog_id }. Their <value> is
 the ifindex or queue size; --program puts a program into the entry.
+
+Queues and stacks have no keys: get peeks at the next value, delete pops it
+(exit 1 when empty), set pushes one (--flags exist: a full map drops its
+oldest); dump shows the next value. A bloom filter is tested with get <map>
+<value> (exit 1: certainly absent) and added to with set <map> <value>; it
+cannot be listed or deleted from. A ring buffer is refused: its records are
+read by a reader (openRingBuffer in tsxdp/loader). An ARRAY_OF_MAPS or
+HASH_OF_MAPS shows each slot's map { id, name, type }; set puts a map in a
+slot, by id or pinned path (it must match the inner template); delete
+empties the slot.
 
 Options:
   --pinned-dir <dir>      dump every map pinned in <dir> (and below, 3 levels)
@@ -93,6 +105,35 @@ class BadText extends Error {}
 
 const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
 
+/**
+ * Maps without key → value entries (enum bpf_map_type): a queue or stack is
+ * read by peek and pop and written by push, a bloom filter tested and
+ * pushed; a ring buffer's records are only for a reader.
+ */
+function keylessKind(type: number): "queue" | "bloom" | "ringbuf" | undefined {
+  return type === 22 || type === 23 ? "queue" : type === 30 ? "bloom" : type === 27 ? "ringbuf" : undefined;
+}
+
+/** ARRAY_OF_MAPS and HASH_OF_MAPS: their values are inner map ids (fds when written). */
+const isMapOfMaps = (type: number) => type === 12 || type === 13;
+
+const ringBufRefusal = (where: string) =>
+  `${where} is a ring buffer: its records are read in order by a reader, not by key (openRingBuffer(obj, name) in tsxdp/loader)`;
+
+/** The map with id `id`, shown in a map of maps' slot. */
+function innerMap(id: number): Decoded {
+  try {
+    const m = PinnedMap.openById(id);
+    try {
+      return { id, name: m.info.name, type: m.info.typeName };
+    } finally {
+      m.close();
+    }
+  } catch {
+    return { id };
+  }
+}
+
 class MapView {
   constructor(readonly map: PinnedMap) {}
 
@@ -127,7 +168,10 @@ class MapView {
   }
 
   format(which: "key" | "value", bytes: Uint8Array): Decoded {
+    if (which === "value" && isMapOfMaps(this.map.info.type) && bytes.length === 4) return innerMap(new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true));
     const id = this.typed(which);
+    // An ARRAY_OF_MAPS is indexed like an array (libbpf gives it no key BTF).
+    if (id === undefined && which === "key" && this.map.info.type === 12 && bytes.length === 4) return new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true);
     if (id === undefined && this.redirect && bytes.length >= 4) {
       const entry = decodeRedirectEntry(this.map.info.type, bytes);
       const first = entry.ifindex ?? entry.qsize!;
@@ -192,7 +236,8 @@ class MapView {
     return e;
   }
 
-  header(count: number): Record<string, unknown> {
+  /** `count` null: a queue's or stack's, which cannot be counted without taking its values out. */
+  header(count: number | null): Record<string, unknown> {
     const i = this.map.info;
     return {
       name: i.name,
@@ -210,14 +255,14 @@ class MapView {
     };
   }
 
-  title(count: number): string {
+  title(count: number | null): string {
     const i = this.map.info;
     const kt = this.typeName("key");
     const vt = this.typeName("value");
     const btfNote = this.map.btf ? "" : `, no BTF${this.map.btfMissing ? ` (${this.map.btfMissing})` : ""}`;
     return (
       `${this.map.path}: ${i.typeName} '${i.name}' (id ${i.id}), key ${kt ? `${kt}, ` : ""}${i.keySize} bytes, value ${vt ? `${vt}, ` : ""}${i.valueSize} bytes, ` +
-      `${count}/${i.maxEntries} entries${this.map.perCpu ? `, ${this.map.cpus} CPUs` : ""}${btfNote}`
+      `${count === null ? `at most ${i.maxEntries}` : `${count}/${i.maxEntries}`} entries${this.map.perCpu ? `, ${this.map.cpus} CPUs` : ""}${btfNote}`
     );
   }
 }
@@ -252,15 +297,30 @@ interface Dump {
   path: string | null;
   map: Record<string, unknown>;
   entries: EntryJson[];
+  /** a queue or stack: the value a pop would take, or null when empty */
+  next?: { value: Decoded; valueHex: string } | null;
+  /** why a bloom filter or ring buffer has no entries to show */
+  note?: string;
 }
 
 function dump(v: MapView): { json: Dump; text: string[] } {
+  const where = v.map.pinned ? v.map.path : null;
+  const kind = keylessKind(v.map.info.type);
+  if (kind === "queue") {
+    const bytes = v.map.take(false);
+    const next = bytes ? { value: v.format("value", bytes), valueHex: hex(bytes) } : null;
+    return { json: { path: where, map: v.header(null), entries: [], next }, text: [v.title(null), next ? `  next  ${showDecoded(next.value)}` : "  (empty)"] };
+  }
+  if (kind !== undefined) {
+    const note = kind === "bloom" ? "a bloom filter cannot be listed: test a value with `tsxdp map get <map> <value>`" : ringBufRefusal("this map");
+    return { json: { path: where, map: v.header(0), entries: [], note }, text: [v.title(0), `  (${note})`] };
+  }
   const entries: EntryJson[] = [];
   for (const key of v.map.keys()) {
     const values = v.map.lookup(key);
     if (values) entries.push(v.entry(key, values)); // deleted meanwhile: skipped
   }
-  return { json: { path: v.map.pinned ? v.map.path : null, map: v.header(entries.length), entries }, text: [v.title(entries.length), ...entryLines(entries)] };
+  return { json: { path: where, map: v.header(entries.length), entries }, text: [v.title(entries.length), ...entryLines(entries)] };
 }
 
 function out(json: boolean, value: unknown, text: string[]): void {
@@ -334,6 +394,26 @@ function programFd(ref: string): number {
   return fd;
 }
 
+/** get (peek), delete (pop) and set (push) on a queue or stack; set (push) on a bloom filter. */
+function keylessCommand(v: MapView, act: "get" | "set" | "delete", text: string | undefined, flag: string, json: boolean): number {
+  const where = v.map.path;
+  if (act === "set") {
+    if (flag === "noexist" || (flag === "exist" && keylessKind(v.map.info.type) === "bloom")) {
+      throw new UsageError(`--flags ${flag} does not apply to a ${v.map.info.typeName}${flag === "exist" ? "" : " (exist: a full queue or stack drops its oldest value)"}`);
+    }
+    const value = v.parse("value", text!);
+    v.map.push(value, flag as "any" | "exist");
+    const shown = v.format("value", value);
+    out(json, { ok: true, value: shown, valueHex: hex(value) }, [`pushed ${showDecoded(shown)} onto ${where}`]);
+    return 0;
+  }
+  const bytes = v.map.take(act === "delete");
+  if (!bytes) return fail(json, "missing", `${where} is empty`, 1);
+  const shown = v.format("value", bytes);
+  out(json, act === "delete" ? { ok: true, value: shown, valueHex: hex(bytes) } : { value: shown, valueHex: hex(bytes) }, [act === "delete" ? `popped ${showDecoded(shown)} from ${where}` : `  ${showDecoded(shown)}`]);
+  return 0;
+}
+
 export const mapCommand: Command = {
   name: "map",
   usage:
@@ -374,10 +454,13 @@ export const mapCommand: Command = {
     // With --dev/--prog-id the map is named (optional for dump); with --id or --pinned-dir, not at all.
     const wanted = pinnedDir !== undefined || mapId !== undefined ? ARITY[act].slice(1) : byProgram ? ["<map-name>", ...ARITY[act].slice(1)] : ARITY[act];
     const optionalName = byProgram && act === "dump";
-    if (args.length !== wanted.length && !(optionalName && args.length === 0)) {
+    const arityError = () => {
       const what = wanted.length === 0 ? `no more arguments${pinnedDir !== undefined ? " with --pinned-dir" : mapId !== undefined ? " with --id" : ""}` : wanted.join(" ");
-      throw new UsageError(`'map ${act}' takes ${what}${args.length > wanted.length ? `, got an extra '${args[wanted.length]}'` : `; missing ${wanted.slice(args.length).join(" ")}`}`);
-    }
+      return new UsageError(`'map ${act}' takes ${what}${args.length > wanted.length ? `, got an extra '${args[wanted.length]}'` : `; missing ${wanted.slice(args.length).join(" ")}`}`);
+    };
+    // Without a key: get (peek) and delete (pop) on a queue or stack, set (push) on a keyless map; checked once the map is open.
+    const keyless = act !== "dump" && pinnedDir === undefined && args.length === wanted.length - 1;
+    if (args.length !== wanted.length && !(optionalName && args.length === 0) && !keyless) throw arityError();
     let source: Source = { kind: "pin" };
     if (pinnedDir !== undefined) source = { kind: "dir", dir: path.resolve(pinnedDir) };
     else if (mapId !== undefined) source = { kind: "id", id: positiveInt("--id", mapId) };
@@ -435,9 +518,25 @@ export const mapCommand: Command = {
       const where = map.path;
       try {
         const v = new MapView(map);
+        const kind = keylessKind(map.info.type);
+        if (kind === "ringbuf") return fail(json, "usage", ringBufRefusal(where), 2);
         if (act === "dump") {
           const d = dump(v);
           out(json, d.json, d.text);
+          return 0;
+        }
+        if (kind === "queue" || (kind === "bloom" && act !== "get")) {
+          if (act === "delete" && kind === "bloom") return fail(json, "usage", `values cannot be removed from a bloom filter (${where})`, 2);
+          if (!keyless) throw new UsageError(`${where} is a ${map.info.typeName}: it has no keys (map get|delete <map> to peek|pop, map set <map> <value> to push)`);
+          return keylessCommand(v, act, rest[0], updateFlag, json);
+        }
+        if (keyless && kind === "bloom") throw new UsageError(`'map get' on a bloom filter takes the value to test: map get <map> <value>`);
+        if (keyless) throw arityError();
+        if (kind === "bloom") {
+          const value = v.parse("value", rest[0]!);
+          const shown = showDecoded(v.format("value", value));
+          if (!v.map.contains(value)) return fail(json, "missing", `${shown} is not in ${where}`, 1);
+          out(json, { value: v.format("value", value), valueHex: hex(value), present: true }, [`${shown} may be in ${where} (a bloom filter can wrongly say yes, never wrongly no)`]);
           return 0;
         }
         const keyText = rest[0]!;
@@ -447,6 +546,23 @@ export const mapCommand: Command = {
           if (!values) return fail(json, "missing", `key ${keyText} is not in ${where}`, 1);
           const e = v.entry(key, values);
           out(json, e, entryLines([e]));
+          return 0;
+        }
+        if (act === "set" && isMapOfMaps(map.info.type)) {
+          // The slot takes a map: by id, or pinned; the kernel checks it against the inner template.
+          const text = rest[1]!;
+          if (program !== undefined) throw new BadText(`--program is for DEVMAP, DEVMAP_HASH and CPUMAP entries; ${where} is a ${map.info.typeName}`);
+          const inner = /^\d+$/.test(text) ? PinnedMap.openById(Number(text)) : PinnedMap.open(path.resolve(text));
+          try {
+            const fd = new Uint8Array(4);
+            new DataView(fd.buffer).setUint32(0, inner.handle, true);
+            v.map.update(key, fd, updateFlag as MapUpdateFlag);
+          } finally {
+            inner.close();
+          }
+          const after = v.map.lookup(key);
+          const e = after ? v.entry(key, after) : { key: v.format("key", key), keyHex: hex(key) };
+          out(json, { ok: true, ...e }, [`updated ${where}:`, ...entryLines([e])]);
           return 0;
         }
         if (act === "set") {

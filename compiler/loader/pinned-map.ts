@@ -41,8 +41,9 @@ export class PinnedMapError extends Error {
 }
 
 interface Bindings {
-  bpf_map_lookup_elem(fd: number, key: Uint8Array, value: Uint8Array): number;
-  bpf_map_update_elem(fd: number, key: Uint8Array, value: Uint8Array, flags: bigint | number): number;
+  bpf_map_lookup_elem(fd: number, key: Uint8Array | null, value: Uint8Array): number;
+  bpf_map_lookup_and_delete_elem(fd: number, key: Uint8Array | null, value: Uint8Array): number;
+  bpf_map_update_elem(fd: number, key: Uint8Array | null, value: Uint8Array, flags: bigint | number): number;
   bpf_map_delete_elem(fd: number, key: Uint8Array): number;
   bpf_map_get_next_key(fd: number, key: Uint8Array | null, next: Uint8Array): number;
   bpf_map_get_fd_by_id(id: number): number;
@@ -60,6 +61,7 @@ function raw(): Bindings {
   const btf = koffi.pointer(koffi.opaque());
   bound = {
     bpf_map_lookup_elem: lib.func("bpf_map_lookup_elem", "int", ["int", "const void *", "void *"]),
+    bpf_map_lookup_and_delete_elem: lib.func("bpf_map_lookup_and_delete_elem", "int", ["int", "const void *", "void *"]),
     bpf_map_update_elem: lib.func("bpf_map_update_elem", "int", ["int", "const void *", "const void *", "uint64_t"]),
     bpf_map_delete_elem: lib.func("bpf_map_delete_elem", "int", ["int", "const void *"]),
     bpf_map_get_next_key: lib.func("bpf_map_get_next_key", "int", ["int", "const void *", "void *"]),
@@ -205,6 +207,11 @@ export class PinnedMap {
     }
   }
 
+  /** The open fd (owned by this PinnedMap), e.g. to put the map in a map of maps' slot. */
+  get handle(): number {
+    return this.live();
+  }
+
   close(): void {
     if (this.fd >= 0) closeFd(this.fd);
     this.fd = -1;
@@ -224,7 +231,8 @@ export class PinnedMap {
     let hint = "";
     if (errno === 17) hint = " (the key already exists)";
     else if (errno === ENOENT && op === "update") hint = " (the key does not exist)";
-    else if (errno === 7) hint = this.info.type === 2 || this.info.type === 6 ? ` (index out of range: max_entries is ${this.info.maxEntries})` : ` (the map is full: max_entries is ${this.info.maxEntries})`;
+    else if (errno === 7) hint = this.info.type === 2 || this.info.type === 6 ? ` (index out of range: max_entries is ${this.info.maxEntries})` : ` (the map is full: max_entries is ${this.info.maxEntries}${this.info.type === 22 || this.info.type === 23 ? '; --flags exist drops the oldest value' : ""})`;
+    else if (errno === EINVAL && op === "update" && (this.info.type === 12 || this.info.type === 13)) hint = " (the map does not match the inner map template: its type, key and value sizes and flags, and an array's max_entries)";
     else if (errno === EINVAL && op === "delete" && (this.info.type === 2 || this.info.type === 6)) hint = " (elements of array maps cannot be deleted; set them to zero instead)";
     else if (errno === EPERM || errno === EACCES) hint = op === "update" || op === "delete" ? " (no privileges, or the map is read-only from userspace)" : " (no privileges)";
     return new PinnedMapError(`${op} in ${this.path}: ${errnoText(errno)}${hint}`, kind, errno);
@@ -261,6 +269,30 @@ export class PinnedMap {
     const rc = raw().bpf_map_delete_elem(this.live(), key);
     if (rc === -ENOENT) return false;
     if (rc < 0) throw this.fail("delete", -rc);
+    return true;
+  }
+
+  /** Queues and stacks: adds `value` ("exist": a full one drops its oldest); bloom filters: adds `value`. */
+  push(value: Uint8Array, flags: "any" | "exist" = "any"): void {
+    const rc = raw().bpf_map_update_elem(this.live(), null, value, UPDATE_FLAGS[flags]);
+    if (rc < 0) throw this.fail("push", -rc);
+  }
+
+  /** Queues and stacks: the next value, taken out (`remove`) or left in place; undefined when empty. */
+  take(remove: boolean): Uint8Array | undefined {
+    const fd = this.live();
+    const out = new Uint8Array(this.info.valueSize);
+    const rc = remove ? raw().bpf_map_lookup_and_delete_elem(fd, null, out) : raw().bpf_map_lookup_elem(fd, null, out);
+    if (rc === -ENOENT) return undefined;
+    if (rc < 0) throw this.fail(remove ? "pop" : "peek", -rc);
+    return out;
+  }
+
+  /** Bloom filters: whether `value` may have been pushed (a lookup takes the value to test). */
+  contains(value: Uint8Array): boolean {
+    const rc = raw().bpf_map_lookup_elem(this.live(), null, value);
+    if (rc === -ENOENT) return false;
+    if (rc < 0) throw this.fail("lookup", -rc);
     return true;
   }
 
