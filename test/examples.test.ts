@@ -279,6 +279,16 @@ const examples: Record<string, Record<string, Case[]>> = {
       { what: "IPv6 passes", packet: ipv6Frame, action: "PASS" },
     ],
   },
+  // Every frame passes; the counters are read back in test/protocol-counters.test.ts.
+  protocol_counters: {
+    protocol_counters: [
+      { what: "IPv4 UDP", packet: ipv4Udp(53), action: "PASS" },
+      { what: "IPv4 UDP behind an 802.1Q tag", packet: ipv4Udp(53, { vlans: [[P.ETH_P_8021Q, 100]] }), action: "PASS" },
+      { what: "IPv6 behind an 802.1ad tag", packet: ipv6Hop(64, [[P.ETH_P_8021AD, 7]]), action: "PASS" },
+      { what: "IPv6 cut inside its header", packet: P.truncate(ipv6Frame, 30), action: "PASS" },
+      { what: "ARP", packet: arpFrame, action: "PASS" },
+    ],
+  },
   // The events are read in test/maps-ringbuf.test.ts.
   event_stream: {
     event_stream: [

@@ -542,6 +542,21 @@ function synFloodFrames(): Vector[] {
   return v;
 }
 
+/** IPv4 and IPv6 of several protocols, bare and behind one or two VLAN tags, whole and cut inside the IP header. */
+function protocolFrames(): Vector[] {
+  const v: Vector[] = [];
+  const tags: [string, [number, number][]][] = [["bare", []], ["802.1Q", [[ETH_P_8021Q, 10]]], ["802.1ad", [[ETH_P_8021AD, 20]]], ["two tags", [[ETH_P_8021AD, 1], [ETH_P_8021Q, 2]]]];
+  for (const [tag, vlans] of tags) {
+    for (const protocol of [IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, 47, 58]) {
+      const four = ethernet({ proto: ETH_P_IP, vlans }, ipv4({ protocol }, new Uint8Array(24)));
+      const six = ethernet({ proto: ETH_P_IPV6, vlans }, ipv6(protocol, new Uint8Array(24)));
+      v.push({ label: `ipv4 ${protocol} ${tag}`, data: four }, { label: `ipv6 ${protocol} ${tag}`, data: six });
+      v.push({ label: `ipv4 ${protocol} ${tag} cut`, data: truncate(four, 14 + vlans.length * 4 + 19) }, { label: `ipv6 ${protocol} ${tag} cut`, data: truncate(six, 14 + vlans.length * 4 + 39) });
+    }
+  }
+  return v;
+}
+
 /** An LPM trie key: the prefix length (host order) and an IPv4 address. */
 function lpmKey(addr: number[], prefixlen: number): Uint8Array {
   return Uint8Array.from([...u32le(prefixlen), ...addr]);
@@ -662,6 +677,8 @@ const PLANS: ExamplePlan[] = [
   },
   // The events themselves are compared in test/maps-ringbuf.test.ts; here the verdicts and bytes.
   { example: "event_stream", programs: [{ name: "event_stream", section: "xdp", runs: plain([...COMMON, ...sourceFrames()]), verdicts: ["PASS", "DROP"] }] },
+  // Every verdict is PASS: the per-CPU counters are compared in test/protocol-counters.test.ts.
+  { example: "protocol_counters", programs: [{ name: "protocol_counters", section: "xdp", runs: plain([...COMMON, ...protocolFrames()]), verdicts: ["PASS"] }] },
   // Each source's window (1 s) outlasts the runs: the counts, not the clock, decide.
   {
     example: "syn_flood_guard",
