@@ -7,7 +7,8 @@
  * (what it drops never reaches the socket). The DEVMAP case runs the same
  * traffic through a clang-14 twin (test/fixtures/loader/xdp_devmap_prog.c)
  * and expects the same frames and counts; the CPUMAP case runs its twin
- * (test/fixtures/loader/xdp_cpumap_prog.c) through the same checks.
+ * (test/twins/cpumap_redirect.c) through the same checks: the program is
+ * examples/cpumap_redirect.ts.
  *
  * Network (test/support/netns.ts): pair 1 (a1 here, b1 in ns1), pair 2 (a2
  * here, b2 in ns2); b2 runs examples/pass.ts so veth accepts redirected
@@ -67,40 +68,8 @@ export const stamp = xdp.devmap((ctx) => {
 });
 `;
 
-const cpumapSource = `import { xdp, XdpAction, CpuMap, ArrayMap, atomicAdd, bpf_get_smp_processor_id, htons, type be16, type u8, type u32, type u64 } from "tsxdp";
-
-const cpus = new CpuMap({ maxEntries: 4, programs: true });
-/** 0: datagrams to 5201 passed on the CPU; 1: datagrams to 5202 dropped there. */
-const on_cpu_seen = new ArrayMap<u64>({ maxEntries: 2 });
-/** 1 + the CPU the entry's program last ran on. */
-const ran_on = new ArrayMap<u32>({ maxEntries: 1 });
-
-function udpPort(data: PacketPointer, data_end: PacketEnd): u32 {
-  if (data + 42 > data_end) return 0;
-  if (data.load<be16>(12) !== htons(0x0800)) return 0;
-  if (data.load<u8>(14) !== 0x45 || data.load<u8>(23) !== 17) return 0;
-  const port = data.load<be16>(36);
-  if (port === htons(5201)) return 5201;
-  if (port === htons(5202)) return 5202;
-  return 0;
-}
-
-export const to_cpu = xdp((ctx) => {
-  const { data, data_end } = ctx;
-  if (udpPort(data, data_end) === 0) return XdpAction.PASS;
-  return cpus.redirect(0, XdpAction.DROP);
-});
-
-export const on_cpu = xdp.cpumap((ctx) => {
-  const { data, data_end } = ctx;
-  const port = udpPort(data, data_end);
-  const r = ran_on.lookup(0);
-  if (r) r.value = bpf_get_smp_processor_id() + 1;
-  const c = on_cpu_seen.lookup(port === 5202 ? 1 : 0);
-  if (c) atomicAdd(c, 1);
-  return port === 5202 ? XdpAction.DROP : XdpAction.PASS;
-});
-`.replace("type u64 }", "type u64, type PacketPointer, type PacketEnd }");
+/** examples/cpumap_redirect.ts: to_cpu redirects to CPU 0, where on_cpu counts and filters. */
+const cpumapSource = fs.readFileSync(path.resolve("examples/cpumap_redirect.ts"), "utf8");
 
 describe("programs: true on DevMap, DevMapHash and CpuMap", () => {
   test("compiles; a DevMap lookup reads the entry's ifindex and prog_id", () => {
@@ -321,7 +290,7 @@ describe.skipIf(skipKernel)("a CPUMAP entry's program runs on the target CPU", (
     for (const p of pairs) p.remove();
   });
 
-  /** The TypeScript program, or its clang-14 twin (test/fixtures/loader/xdp_cpumap_prog.c). */
+  /** examples/cpumap_redirect.ts, or its clang-14 twin (test/twins/cpumap_redirect.c). */
   function cpumapObject(which: "TypeScript" | "C"): LoadedObject {
     if (which === "TypeScript") return loadObject(build(cpumapSource, "cpumap_prog"));
     if (!clang) throw new Error("clang-14 is missing");
@@ -329,7 +298,7 @@ describe.skipIf(skipKernel)("a CPUMAP entry's program runs on the target CPU", (
     try {
       const multiarch = spawnSync(clang, ["-print-multiarch"], { encoding: "utf8" }).stdout.trim() || "x86_64-linux-gnu";
       const out = path.join(dir, "twin.o");
-      execFileSync(clang, ["-O2", "-g", "-target", "bpf", "-I", `/usr/include/${multiarch}`, "-c", path.resolve("test/fixtures/loader/xdp_cpumap_prog.c"), "-o", out]);
+      execFileSync(clang, ["-O2", "-g", "-target", "bpf", "-I", `/usr/include/${multiarch}`, "-c", path.resolve("test/twins/cpumap_redirect.c"), "-o", out]);
       return loadObject(out);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

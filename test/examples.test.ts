@@ -353,6 +353,19 @@ const examples: Record<string, Record<string, Case[]>> = {
     ],
     tag_egress: [],
   },
+  // No CPU entry here: the redirect falls back to DROP. With an entry and real traffic: test/devmap-programs.test.ts.
+  cpumap_redirect: {
+    to_cpu: [
+      { what: "UDP to 5201 without a CPU entry: the fallback, DROP", packet: ipv4Udp(5201), action: "DROP" },
+      { what: "UDP to 5202 without a CPU entry: DROP", packet: ipv4Udp(5202), action: "DROP" },
+      { what: "UDP to 53 passes", packet: ipv4Udp(53), action: "PASS" },
+      { what: "UDP to 5201 behind IPv4 options passes", packet: P.ethernet({ proto: P.ETH_P_IP }, P.ipv4({ protocol: P.IPPROTO_UDP, options: [1, 1, 1, 0] }, P.udp(40000, 5201))), action: "PASS" },
+      { what: "UDP to 5201 cut before its port passes", packet: P.truncate(ipv4Udp(5201), 37), action: "PASS" },
+      { what: "ARP passes", packet: arpFrame, action: "PASS" },
+    ],
+    // BPF_PROG_TEST_RUN refuses xdp/cpumap programs: loaded only.
+    on_cpu: [],
+  },
 };
 
 describe("examples compile to the sections they declare", () => {

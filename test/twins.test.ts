@@ -542,6 +542,16 @@ function synFloodFrames(): Vector[] {
   return v;
 }
 
+/** UDP to the two redirected ports, whole, cut, behind IPv4 options and tagged, beside their neighbours. */
+function cpumapFrames(): Vector[] {
+  const v: Vector[] = [];
+  for (const port of [5200, 5201, 5202, 5203]) {
+    v.push({ label: `udp to ${port}`, data: udp4(port) }, { label: `udp to ${port}, options`, data: udp4(port, { options: [1, 1, 1, 0] }) });
+    v.push({ label: `udp to ${port}, tagged`, data: udp4(port, { vlans: [[ETH_P_8021Q, 5]] }) }, { label: `udp to ${port} cut`, data: truncate(udp4(port), 37) });
+  }
+  return v;
+}
+
 /** IPv4 and IPv6 of several protocols, bare and behind one or two VLAN tags, whole and cut inside the IP header. */
 function protocolFrames(): Vector[] {
   const v: Vector[] = [];
@@ -677,6 +687,13 @@ const PLANS: ExamplePlan[] = [
   },
   // The events themselves are compared in test/maps-ringbuf.test.ts; here the verdicts and bytes.
   { example: "event_stream", programs: [{ name: "event_stream", section: "xdp", runs: plain([...COMMON, ...sourceFrames()]), verdicts: ["PASS", "DROP"] }] },
+  // CPU 0 has an entry (queue size 192, no program): to_cpu redirects there. on_cpu cannot be test-run (see tag_egress).
+  {
+    example: "cpumap_redirect",
+    programs: [{ name: "to_cpu", section: "xdp", runs: plain([...COMMON, ...cpumapFrames()]), verdicts: ["PASS", "REDIRECT"] }],
+    loadOnly: [{ name: "on_cpu", section: "xdp/cpumap" }],
+    entries: [{ map: "cpus", key: u32le(0), value: Uint8Array.from([...u32le(192), 0, 0, 0, 0]) }],
+  },
   // Every verdict is PASS: the per-CPU counters are compared in test/protocol-counters.test.ts.
   { example: "protocol_counters", programs: [{ name: "protocol_counters", section: "xdp", runs: plain([...COMMON, ...protocolFrames()]), verdicts: ["PASS"] }] },
   // Each source's window (1 s) outlasts the runs: the counts, not the clock, decide.
