@@ -937,3 +937,35 @@ export declare const IPS_EXPECTED: 1;
 export declare const IPS_SEEN_REPLY: 2;
 export declare const IPS_ASSURED: 4;
 export declare const IPS_CONFIRMED: 8;
+
+// ------------------------------------------------------------ dynptrs (kfuncs)
+
+/**
+ * `struct bpf_dynptr`: 16 bytes on the stack that `bpf_dynptr_from_xdp`
+ * makes a view of the whole packet, fragments of an `xdp.frags` program
+ * included. Declare one with `zeroed<BpfDynptr>()`; never read its bytes.
+ */
+export interface BpfDynptr {
+  readonly __opaque: FixedArray<u64, 2>;
+}
+/** Makes `ptr` a dynptr over the packet (`bpf_dynptr_from_xdp`, kernel 6.4; `flags` 0): 0, or a negative errno. */
+export declare function bpf_dynptr_from_xdp(ctx: XdpContext, flags: u64, ptr: BpfDynptr): i32;
+/**
+ * The `T` at `offset` of the dynptr, read-only (`bpf_dynptr_slice`, kernel
+ * 6.4): a pointer into the packet when the bytes are contiguous there, else
+ * a copy in `buffer` (a local `T`; with `null`, give `T` as the type
+ * argument and get null instead of a copy). Null past the end: test it.
+ */
+export declare function bpf_dynptr_slice<T>(ptr: BpfDynptr, offset: u32, buffer: T | null): Readonly<T> | null;
+/** As `bpf_dynptr_slice`, writable (`bpf_dynptr_slice_rdwr`): writes reach the packet only where it points into it (no buffer). */
+export declare function bpf_dynptr_slice_rdwr<T>(ptr: BpfDynptr, offset: u32, buffer: T | null): T | null;
+/** The bytes the dynptr covers (`bpf_dynptr_size`, kernel 6.5): the whole packet for one from `bpf_dynptr_from_xdp`. */
+export declare function bpf_dynptr_size(ptr: BpfDynptr): u32;
+/** Narrows the dynptr to bytes [start, end) of what it covers (`bpf_dynptr_adjust`, kernel 6.5): 0, or a negative errno. */
+export declare function bpf_dynptr_adjust(ptr: BpfDynptr, start: u32, end: u32): i32;
+/** Makes `clone` a second dynptr over the same bytes (`bpf_dynptr_clone`, kernel 6.5): 0, or a negative errno. */
+export declare function bpf_dynptr_clone(ptr: BpfDynptr, clone: BpfDynptr): i32;
+/** Whether the dynptr is null, as after a failed `bpf_dynptr_from_xdp` (`bpf_dynptr_is_null`, kernel 6.5). */
+export declare function bpf_dynptr_is_null(ptr: BpfDynptr): boolean;
+/** Whether the dynptr is read-only (`bpf_dynptr_is_rdonly`, kernel 6.5). */
+export declare function bpf_dynptr_is_rdonly(ptr: BpfDynptr): boolean;

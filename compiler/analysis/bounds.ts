@@ -24,7 +24,7 @@
 import ts from "typescript";
 import { Codes } from "../diagnostics/codes";
 import { DiagnosticBag, locationOf } from "../diagnostics/diagnostic";
-import { kfunc } from "../dialect/kfuncs";
+import { type KfuncSpec, kfunc } from "../dialect/kfuncs";
 import { type Block, type Compare, type MemoryLoad, type MemoryStore, type ModuleIR, type Operand, type ProgramIR, reversePostOrder, successors } from "../ir/ir";
 
 type Region = "packet" | "meta";
@@ -40,7 +40,7 @@ type Abstract =
   | { readonly kind: "ptr"; readonly region: Region; readonly base: number; readonly offset: number | undefined; readonly varMax: bigint; readonly epoch?: number }
   | { readonly kind: "end"; readonly epoch?: number }
   /** A map lookup's result: a value pointer or null, until a test says which. */
-  | { readonly kind: "mapval"; readonly id: number }
+  | { readonly kind: "mapval"; readonly id: number; readonly from?: string }
   | { readonly kind: "scalar"; readonly max?: bigint };
 
 interface Proven {
@@ -299,8 +299,8 @@ export function checkPacketBounds(program: ProgramIR, outer: DiagnosticBag, entr
           values.set(instr.dst.id, scalar);
           break;
         case "kfunc":
-          // A reference a kfunc acquires: null until tested, like a map value.
-          if (instr.dst) values.set(instr.dst.id, kfunc(instr.name).acquires ? { kind: "mapval", id: instr.dst.id } : scalar);
+          // A reference a kfunc acquires, or a dynptr slice: null until tested, like a map value.
+          if (instr.dst) values.set(instr.dst.id, nullTested(kfunc(instr.name)) ? { kind: "mapval", id: instr.dst.id, from: instr.name } : scalar);
           break;
         case "subcall": {
           const args = instr.args.map(valueOf);
@@ -709,6 +709,11 @@ function checkAccess(load: MemoryLoad | MemoryStore, ptr: Abstract, state: State
   });
 }
 
+/** Kfunc results the program tests for null (the iterator's `next` is tested by the loop it builds). */
+function nullTested(k: KfuncSpec): boolean {
+  return k.acquires === true || (k.call !== undefined && k.nullable === true);
+}
+
 /** A map value may be read or written only where a test has proven the lookup non-null. */
 function checkMapValue(access: { node: ts.Node; op: string }, ptr: Abstract, state: State, d: DiagnosticBag): void {
   if (ptr.kind !== "mapval") {
@@ -716,6 +721,12 @@ function checkMapValue(access: { node: ts.Node; op: string }, ptr: Abstract, sta
     return;
   }
   if (state.nonNull.has(ptr.id)) return;
+  if (ptr.from) {
+    d.report(Codes.mapValueNull, access.node, `this result of \`${ptr.from}\` may be null here: the kernel returns NULL when it has nothing (for a slice: bytes past the end, or not contiguous without a buffer)`, {
+      hints: ["test it first: `const eth = bpf_dynptr_slice(dp, 0, buf); if (!eth) return XdpAction.DROP;`"],
+    });
+    return;
+  }
   d.report(Codes.mapValueNull, access.node, "this map value may be null here: a lookup finds nothing for a missing key", {
     hints: ["test the lookup first: `const v = m.lookup(k); if (!v) return XdpAction.PASS;`"],
   });

@@ -68,6 +68,7 @@ export const Codes = {
   lockOrder: kind(3010, "spin locks not taken and released in pairs"),
   kfuncLeak: kind(3020, "kfunc reference not released"),
   kfuncReleased: kind(3021, "kfunc reference used after its release"),
+  dynptrUninit: kind(3022, "dynptr used before it is initialised"),
 
   // 4xxx: programs, sections, license
   programShape: kind(4001, "a program is `export const name = xdp((ctx) => { … })`"),

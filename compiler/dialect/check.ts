@@ -119,8 +119,8 @@ function checkNode(node: ts.Node, intrinsics: Intrinsics, d: DiagnosticBag): "sk
       return;
     }
     case ts.SyntaxKind.NullKeyword:
-      // An absent buffer of a helper that allows one (bpf_csum_diff).
-      if (ts.isCallExpression(node.parent) && node.parent.arguments.includes(node as ts.Expression) && intrinsics.resolve(node.parent.expression)?.kind === "helper") return;
+      // An absent buffer of a helper or kfunc that allows one (bpf_csum_diff, bpf_dynptr_slice).
+      if (ts.isCallExpression(node.parent) && node.parent.arguments.includes(node as ts.Expression) && ["helper", "kfunc"].includes(intrinsics.resolve(node.parent.expression)?.kind ?? "")) return;
       d.report(Codes.unsupportedNullish, node, `\`${node.getText()}\` is not a value in an XDP program`);
       return "skip";
     case ts.SyntaxKind.UndefinedKeyword:

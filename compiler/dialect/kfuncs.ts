@@ -41,7 +41,15 @@ export interface KfuncParam {
  */
 export type KfuncArg =
   | Extract<HelperParam, { kind: "ctx" | "int" | "mem" | "size" }>
-  | { readonly kind: "ref"; readonly struct: string; readonly release?: boolean };
+  | { readonly kind: "ref"; readonly struct: string; readonly release?: boolean }
+  /** A local `BpfDynptr` (16 bytes of stack that the kernel owns once initialised); `uninit`: the call initialises it. */
+  | { readonly kind: "dynptr"; readonly uninit?: boolean }
+  /**
+   * A slice's buffer: a local `T`, or null; its size (the `size` after it) is
+   * `T`'s, `T` the call's type argument or the buffer's type, and the result
+   * is a `T` or null.
+   */
+  | { readonly kind: "buffer" };
 
 export interface KfuncSpec {
   readonly name: string;
@@ -82,6 +90,9 @@ const dynptr = constPtr(struct("bpf_dynptr"));
 const ctParams = [p("xdp_ctx", xdpMd), p("bpf_tuple", ptr(struct("bpf_sock_tuple"))), p("tuple__sz", u32), p("opts", ptr(struct("bpf_ct_opts"))), p("opts__sz", u32)];
 /** The tuple's size tells the family (12: IPv4, 36: IPv6); the options are NF_BPF_CT_OPTS_SZ (16) bytes, the kernel writes `error` into them. */
 const ctCall: readonly KfuncArg[] = [{ kind: "ctx" }, { kind: "mem", access: "read", sizes: [12, 36] }, { kind: "size", type: u32Type }, { kind: "mem", access: "write", size: 16 }, { kind: "size", type: u32Type }];
+const dynptrArg: KfuncArg = { kind: "dynptr" };
+const dynptrOut: KfuncArg = { kind: "dynptr", uninit: true };
+const sliceCall: readonly KfuncArg[] = [dynptrArg, { kind: "int", type: u32Type }, { kind: "buffer" }, { kind: "size", type: u32Type }];
 const ref = (name: string, release?: boolean): KfuncArg => ({ kind: "ref", struct: name, ...(release ? { release } : {}) });
 const arg = (type: IntType): KfuncArg => ({ kind: "int", type });
 const slice = [p("p", dynptr), p("offset", u32), p("buffer__opt", ptr(void_)), p("buffer__szk", u32)];
@@ -113,14 +124,14 @@ export const kfuncs: ReadonlyMap<string, KfuncSpec> = new Map(
 
       // Dynptrs over the packet (kernel/bpf/helpers.c, net/core/filter.c): a slice is NULL when
       // out of range, so it must be tested.
-      { name: "bpf_dynptr_from_xdp", params: [p("x", xdpMd), p("flags", u64), p("ptr__uninit", ptr(struct("bpf_dynptr")))], returns: int, since: "6.4" },
-      { name: "bpf_dynptr_slice", params: slice, returns: ptr(void_), nullable: true, since: "6.4" },
-      { name: "bpf_dynptr_slice_rdwr", params: slice, returns: ptr(void_), nullable: true, since: "6.4" },
-      { name: "bpf_dynptr_adjust", params: [p("p", dynptr), p("start", u32), p("end", u32)], returns: int, since: "6.5" },
-      { name: "bpf_dynptr_is_null", params: [p("p", dynptr)], returns: bool, since: "6.5" },
-      { name: "bpf_dynptr_is_rdonly", params: [p("p", dynptr)], returns: bool, since: "6.5" },
-      { name: "bpf_dynptr_size", params: [p("p", dynptr)], returns: u32, since: "6.5" },
-      { name: "bpf_dynptr_clone", params: [p("p", dynptr), p("clone__uninit", ptr(struct("bpf_dynptr")))], returns: int, since: "6.5" },
+      { name: "bpf_dynptr_from_xdp", params: [p("x", xdpMd), p("flags", u64), p("ptr__uninit", ptr(struct("bpf_dynptr")))], call: [{ kind: "ctx" }, arg(u64Type), dynptrOut], returns: int, since: "6.4" },
+      { name: "bpf_dynptr_slice", params: slice, call: sliceCall, returns: ptr(void_), nullable: true, since: "6.4" },
+      { name: "bpf_dynptr_slice_rdwr", params: slice, call: sliceCall, returns: ptr(void_), nullable: true, since: "6.4" },
+      { name: "bpf_dynptr_adjust", params: [p("p", dynptr), p("start", u32), p("end", u32)], call: [dynptrArg, arg(u32Type), arg(u32Type)], returns: int, since: "6.5" },
+      { name: "bpf_dynptr_is_null", params: [p("p", dynptr)], call: [dynptrArg], returns: bool, since: "6.5" },
+      { name: "bpf_dynptr_is_rdonly", params: [p("p", dynptr)], call: [dynptrArg], returns: bool, since: "6.5" },
+      { name: "bpf_dynptr_size", params: [p("p", dynptr)], call: [dynptrArg], returns: u32, since: "6.5" },
+      { name: "bpf_dynptr_clone", params: [p("p", dynptr), p("clone__uninit", ptr(struct("bpf_dynptr")))], call: [dynptrArg, dynptrOut], returns: int, since: "6.5" },
 
       // RCU read-side sections (kernel/bpf/helpers.c): lock and unlock in pairs on every path.
       { name: "bpf_rcu_read_lock", params: [], returns: void_, since: "6.2" },

@@ -405,7 +405,7 @@ function structLiteral(fb: FunctionBuilder, e: ts.Expression, layout: Layout, ba
 /** A write to a redirect map's entry: the kernel maps it read-only (BPF_F_RDONLY_PROG, or a socket's fields). */
 function readOnlyValue(fb: FunctionBuilder, node: ts.Node, className: string) {
   return fb.fail(Codes.mapOperation, node, `a ${className} entry is read-only in a program; the kernel refuses writes to it`, {
-    hints: ["write the entry from userspace (bpftool map update, or the loader)"],
+    hints: [className === "bpf_dynptr_slice" ? "take the slice with `bpf_dynptr_slice_rdwr` to write through it" : "write the entry from userspace (bpftool map update, or the loader)"],
   });
 }
 

@@ -5,16 +5,16 @@
  * acquires returns a reference that is null until tested and must be
  * released (analysis/references.ts), opaque to the program.
  */
-import type ts from "typescript";
+import ts from "typescript";
 import { Codes } from "../diagnostics/codes";
 import { type KfuncSpec, type KfuncType, kfuncs } from "../dialect/kfuncs";
 import type { FunctionBuilder } from "./builder";
 import { convertTo, lowerExpression, type Value } from "./expressions";
 import type { Operand, Temp } from "./ir";
-import type { Layout } from "./layout";
-import { helperMemory } from "./structs";
+import { type FieldType, type Layout, sameShape, shapeName, sizeOfField } from "./layout";
+import { helperMemory, structShape } from "./structs";
 import { constant } from "./typing";
-import { type ValueType, i32, mapValuePtr, u8 } from "./types";
+import { type ValueType, bool, i32, i64, mapValuePtr, u8, u64 } from "./types";
 
 /** How the dialect names a kernel struct a reference points to. */
 const refNames: Readonly<Record<string, string>> = { nf_conn: "NfConn", nf_conn___init: "NfConnInit" };
@@ -42,6 +42,7 @@ export function kfuncCall(fb: FunctionBuilder, spec: KfuncSpec, e: ts.CallExpres
   }
   let next = 0;
   let lastSize = 0;
+  let sliced: FieldType | undefined;
   const args = call.map((p): Operand => {
     if (p.kind === "size") return constant(BigInt(lastSize), p.type);
     const argExpr = e.arguments[next++]!;
@@ -51,6 +52,13 @@ export function kfuncCall(fb: FunctionBuilder, spec: KfuncSpec, e: ts.CallExpres
       return m.ptr;
     }
     if (p.kind === "ref") return reference(fb, spec, p.struct, argExpr);
+    if (p.kind === "dynptr") return dynptr(fb, spec, argExpr, p.uninit === true);
+    if (p.kind === "buffer") {
+      const b = buffer(fb, spec, e, argExpr);
+      sliced = b.shape;
+      lastSize = sizeOfField(b.shape);
+      return b.ptr;
+    }
     const v = lowerExpression(fb, argExpr, p.kind === "int" ? p.type : undefined);
     if (p.kind === "ctx") {
       if (v.kind !== "ctx") throw fb.fail(Codes.callArguments, argExpr, `\`${spec.name}\` takes the program's context here`);
@@ -64,11 +72,74 @@ export function kfuncCall(fb: FunctionBuilder, spec: KfuncSpec, e: ts.CallExpres
   const dst = type ? fb.temp(type) : undefined;
   fb.emit({ op: "kfunc", ...(dst ? { dst } : {}), name: spec.name, args, node: e });
   if (!dst) return constant(0n, i32);
+  if (sliced) {
+    // PTR_TO_MEM of the buffer's size, or NULL: read (and for _rdwr written) like a tested map value.
+    const readOnly = spec.name === "bpf_dynptr_slice" ? spec.name : undefined;
+    return { kind: "view", region: "map", ptr: dst, offset: 0, shape: sliced, nullable: true, ...(readOnly ? { readOnly } : {}) };
+  }
+  if (spec.returns.kind === "bool") {
+    const b = fb.temp(bool);
+    fb.emit({ op: "cmp", dst: b, pred: "ne", a: dst, b: constant(0n, u8), node: e });
+    return b;
+  }
   if (spec.acquires && spec.returns.kind === "ptr" && spec.returns.to.kind === "struct") {
     const layout: Layout = { name: refNames[spec.returns.to.name] ?? spec.returns.to.name, size: 0, align: 8, packed: false, fields: new Map() };
     return { kind: "view", region: "map", ptr: dst, offset: 0, shape: { kind: "struct", layout }, nullable: true, readOnly: layout.name };
   }
   return dst;
+}
+
+/**
+ * Dynptrs a call has initialised so far, by function, as stack pointer and
+ * offset: the verifier refuses one used before `bpf_dynptr_from_xdp` or
+ * `bpf_dynptr_clone` made it ("Expected an initialized dynptr"). Source
+ * order, so an initialisation on one branch only counts for what follows.
+ */
+const initialised = new WeakMap<FunctionBuilder, Set<string>>();
+
+/** A local `BpfDynptr`, passed by address. */
+function dynptr(fb: FunctionBuilder, spec: KfuncSpec, argExpr: ts.Expression, uninit: boolean): Operand {
+  const v = lowerExpression(fb, argExpr);
+  if (v.kind !== "view" || v.region !== "stack" || v.shape.kind !== "struct" || v.shape.layout.name !== "BpfDynptr") {
+    throw fb.fail(Codes.callArguments, argExpr, `\`${spec.name}\` takes a local \`BpfDynptr\``, { hints: ["`const dp = zeroed<BpfDynptr>(); bpf_dynptr_from_xdp(ctx, 0, dp);`"] });
+  }
+  const key = `${v.ptr.id}+${v.offset}`;
+  const done = initialised.get(fb) ?? new Set<string>();
+  initialised.set(fb, done);
+  if (uninit) done.add(key);
+  else if (!done.has(key)) {
+    throw fb.fail(Codes.dynptrUninit, argExpr, `\`${argExpr.getText()}\` is not a dynptr yet: \`${spec.name}\` needs one that \`bpf_dynptr_from_xdp\` (or \`bpf_dynptr_clone\`) made`, {
+      hints: [`call \`bpf_dynptr_from_xdp(ctx, 0, ${argExpr.getText()})\` first, on the way to this call`],
+    });
+  }
+  if (v.offset === 0) return v.ptr;
+  const ptr = fb.temp(v.ptr.type);
+  fb.emit({ op: "ptr_add", dst: ptr, base: v.ptr, offset: constant(BigInt(v.offset), i64), node: argExpr });
+  return ptr;
+}
+
+/** A slice's buffer (a local struct, or null) and the shape the slice has: the type argument's, or the buffer's. */
+function buffer(fb: FunctionBuilder, spec: KfuncSpec, e: ts.CallExpression, argExpr: ts.Expression): { ptr: Operand; shape: FieldType } {
+  const typeArg = e.typeArguments?.[0];
+  const named = typeArg ? structShape(fb, typeArg) : undefined;
+  if (typeArg && !named) throw fb.fail(Codes.typeMismatch, typeArg, `\`${typeArg.getText()}\` is not a struct or FixedArray`);
+  let inner = argExpr;
+  while (ts.isParenthesizedExpression(inner)) inner = inner.expression;
+  if (inner.kind === ts.SyntaxKind.NullKeyword) {
+    if (!named) throw fb.fail(Codes.callArguments, e, `\`${spec.name}\` without a buffer needs the slice's type: \`${spec.name}<EthHdr>(dp, 0, null)\``);
+    return { ptr: constant(0n, u64), shape: named };
+  }
+  const v = lowerExpression(fb, argExpr);
+  if (v.kind !== "view" || v.region !== "stack") {
+    throw fb.fail(Codes.typeMismatch, argExpr, `\`${spec.name}\` copies into a local struct or FixedArray when the bytes are not contiguous, or takes null`, {
+      hints: ["e.g. `const buf = zeroed<EthHdr>(); const eth = bpf_dynptr_slice(dp, 0, buf);`"],
+    });
+  }
+  if (named && !sameShape(named, v.shape)) throw fb.fail(Codes.typeMismatch, argExpr, `the buffer is a \`${shapeName(v.shape)}\`, the slice a \`${shapeName(named)}\``);
+  if (v.offset === 0) return { ptr: v.ptr, shape: v.shape };
+  const ptr = fb.temp(v.ptr.type);
+  fb.emit({ op: "ptr_add", dst: ptr, base: v.ptr, offset: constant(BigInt(v.offset), i64), node: argExpr });
+  return { ptr, shape: v.shape };
 }
 
 /** A reference a kfunc returned (tested or not: analysis/references.ts follows that, and its release). */

@@ -436,7 +436,10 @@ class ProgramLowering {
         return this.define(i.dst.id, L.LLVMGetParam(this.fn, i.index));
       case "kfunc": {
         const callee = this.kfunc(i.name);
-        const call = L.LLVMBuildCall2(b, callee.type, callee.fn, i.args.map((a) => this.operand(a)), i.args.length, "");
+        // A constant where the kernel takes a pointer is an absent buffer: NULL.
+        const params = kfunc(i.name).params;
+        const args = i.args.map((a, k) => (a.kind === "const" && params[k]!.type.kind === "ptr" ? L.LLVMConstPointerNull(t.ptr) : this.operand(a)));
+        const call = L.LLVMBuildCall2(b, callee.type, callee.fn, args, args.length, "");
         if (i.dst) this.define(i.dst.id, call);
         return;
       }
