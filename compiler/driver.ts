@@ -13,6 +13,7 @@ import path from "node:path";
 import { checkModuleBounds } from "./analysis/bounds";
 import { checkReferences } from "./analysis/references";
 import { checkLocks } from "./analysis/locks";
+import { checkRcu } from "./analysis/rcu";
 import { Codes } from "./diagnostics/codes";
 import { type Diagnostic, DiagnosticBag, EnvironmentError, InternalError, locationOf } from "./diagnostics/diagnostic";
 import { checkDialect } from "./dialect/check";
@@ -95,6 +96,7 @@ export function compile(input: CompileInput): CompileResult {
     // A reservation cannot leave the function that made it (a subprogram returns only a scalar).
     for (const p of [...module.programs, ...module.subprograms.flatMap((s) => (s.ir ? [s.ir] : []))]) checkReferences(p, diagnostics);
     checkLocks(module, diagnostics);
+    checkRcu(module, diagnostics);
     const ir = input.emitIr ? printModule(module) : undefined;
     if (diagnostics.hasErrors || input.checkOnly) return done({ programs, license: module.license, ir });
 

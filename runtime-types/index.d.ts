@@ -969,3 +969,14 @@ export declare function bpf_dynptr_clone(ptr: BpfDynptr, clone: BpfDynptr): i32;
 export declare function bpf_dynptr_is_null(ptr: BpfDynptr): boolean;
 /** Whether the dynptr is read-only (`bpf_dynptr_is_rdonly`, kernel 6.5). */
 export declare function bpf_dynptr_is_rdonly(ptr: BpfDynptr): boolean;
+
+// ------------------------------------------------------------ RCU (kfuncs)
+
+/**
+ * Opens an RCU read-side section (`bpf_rcu_read_lock`, kernel 6.2): end it
+ * with `bpf_rcu_read_unlock` on every path, in the same function, before
+ * returning; sections do not nest.
+ */
+export declare function bpf_rcu_read_lock(): void;
+/** Ends the RCU read-side section `bpf_rcu_read_lock` opened (`bpf_rcu_read_unlock`). */
+export declare function bpf_rcu_read_unlock(): void;

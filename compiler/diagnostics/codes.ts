@@ -69,6 +69,7 @@ export const Codes = {
   kfuncLeak: kind(3020, "kfunc reference not released"),
   kfuncReleased: kind(3021, "kfunc reference used after its release"),
   dynptrUninit: kind(3022, "dynptr used before it is initialised"),
+  rcuSection: kind(3023, "RCU read section not paired on every path"),
 
   // 4xxx: programs, sections, license
   programShape: kind(4001, "a program is `export const name = xdp((ctx) => { … })`"),

@@ -134,8 +134,8 @@ export const kfuncs: ReadonlyMap<string, KfuncSpec> = new Map(
       { name: "bpf_dynptr_clone", params: [p("p", dynptr), p("clone__uninit", ptr(struct("bpf_dynptr")))], call: [dynptrArg, dynptrOut], returns: int, since: "6.5" },
 
       // RCU read-side sections (kernel/bpf/helpers.c): lock and unlock in pairs on every path.
-      { name: "bpf_rcu_read_lock", params: [], returns: void_, since: "6.2" },
-      { name: "bpf_rcu_read_unlock", params: [], returns: void_, since: "6.2" },
+      { name: "bpf_rcu_read_lock", params: [], call: [], returns: void_, since: "6.2" },
+      { name: "bpf_rcu_read_unlock", params: [], call: [], returns: void_, since: "6.2" },
 
       // Device-bound RX metadata (net/core/xdp.c): the driver's implementation replaces the call.
       {
