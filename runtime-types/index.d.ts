@@ -980,3 +980,23 @@ export declare function bpf_dynptr_is_rdonly(ptr: BpfDynptr): boolean;
 export declare function bpf_rcu_read_lock(): void;
 /** Ends the RCU read-side section `bpf_rcu_read_lock` opened (`bpf_rcu_read_unlock`). */
 export declare function bpf_rcu_read_unlock(): void;
+
+// ------------------------------------------------------------ RX metadata (kfuncs)
+
+/**
+ * The RX hash the device computed, into `hash`, and its type into `rssType`
+ * (`XDP_RSS_*` bits: L3, L4, IPv4/IPv6, TCP/UDP/SCTP) (`bpf_xdp_metadata_rx_hash`,
+ * kernel 6.3): 0, or a negative errno (-ENODATA: none for this packet,
+ * -EOPNOTSUPP: the driver has none, or the program was not loaded bound to
+ * the device: `loadObject(bytes, { deviceBoundIfindex })`).
+ */
+export declare function bpf_xdp_metadata_rx_hash(ctx: XdpContext, hash: Cell<u32>, rssType: Cell<u32>): i32;
+/** The RX timestamp in nanoseconds, into `timestamp` (`bpf_xdp_metadata_rx_timestamp`, kernel 6.3): 0, or a negative errno as for the hash. */
+export declare function bpf_xdp_metadata_rx_timestamp(ctx: XdpContext, timestamp: Cell<u64>): i32;
+/**
+ * The VLAN tag the device took off the frame (`bpf_xdp_metadata_rx_vlan_tag`,
+ * kernel 6.8): its protocol (network order, 0x8100 or 0x88a8) into
+ * `proto` and its TCI (priority, DEI, VLAN id; host order) into `tci`. 0, or a
+ * negative errno (-ENODATA: the frame had no offloaded tag).
+ */
+export declare function bpf_xdp_metadata_rx_vlan_tag(ctx: XdpContext, proto: Cell<be16>, tci: Cell<u16>): i32;

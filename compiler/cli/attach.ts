@@ -13,7 +13,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { compile } from "../driver";
 import { InputError } from "../frontend/program";
-import { AttachError, attachXdp, BpfError, describeAttachedProgram, findDevice, loadObject, offloadRefusal, RodataError } from "../loader/index";
+import { AttachError, attachXdp, BpfError, describeAttachedProgram, deviceBoundKfuncs, findDevice, loadObject, offloadRefusal, RodataError } from "../loader/index";
 import type { Attachment, LoadedObject, LoadedProgram, XdpMode } from "../loader/index";
 import { parseFlags, singleInput, UsageError } from "./args";
 import { type Command, reportCompile } from "./command";
@@ -140,7 +140,9 @@ export const attachCommand: Command = {
       }
       const bytes = objectBytes(input, json);
       if (!bytes) return 1;
-      obj = loadObject(bytes, { name: path.basename(input).replace(/\..*$/, "").replace(/[^A-Za-z0-9_]/g, "_").slice(0, 15) || "tsxdp", ...(mode === "offload" ? { offloadIfindex: device.ifindex } : {}), ...(rodata !== undefined ? { rodata } : {}) });
+      // A program reading the device's RX metadata (bpf_xdp_metadata_rx_*) loads bound to it.
+      const bound = mode !== "offload" && deviceBoundKfuncs(bytes).length > 0;
+      obj = loadObject(bytes, { name: path.basename(input).replace(/\..*$/, "").replace(/[^A-Za-z0-9_]/g, "_").slice(0, 15) || "tsxdp", ...(mode === "offload" ? { offloadIfindex: device.ifindex } : {}), ...(bound ? { deviceBoundIfindex: device.ifindex } : {}), ...(rodata !== undefined ? { rodata } : {}) });
       const program = chooseProgram(obj, typeof flags.prog === "string" ? flags.prog : undefined, input);
       attachment = attachXdp(program, {
         device: device.ifindex,

@@ -95,6 +95,8 @@ const dynptrOut: KfuncArg = { kind: "dynptr", uninit: true };
 const sliceCall: readonly KfuncArg[] = [dynptrArg, { kind: "int", type: u32Type }, { kind: "buffer" }, { kind: "size", type: u32Type }];
 const ref = (name: string, release?: boolean): KfuncArg => ({ kind: "ref", struct: name, ...(release ? { release } : {}) });
 const arg = (type: IntType): KfuncArg => ({ kind: "int", type });
+/** A local `Cell` of that many bytes the kfunc writes its result into (no size follows). */
+const out = (size: number): KfuncArg => ({ kind: "mem", access: "write", size });
 const slice = [p("p", dynptr), p("offset", u32), p("buffer__opt", ptr(void_)), p("buffer__szk", u32)];
 
 export const kfuncs: ReadonlyMap<string, KfuncSpec> = new Map(
@@ -141,12 +143,13 @@ export const kfuncs: ReadonlyMap<string, KfuncSpec> = new Map(
       {
         name: "bpf_xdp_metadata_rx_hash",
         params: [p("ctx", constPtr(struct("xdp_md"))), p("hash", ptr(u32)), p("rss_type", ptr({ kind: "enum", name: "xdp_rss_hash_type" }))],
+        call: [{ kind: "ctx" }, out(4), out(4)],
         returns: int,
         deviceBound: true,
         since: "6.3",
       },
-      { name: "bpf_xdp_metadata_rx_timestamp", params: [p("ctx", constPtr(struct("xdp_md"))), p("timestamp", ptr(u64))], returns: int, deviceBound: true, since: "6.3" },
-      { name: "bpf_xdp_metadata_rx_vlan_tag", params: [p("ctx", constPtr(struct("xdp_md"))), p("vlan_proto", ptr(u16)), p("vlan_tci", ptr(u16))], returns: int, deviceBound: true, since: "6.8" },
+      { name: "bpf_xdp_metadata_rx_timestamp", params: [p("ctx", constPtr(struct("xdp_md"))), p("timestamp", ptr(u64))], call: [{ kind: "ctx" }, out(8)], returns: int, deviceBound: true, since: "6.3" },
+      { name: "bpf_xdp_metadata_rx_vlan_tag", params: [p("ctx", constPtr(struct("xdp_md"))), p("vlan_proto", ptr(u16)), p("vlan_tci", ptr(u16))], call: [{ kind: "ctx" }, out(2), out(2)], returns: int, deviceBound: true, since: "6.8" },
 
       // Generic kfuncs an XDP program can call.
       { name: "bpf_cast_to_kern_ctx", params: [p("obj", ptr(void_))], returns: ptr(void_), since: "6.2" },

@@ -65,6 +65,8 @@ interface Bindings {
   bpf_prog_get_fd_by_id(id: number): number;
   bpf_link_get_fd_by_id(id: number): number;
   bpf_program__set_ifindex(prog: bigint, ifindex: number): void;
+  bpf_program__flags(prog: bigint): number;
+  bpf_program__set_flags(prog: bigint, flags: number): number;
 }
 
 let bound: Bindings | undefined;
@@ -87,6 +89,8 @@ export function bpf(): Bindings {
     bpf_prog_get_fd_by_id: lib.func("bpf_prog_get_fd_by_id", "int", ["uint32_t"]),
     bpf_link_get_fd_by_id: lib.func("bpf_link_get_fd_by_id", "int", ["uint32_t"]),
     bpf_program__set_ifindex: lib.func("bpf_program__set_ifindex", "void", ["void *", "uint32_t"]),
+    bpf_program__flags: lib.func("bpf_program__flags", "uint32_t", ["void *"]),
+    bpf_program__set_flags: lib.func("bpf_program__set_flags", "int", ["void *", "uint32_t"]),
   };
   return bound;
 }

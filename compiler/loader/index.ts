@@ -3,6 +3,7 @@
  * raw libbpf binding is deliberately not re-exported.
  */
 export { loadObject, LoadError, BpfError } from "./loader";
+export { deviceBoundKfuncs } from "./device-bound";
 export type {
   LoadOptions,
   LoadedObject,

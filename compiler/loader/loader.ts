@@ -45,6 +45,13 @@ export interface LoadOptions {
   /** ifindex of the device that will run the programs offloaded (`attachXdp` mode "offload"): the kernel verifies and translates them for that device at load */
   offloadIfindex?: number;
   /**
+   * ifindex of the device the programs will run on, bound to it
+   * (BPF_F_XDP_DEV_BOUND_ONLY): they may then read the device's RX metadata
+   * (`bpf_xdp_metadata_rx_hash`, `_rx_timestamp`, `_rx_vlan_tag`, which
+   * otherwise return -EOPNOTSUPP) and attach to that device only, in native mode.
+   */
+  deviceBoundIfindex?: number;
+  /**
    * `.rodata` variables (C `const volatile` globals, `config<T>()` in
    * TypeScript) to set between open and load, by name: a number or bigint
    * (range-checked for the variable's BTF type; `__beNN` typedefs take the
@@ -159,6 +166,8 @@ const EINVAL = 22;
 const ENOSPC = 28;
 const ETH_HLEN = 14;
 const BPF_F_TEST_XDP_LIVE_FRAMES = 1 << 1;
+/** prog_flags: an XDP program bound to the device of prog_ifindex, not offloaded to it (uapi/linux/bpf.h). */
+const BPF_F_XDP_DEV_BOUND_ONLY = 1 << 6;
 
 /** First verifier log buffer per program; grown on ENOSPC up to the kernel's cap. */
 const INITIAL_LOG_SIZE = 1 << 20;
@@ -214,6 +223,7 @@ interface AttemptConfig {
   logLevel: number;
   logSize: number;
   offloadIfindex: number | undefined;
+  deviceBoundIfindex: number | undefined;
   rodata: Readonly<Record<string, RodataValue>> | undefined;
 }
 
@@ -299,6 +309,11 @@ function attemptLoad(cfg: AttemptConfig): Attempt {
       if (rc === 0) rc = lb.bpf_program__set_log_level(p, cfg.logLevel);
       if (rc < 0) throw new BpfError(`configuring the verifier log of program '${native.name}'`, -rc);
       if (cfg.offloadIfindex !== undefined) bpf().bpf_program__set_ifindex(p, cfg.offloadIfindex);
+      if (cfg.deviceBoundIfindex !== undefined) {
+        bpf().bpf_program__set_ifindex(p, cfg.deviceBoundIfindex);
+        rc = bpf().bpf_program__set_flags(p, bpf().bpf_program__flags(p) | BPF_F_XDP_DEV_BOUND_ONLY);
+        if (rc < 0) throw new BpfError(`binding program '${native.name}' to a device`, -rc);
+      }
     }
     // Between open and load: the only moment libbpf lets .rodata change.
     if (cfg.rodata !== undefined) captureLibbpfLog(log, () => applyRodata(handle, cfg.rodata!));
@@ -371,7 +386,11 @@ export function loadObject(source: string | Uint8Array, opts: LoadOptions = {}):
   if (opts.rodata !== undefined && (opts.rodata === null || typeof opts.rodata !== "object")) {
     throw new TypeError("loadObject: rodata must be an object of variable names to values");
   }
-  let cfg: AttemptConfig = { source, objectName, logLevel, logSize: INITIAL_LOG_SIZE, offloadIfindex: opts.offloadIfindex, rodata: opts.rodata };
+  const bound = opts.deviceBoundIfindex;
+  if (bound !== undefined && (!Number.isInteger(bound) || bound <= 0 || opts.offloadIfindex !== undefined)) {
+    throw new RangeError("loadObject: deviceBoundIfindex is a device's ifindex (a positive integer), and not with offloadIfindex");
+  }
+  let cfg: AttemptConfig = { source, objectName, logLevel, logSize: INITIAL_LOG_SIZE, offloadIfindex: opts.offloadIfindex, deviceBoundIfindex: bound, rodata: opts.rodata };
   let attempt = attemptLoad(cfg);
 
   // Truncated logs make the kernel fail the load itself with ENOSPC.
