@@ -57,6 +57,27 @@ function showKernel(btf: BtfTypes, id: number): string {
   }
 }
 
+describe("kfuncs the dialect exposes", () => {
+  const dts = fs.readFileSync("runtime-types/index.d.ts", "utf8");
+  const exposed = [...kfuncs.values()].filter((k) => k.call);
+
+  test.each(exposed)("$name: one way of passing each kernel parameter, and a declaration in runtime-types taking the written ones", (k) => {
+    expect(k.call!.length).toBe(k.params.length);
+    const m = new RegExp(`export declare function ${k.name}(?:<[^>]*>)?\\(([^)]*)\\)`).exec(dts);
+    expect(m, `${k.name} is not declared in runtime-types/index.d.ts`).not.toBeNull();
+    const declared = m![1]!.trim() === "" ? 0 : m![1]!.split(",").length;
+    expect(declared).toBe(k.call!.filter((p) => p.kind !== "size").length);
+  });
+
+  test("a size follows every memory or buffer parameter whose kernel name says it has one", () => {
+    for (const k of exposed) {
+      k.params.forEach((p, i) => {
+        if (/__szk?$/.test(p.name)) expect(k.call![i]!.kind, `${k.name} ${p.name}`).toBe("size");
+      });
+    }
+  });
+});
+
 describe.skipIf(!fs.existsSync(vmlinux) && !inCI)("kfunc declarations match the kernel's BTF", () => {
   const btf = fs.existsSync(vmlinux) ? new BtfTypes(fs.readFileSync(vmlinux)) : undefined;
   const funcs = new Map(btf?.types.filter((t) => t.kind === BTF_KIND.FUNC).map((t) => [t.name, t]));
