@@ -17,6 +17,7 @@ import { checkRcu } from "./analysis/rcu";
 import { Codes } from "./diagnostics/codes";
 import { type Diagnostic, DiagnosticBag, EnvironmentError, InternalError, locationOf } from "./diagnostics/diagnostic";
 import { checkDialect } from "./dialect/check";
+import { dialectExports, explainUnknownHelper } from "./dialect/unknown-helpers";
 import { Intrinsics } from "./dialect/intrinsics";
 import { InputError, parseProgram, type SourceInput } from "./frontend/program";
 import { buildModule } from "./ir/build";
@@ -82,7 +83,11 @@ export function compile(input: CompileInput): CompileResult {
     const fe = parseProgram(input, diagnostics);
     if (!fe) return done();
     sources = fe.sources;
-    if (diagnostics.hasErrors) return done();
+    if (diagnostics.hasErrors) {
+      const exported = dialectExports(fe.program, fe.checker, fe.dialectFile);
+      diagnostics.rewrite((d) => explainUnknownHelper(d, exported));
+      return done();
+    }
 
     const intrinsics = new Intrinsics(fe.checker, fe.dialectFile);
     checkDialect(fe.sourceFile, intrinsics, diagnostics);

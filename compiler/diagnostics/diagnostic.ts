@@ -89,6 +89,11 @@ export class DiagnosticBag {
     });
   }
 
+  /** Replaces each diagnostic by what `f` makes of it (a later stage explaining an earlier one). */
+  rewrite(f: (d: Diagnostic) => Diagnostic): void {
+    for (let i = 0; i < this.items.length; i++) this.items[i] = f(this.items[i]!);
+  }
+
   addTypeScript(diagnostics: readonly ts.Diagnostic[]): void {
     for (const d of diagnostics) this.add(fromTypeScript(d));
   }
