@@ -68,4 +68,21 @@ int parse(struct xdp_md *ctx)
 	return XDP_TX;
 }
 
+SEC("xdp.frags")
+int bad_flags(struct xdp_md *ctx)
+{
+	struct bpf_dynptr dp;
+	int made = bpf_dynptr_from_xdp(ctx, 1, &dp);
+	_Bool is_null = bpf_dynptr_is_null(&dp);
+	__u32 size = bpf_dynptr_size(&dp);
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	if (data + 54 > data_end)
+		return XDP_DROP;
+	*(__u32 *)(data + 42) = made;
+	*(__u32 *)(data + 46) = is_null ? 1 : 0;
+	*(__u32 *)(data + 50) = size;
+	return XDP_TX;
+}
+
 char LICENSE[] SEC("license") = "GPL";

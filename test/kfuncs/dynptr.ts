@@ -54,3 +54,18 @@ export const parse = xdp.frags((ctx) => {
   out.payload = bpf_dynptr_size(payload);
   return XdpAction.TX;
 });
+
+// Flags the kernel does not know: the dynptr is made null (-EINVAL), is_null
+// says so and its size is -EINVAL; the three at offset 42.
+export const bad_flags = xdp.frags((ctx) => {
+  const dp = zeroed<BpfDynptr>();
+  const made = bpf_dynptr_from_xdp(ctx, 1, dp);
+  const isNull = bpf_dynptr_is_null(dp);
+  const size = bpf_dynptr_size(dp);
+  const data = ctx.data;
+  if (data + 54 > ctx.data_end) return XdpAction.DROP;
+  data.store<u32>(42, u32(made));
+  data.store<u32>(46, isNull ? 1 : 0);
+  data.store<u32>(50, size);
+  return XdpAction.TX;
+});
