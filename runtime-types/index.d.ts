@@ -517,6 +517,27 @@ export declare class RingBuf<T> {
   discard(record: RingBufRecord<T>, flags?: RingBufFlags): void;
 }
 
+/** Which CPU's buffer `PerfEventArray.output` writes: `CURRENT_CPU`, or a CPU number. */
+export declare enum PerfEventFlags {
+  CURRENT_CPU = 0xffffffff,
+}
+
+/**
+ * BPF_MAP_TYPE_PERF_EVENT_ARRAY: records of type `T` (an integer or header
+ * struct) sent to userspace through one perf buffer per CPU. Keys and values
+ * are u32 (the CPU, a perf event's fd set by the reader); `maxEntries` defaults
+ * to the number of CPUs (libbpf's choice for 0). Read it with the loader's
+ * `openPerfBuffer`. Prefer a RingBuf where the kernel has one (5.8).
+ */
+export declare class PerfEventArray<T> {
+  constructor(options?: { readonly maxEntries?: number; readonly pinned?: boolean });
+  /**
+   * Copies `value` into the buffer of the CPU `flags` names (`bpf_perf_event_output`),
+   * by default this CPU's; 0, or a negative errno (-ENOENT: no reader on that CPU).
+   */
+  output(ctx: XdpContext, value: T, flags?: PerfEventFlags | u32): i64;
+}
+
 /**
  * Flags of `redirect` (bpf_redirect_map), combined with `|` and with the
  * fallback action in the low two bits: `devs.redirect(k, RedirectFlags.BROADCAST | XdpAction.PASS)`.

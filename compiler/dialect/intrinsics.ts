@@ -57,6 +57,7 @@ export const mapClasses: ReadonlyMap<string, number> = new Map([
   ["LruPerCpuHash", 10],
   ["LpmTrie", 11],
   ["RingBuf", 27],
+  ["PerfEventArray", 4],
   ["Queue", 22],
   ["Stack", 23],
   ["BloomFilter", 30],
@@ -95,6 +96,9 @@ const ringBufFlags: ReadonlyMap<string, bigint> = new Map([
   ["NO_WAKEUP", 1n],
   ["FORCE_WAKEUP", 2n],
 ]);
+
+/** Flags of bpf_perf_event_output: the CPU's buffer to write (BPF_F_CURRENT_CPU, BPF_F_INDEX_MASK). */
+const perfEventFlags: ReadonlyMap<string, bigint> = new Map([["CURRENT_CPU", 0xffffffffn]]);
 
 const actions: ReadonlyMap<string, bigint> = new Map([
   ["ABORTED", 0n],
@@ -165,6 +169,10 @@ export class Intrinsics {
       }
       if (parent === "RingBufFlags") {
         const flag = ringBufFlags.get(sym.name);
+        return flag === undefined ? undefined : { kind: "constant", value: flag };
+      }
+      if (parent === "PerfEventFlags") {
+        const flag = perfEventFlags.get(sym.name);
         return flag === undefined ? undefined : { kind: "constant", value: flag };
       }
       const value = actions.get(sym.name);

@@ -159,7 +159,7 @@ const entryWithProgram: ReadonlyMap<string, Layout> = new Map([
 const innerKeyValueMaps = new Set(["HashMap", "ArrayMap", "PerCpuHash", "PerCpuArray", "LruHash", "LruPerCpuHash", "LpmTrie"]);
 
 /** Maps with values but no keys (key_size 0): the one type argument is the value's, or the ring's records'. */
-const valueOnlyMaps = new Set(["RingBuf", "Queue", "Stack", "BloomFilter"]);
+const valueOnlyMaps = new Set(["RingBuf", "PerfEventArray", "Queue", "Stack", "BloomFilter"]);
 
 /**
  * What trie_alloc and trie_check_btf (kernel/bpf/lpm_trie.c) would refuse in
@@ -253,7 +253,7 @@ function mapDefinition(
     }
   } else {
     if (typeArgs.length !== (isArray ? 1 : 2)) {
-      d.report(Codes.mapType, classNode, isArray ? `write the ${className === "RingBuf" ? "record" : "value"} type: \`new ${className}<u64>(…)\`` : `write the key and value types: \`new ${className}<u32, u64>(…)\``);
+      d.report(Codes.mapType, classNode, isArray ? `write the ${className === "RingBuf" || className === "PerfEventArray" ? "record" : "value"} type: \`new ${className}<u64>(…)\`` : `write the key and value types: \`new ${className}<u32, u64>(…)\``);
       return undefined;
     }
     const [keyNode, valueNode] = isArray ? [undefined, typeArgs[0]!] : [typeArgs[0]!, typeArgs[1]!];
@@ -279,6 +279,8 @@ function mapDefinition(
       return undefined;
     }
   }
+  // A perf event array's options may be left out: libbpf sizes it to the CPUs.
+  if (!options && className === "PerfEventArray") options = ts.factory.createObjectLiteralExpression([]);
   if (!options || !ts.isObjectLiteralExpression(options)) {
     d.report(Codes.mapType, at, "pass the map's options: `{ maxEntries: 1024 }`");
     return undefined;
@@ -338,7 +340,8 @@ function mapDefinition(
       return undefined;
     }
   }
-  if (!maxEntries) {
+  if (!maxEntries && className === "PerfEventArray") maxEntries = 0n;
+  else if (!maxEntries) {
     d.report(Codes.mapType, options, "a map needs `maxEntries` (1 or more)");
     return undefined;
   }

@@ -31,6 +31,7 @@ import {
 } from "./typing";
 import { type Field, type FieldType, type Layout, LayoutError, sizeOfField } from "./layout";
 import { ringBufMethod } from "./ringbuf";
+import { perfEventMethod } from "./perf-event";
 import { valueMapMethod, valueMaps } from "./queue-maps";
 import { tailCall } from "./tail-call";
 import { forEachCall } from "./for-each";
@@ -300,6 +301,7 @@ function mapMethod(fb: FunctionBuilder, map: MapDecl, method: string, e: ts.Call
   const slotValue = (i: number, t: SlotType): Operand | StructLiteral =>
     isLayout(t) ? structLiteral(fb, e.arguments[i]!, t) : (convertTo(fb, lowerExpression(fb, e.arguments[i]!, t), t, e.arguments[i]!) as Operand);
   if (map.inner) return innerMapLookup(fb, map, map.inner, method, e, slotValue);
+  if (map.className === "PerfEventArray") return perfEventMethod(fb, map, method, e, slotValue);
   if (via && method === "forEach") throw fb.fail(Codes.mapOperation, e.expression, "`forEach` walks a declared map; an inner map has `lookup`, `update` and `delete`");
   if (method === "forEach") return forEachCall(fb, map, e);
   if (map.className === "RingBuf") return ringBufMethod(fb, map, method, e, slotValue);

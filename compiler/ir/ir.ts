@@ -243,6 +243,16 @@ export interface RingBufOutput extends InstrBase {
   readonly flags: Operand;
 }
 
+/** bpf_perf_event_output (25): the record copied from the stack into a CPU's perf buffer; 0 or a negative errno. */
+export interface PerfEventOutput extends InstrBase {
+  readonly op: "perf_event_output";
+  readonly dst: Temp;
+  readonly ctx: Temp;
+  readonly map: MapDecl;
+  readonly value: Operand | StructLiteral;
+  readonly flags: Operand;
+}
+
 /** bpf_ringbuf_reserve (131): a record of the map's record type, or null; a reference to release. */
 export interface RingBufReserve extends InstrBase {
   readonly op: "ringbuf_reserve";
@@ -396,7 +406,7 @@ export interface CtxPointer extends InstrBase {
   readonly dst: Temp;
 }
 
-export type Instr = CtxLoad | Binary | Compare | Cast | ByteSwap | PointerAdd | MemoryLoad | MemoryStore | HelperCall | LocalGet | LocalSet | CtxPointer | Printk | MapLookup | MapUpdate | MapRedirect | MapValueOp | TailCall | RingBufOutput | RingBufReserve | RingBufRelease | Atomic | GlobalLoad | GlobalStore | StackAlloc | Param | SubprogramCall | BpfLoop | ForEachMap | SpinLockOp | StrNCmp | TimerOp | KfuncCall;
+export type Instr = CtxLoad | Binary | Compare | Cast | ByteSwap | PointerAdd | MemoryLoad | MemoryStore | HelperCall | LocalGet | LocalSet | CtxPointer | Printk | MapLookup | MapUpdate | MapRedirect | MapValueOp | TailCall | RingBufOutput | PerfEventOutput | RingBufReserve | RingBufRelease | Atomic | GlobalLoad | GlobalStore | StackAlloc | Param | SubprogramCall | BpfLoop | ForEachMap | SpinLockOp | StrNCmp | TimerOp | KfuncCall;
 
 export interface Jump extends InstrBase {
   readonly op: "br";

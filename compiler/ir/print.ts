@@ -72,6 +72,8 @@ function printInstr(i: Instr): string {
       return `tail_call ${i.map.name}[${op(i.index)}]`;
     case "ringbuf_output":
       return `t${i.dst.id} = output ${i.map.name} ${slot(i.value)} flags ${op(i.flags)}`;
+    case "perf_event_output":
+      return `t${i.dst.id} = perf_output ${i.map.name} ${slot(i.value)} flags ${op(i.flags)}`;
     case "ringbuf_reserve":
       return `t${i.dst.id} = reserve ${i.map.name}`;
     case "ringbuf_submit":

@@ -20,6 +20,8 @@ export { u32Key, u64Value, sumPerCpu } from "./maps";
 export type { LoadedMap, MapInfo, MapUpdateFlag } from "./maps";
 export { openRingBuffer } from "./ringbuf";
 export type { RingBufferOptions, RingBufferReader, RingRecord } from "./ringbuf";
+export { openPerfBuffer } from "./perfbuf";
+export type { PerfBufferOptions, PerfBufferReader, PerfRecord } from "./perfbuf";
 export type { EntryProgram, RedirectEntry, RedirectEntryValue } from "./redirect-entries";
 export { explainRejection, formatRejection, parseVerifierLog, rejectionDiagnostic } from "./verifier-log";
 export type { Annotation, RejectedLoad, RejectionReport, VerifierLogFacts } from "./verifier-log";

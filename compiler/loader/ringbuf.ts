@@ -130,8 +130,8 @@ export function openRingBuffer(obj: LoadedObject, mapName: string, options: Ring
   };
 }
 
-/** The record type through the BTF the kernel holds for the object's programs, or undefined when unknown. */
-function recordDecoder(obj: LoadedObject, mapName: string, typeName: string | undefined): { name: string; decode(bytes: Uint8Array): Decoded } | undefined {
+/** The record type through the BTF the kernel holds for the object's programs, or undefined when unknown (perfbuf.ts too). */
+export function recordDecoder(obj: LoadedObject, mapName: string, typeName: string | undefined): { name: string; size: number; decode(bytes: Uint8Array): Decoded } | undefined {
   const btfId = obj.programs.map((p) => p.info().btfId).find((id) => id > 0);
   if (btfId === undefined) {
     if (typeName !== undefined) throw new Error(`cannot decode records as '${typeName}': the object was loaded without BTF`);
@@ -143,7 +143,7 @@ function recordDecoder(obj: LoadedObject, mapName: string, typeName: string | un
     if (typeName !== undefined) throw new Error(`the object's BTF has no type named '${typeName}'`);
     return undefined;
   }
-  return { name: btf.typeName(id), decode: (bytes) => btf.format(id, bytes) };
+  return { name: btf.typeName(id), size: btf.sizeOf(id) ?? 0, decode: (bytes) => btf.format(id, bytes) };
 }
 
 function recordVariableType(btf: BtfTypes, name: string): number | undefined {

@@ -81,7 +81,7 @@ export function generateObject(module: ModuleIR, opts: GenerateOptions): Generat
 
     emitLicense(L, llmod, types, module.license);
     const maps = new Map(module.maps.map((m) => [m, emitMap(L, llmod, types, debug, m)] as const));
-    for (const m of module.maps) if (m.className === "RingBuf") emitRecordType(L, llmod, types, debug, m);
+    for (const m of module.maps) if (m.className === "RingBuf" || m.className === "PerfEventArray") emitRecordType(L, llmod, types, debug, m);
     const globals = new Map(module.globals.map((g) => [g, emitGlobal(L, llmod, types, debug, g)] as const));
     const functions = new Map(module.subprograms.map((s) => [s, declareSubprogram(L, llmod, types, s)] as const));
     for (const program of module.programs) {
@@ -236,9 +236,11 @@ function mapAttributes(map: MapDecl): MapAttribute[] {
   const out: MapAttribute[] = [{ name: "type", count: map.type }, { name: "max_entries", count: map.maxEntries }];
   // A ring buffer has no key or value (ringbuf_map_alloc refuses sizes); queues, stacks and bloom filters have no key.
   // A PROG_ARRAY takes no BTF key or value (map_check_no_btf): sizes only, as C declares it.
-  if (map.className === "ProgArray") out.push({ name: "key_size", count: 4 }, { name: "value_size", count: 4 });
+  // So does a PERF_EVENT_ARRAY, whose map value is a perf event's fd, not the record type.
+  const sizesOnly = map.className === "ProgArray" || map.className === "PerfEventArray";
+  if (sizesOnly) out.push({ name: "key_size", count: 4 }, { name: "value_size", count: 4 });
   else if (map.className !== "RingBuf" && !keylessMaps.has(map.className)) out.push({ name: "key", type: map.key });
-  if (map.className !== "RingBuf" && map.className !== "ProgArray" && !map.inner) out.push({ name: "value", type: map.value });
+  if (map.className !== "RingBuf" && !sizesOnly && !map.inner) out.push({ name: "value", type: map.value });
   if (map.extra) out.push({ name: "map_extra", count: map.extra });
   if (map.flags) out.push({ name: "map_flags", count: map.flags });
   // LIBBPF_PIN_BY_NAME
@@ -322,14 +324,14 @@ class ProgramLowering {
           this.stack.set(i, a);
           continue;
         }
-        if (i.op !== "map_lookup" && i.op !== "map_update" && i.op !== "map_delete" && i.op !== "ringbuf_output" && i.op !== "map_push" && i.op !== "map_peek") continue;
+        if (i.op !== "map_lookup" && i.op !== "map_update" && i.op !== "map_delete" && i.op !== "ringbuf_output" && i.op !== "perf_event_output" && i.op !== "map_push" && i.op !== "map_peek") continue;
         const slot = (type: SlotType, name: string) => {
           const a = L.LLVMBuildAlloca(this.b, isLayout(type) ? L.LLVMArrayType(t.i8, type.size) : t.of(type), name);
           L.LLVMSetAlignment(a, 8);
           return a;
         };
         // A ring buffer's record goes where a key would: the helper's one pointer argument.
-        if (i.op === "ringbuf_output") this.slots.set(i, { key: slot(i.map.value, "record") });
+        if (i.op === "ringbuf_output" || i.op === "perf_event_output") this.slots.set(i, { key: slot(i.map.value, "record") });
         else if (i.op === "map_push" || i.op === "map_peek") {
           if (i.value) this.slots.set(i, { key: slot(i.map.value, "value") });
         }
@@ -576,6 +578,14 @@ class ProgramLowering {
         const fnType = L.LLVMFunctionType(t.i64, [t.ptr, t.ptr, t.i64, t.i64], 4, 0);
         const args = [L.LLVMBuildBitCast(b, this.maps.get(i.map)!, t.ptr, ""), L.LLVMBuildBitCast(b, slot, t.ptr, ""), t.constI64(BigInt(slotSize(i.map.value))), this.operand(i.flags)];
         return this.define(i.dst.id, L.LLVMBuildCall2(b, fnType, helper(L, t, 130, fnType), args, 4, ""));
+      }
+      case "perf_event_output": {
+        // bpf_perf_event_output (25): long (ctx, map, u64 flags, data, u64 size)
+        const slot = this.slots.get(i)!.key;
+        this.storeSlot(slot, i.value);
+        const fnType = L.LLVMFunctionType(t.i64, [t.ptr, t.ptr, t.i64, t.ptr, t.i64], 5, 0);
+        const args = [this.operand(i.ctx), L.LLVMBuildBitCast(b, this.maps.get(i.map)!, t.ptr, ""), this.operand(i.flags), L.LLVMBuildBitCast(b, slot, t.ptr, ""), t.constI64(BigInt(slotSize(i.map.value)))];
+        return this.define(i.dst.id, L.LLVMBuildCall2(b, fnType, helper(L, t, 25, fnType), args, 5, ""));
       }
       case "ringbuf_reserve": {
         // bpf_ringbuf_reserve (131): void *(ringbuf, u64 size, u64 flags); the size must be a constant.
