@@ -408,14 +408,22 @@ declare class BpfMap<K, V> {
 export declare class HashMap<K, V> extends BpfMap<K, V> {}
 /** BPF_MAP_TYPE_ARRAY: keys are indexes 0 … maxEntries-1; entries always exist (zeroed). */
 export declare class ArrayMap<V> extends BpfMap<u32, V> {}
+/** A per-CPU map: `lookup` is this CPU's value, `lookupOnCpu` another's. */
+declare class PerCpuMap<K, V> extends BpfMap<K, V> {
+  /**
+   * The value for `key` on CPU `cpu` (`bpf_map_lookup_percpu_elem`), or `null`
+   * when there is none or no such CPU: test it before use, like `lookup`.
+   */
+  lookupOnCpu(key: K, cpu: u32): ValueRef<V> | null;
+}
 /** BPF_MAP_TYPE_PERCPU_HASH: one value per CPU, no contention. */
-export declare class PerCpuHash<K, V> extends BpfMap<K, V> {}
+export declare class PerCpuHash<K, V> extends PerCpuMap<K, V> {}
 /** BPF_MAP_TYPE_PERCPU_ARRAY: one value per CPU; the usual home of counters. */
-export declare class PerCpuArray<V> extends BpfMap<u32, V> {}
+export declare class PerCpuArray<V> extends PerCpuMap<u32, V> {}
 /** BPF_MAP_TYPE_LRU_HASH: a hash whose least recently used entries make room. */
 export declare class LruHash<K, V> extends BpfMap<K, V> {}
 /** BPF_MAP_TYPE_LRU_PERCPU_HASH. */
-export declare class LruPerCpuHash<K, V> extends BpfMap<K, V> {}
+export declare class LruPerCpuHash<K, V> extends PerCpuMap<K, V> {}
 
 /** The key of an LpmTrie: a struct whose first field is the prefix length in bits, followed by the address bytes. */
 export interface LpmKey {
@@ -515,6 +523,16 @@ export declare class RingBuf<T> {
   submit(record: RingBufRecord<T>, flags?: RingBufFlags): void;
   /** Drops a reserved record (`bpf_ringbuf_discard`); the record is gone afterwards. */
   discard(record: RingBufRecord<T>, flags?: RingBufFlags): void;
+  /** What the kernel knows of the ring (`bpf_ringbuf_query`): bytes not yet consumed, its size, or a position. */
+  query(what: RingBufQuery): u64;
+}
+
+/** What `RingBuf.query` reports: bytes waiting for the reader, the ring's size, the reader's and the writer's positions. */
+export declare enum RingBufQuery {
+  AVAIL_DATA = 0,
+  RING_SIZE = 1,
+  CONS_POS = 2,
+  PROD_POS = 3,
 }
 
 /** Which CPU's buffer `PerfEventArray.output` writes: `CURRENT_CPU`, or a CPU number. */

@@ -97,6 +97,14 @@ const ringBufFlags: ReadonlyMap<string, bigint> = new Map([
   ["FORCE_WAKEUP", 2n],
 ]);
 
+/** What bpf_ringbuf_query reports (BPF_RB_AVAIL_DATA, BPF_RB_RING_SIZE, BPF_RB_CONS_POS, BPF_RB_PROD_POS). */
+const ringBufQueries: ReadonlyMap<string, bigint> = new Map([
+  ["AVAIL_DATA", 0n],
+  ["RING_SIZE", 1n],
+  ["CONS_POS", 2n],
+  ["PROD_POS", 3n],
+]);
+
 /** Flags of bpf_perf_event_output: the CPU's buffer to write (BPF_F_CURRENT_CPU, BPF_F_INDEX_MASK). */
 const perfEventFlags: ReadonlyMap<string, bigint> = new Map([["CURRENT_CPU", 0xffffffffn]]);
 
@@ -169,6 +177,10 @@ export class Intrinsics {
       }
       if (parent === "RingBufFlags") {
         const flag = ringBufFlags.get(sym.name);
+        return flag === undefined ? undefined : { kind: "constant", value: flag };
+      }
+      if (parent === "RingBufQuery") {
+        const flag = ringBufQueries.get(sym.name);
         return flag === undefined ? undefined : { kind: "constant", value: flag };
       }
       if (parent === "PerfEventFlags") {

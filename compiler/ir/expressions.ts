@@ -296,6 +296,9 @@ function call(fb: FunctionBuilder, e: ts.CallExpression): Value {
   }
 }
 
+/** The maps bpf_map_lookup_percpu_elem takes. */
+const perCpuMaps = new Set(["PerCpuArray", "PerCpuHash", "LruPerCpuHash"]);
+
 /** `map.lookup(k)`, `map.update(k, v, flags?)`, `map.delete(k)`: the map helpers, keys and values passed on the stack. */
 function mapMethod(fb: FunctionBuilder, map: MapDecl, method: string, e: ts.CallExpression, via?: Temp): Value {
   const slotValue = (i: number, t: SlotType): Operand | StructLiteral =>
@@ -326,10 +329,17 @@ function mapMethod(fb: FunctionBuilder, map: MapDecl, method: string, e: ts.Call
     });
   }
   switch (method) {
+    case "lookupOnCpu":
     case "lookup": {
-      argument(fb, e, 0);
+      argument(fb, e, 0, method === "lookup" ? 1 : 2);
+      let cpu: Operand | undefined;
+      if (method === "lookupOnCpu") {
+        // check_map_func_compatibility: bpf_map_lookup_percpu_elem reads per-CPU maps only.
+        if (!perCpuMaps.has(map.className)) throw fb.fail(Codes.mapOperation, e.expression, `\`lookupOnCpu\` reads another CPU's value of a per-CPU map (${[...perCpuMaps].join(", ")}); \`${map.name}\` is a ${map.className}`);
+        cpu = convertTo(fb, lowerExpression(fb, e.arguments[1]!, u32), u32, e.arguments[1]!) as Operand;
+      }
       const dst = fb.temp(mapValuePtr);
-      fb.emit({ op: "map_lookup", dst, map, key: key(0), ...(via ? { via } : {}), node: e });
+      fb.emit({ op: "map_lookup", dst, map, key: key(0), ...(via ? { via } : {}), ...(cpu ? { cpu } : {}), node: e });
       const v = map.value;
       const layout: Layout = {
         name: `${map.name} value`,

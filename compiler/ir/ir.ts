@@ -190,6 +190,8 @@ export interface MapLookup extends InstrBase {
   readonly key: Operand | StructLiteral;
   /** An inner map looked up in a map of maps (then `map` is its template): the helper's map argument. */
   readonly via?: Temp;
+  /** A per-CPU map's value on that CPU (bpf_map_lookup_percpu_elem), not this CPU's. */
+  readonly cpu?: Operand;
 }
 
 /** bpf_map_update_elem / bpf_map_delete_elem: 0 or a negative errno. */
@@ -258,6 +260,14 @@ export interface RingBufReserve extends InstrBase {
   readonly op: "ringbuf_reserve";
   readonly dst: Temp;
   readonly map: MapDecl;
+}
+
+/** bpf_ringbuf_query (134): a property of the ring (BPF_RB_AVAIL_DATA, _RING_SIZE, _CONS_POS, _PROD_POS), 0 for another flag. */
+export interface RingBufQuery extends InstrBase {
+  readonly op: "ringbuf_query";
+  readonly dst: Temp;
+  readonly map: MapDecl;
+  readonly flags: Operand;
 }
 
 /** bpf_ringbuf_submit (132) / bpf_ringbuf_discard (133): releases the reserved `record`. */
@@ -406,7 +416,7 @@ export interface CtxPointer extends InstrBase {
   readonly dst: Temp;
 }
 
-export type Instr = CtxLoad | Binary | Compare | Cast | ByteSwap | PointerAdd | MemoryLoad | MemoryStore | HelperCall | LocalGet | LocalSet | CtxPointer | Printk | MapLookup | MapUpdate | MapRedirect | MapValueOp | TailCall | RingBufOutput | PerfEventOutput | RingBufReserve | RingBufRelease | Atomic | GlobalLoad | GlobalStore | StackAlloc | Param | SubprogramCall | BpfLoop | ForEachMap | SpinLockOp | StrNCmp | TimerOp | KfuncCall;
+export type Instr = CtxLoad | Binary | Compare | Cast | ByteSwap | PointerAdd | MemoryLoad | MemoryStore | HelperCall | LocalGet | LocalSet | CtxPointer | Printk | MapLookup | MapUpdate | MapRedirect | MapValueOp | TailCall | RingBufOutput | PerfEventOutput | RingBufReserve | RingBufQuery | RingBufRelease | Atomic | GlobalLoad | GlobalStore | StackAlloc | Param | SubprogramCall | BpfLoop | ForEachMap | SpinLockOp | StrNCmp | TimerOp | KfuncCall;
 
 export interface Jump extends InstrBase {
   readonly op: "br";

@@ -58,7 +58,7 @@ function printInstr(i: Instr): string {
     case "printk":
       return `printk ${JSON.stringify(i.format)}(${i.args.map(op).join(", ")})`;
     case "map_lookup":
-      return `t${i.dst.id} = lookup ${i.map.name}[${slot(i.key)}]`;
+      return `t${i.dst.id} = lookup ${i.map.name}[${slot(i.key)}]${i.cpu ? ` cpu ${op(i.cpu)}` : ""}`;
     case "map_update":
     case "map_delete":
       return `t${i.dst.id} = ${i.op === "map_update" ? "update" : "delete"} ${i.map.name}[${slot(i.key)}]${i.value ? ` = ${slot(i.value)}` : ""}${i.flags ? ` flags ${op(i.flags)}` : ""}`;
@@ -76,6 +76,8 @@ function printInstr(i: Instr): string {
       return `t${i.dst.id} = perf_output ${i.map.name} ${slot(i.value)} flags ${op(i.flags)}`;
     case "ringbuf_reserve":
       return `t${i.dst.id} = reserve ${i.map.name}`;
+    case "ringbuf_query":
+      return `t${i.dst.id} = query ${i.map.name} ${op(i.flags)}`;
     case "ringbuf_submit":
     case "ringbuf_discard":
       return `${i.op === "ringbuf_submit" ? "submit" : "discard"} t${i.record.id} flags ${op(i.flags)}`;

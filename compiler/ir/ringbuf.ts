@@ -1,6 +1,6 @@
 /**
  * A ring buffer's methods: `output(value)` copies a record from the stack;
- * `reserve()` returns room in the ring as a nullable record (a view of the
+ * `query(what)` reads the ring's positions or size; `reserve()` returns room in the ring as a nullable record (a view of the
  * record type, like a lookup's value) that `submit` or `discard` releases.
  * That every reservation is released exactly once is checked afterwards,
  * over the whole program (analysis/references.ts), as the verifier does.
@@ -33,6 +33,12 @@ export function ringBufMethod(fb: FunctionBuilder, map: MapDecl, method: string,
       fb.emit({ op: "ringbuf_reserve", dst, map, node: e });
       return { kind: "view", region: "map", ptr: dst, offset: 0, shape: { kind: "struct", layout: recordLayout(map) }, nullable: true };
     }
+    case "query": {
+      count(1, 1, "what to ask: a `RingBufQuery` (AVAIL_DATA, RING_SIZE, CONS_POS or PROD_POS)");
+      const dst = fb.temp(u64);
+      fb.emit({ op: "ringbuf_query", dst, map, flags: flags(0), node: e });
+      return dst;
+    }
     case "submit":
     case "discard": {
       count(1, 2, "a reserved record and optional flags");
@@ -46,7 +52,7 @@ export function ringBufMethod(fb: FunctionBuilder, map: MapDecl, method: string,
       return constant(0n, u64);
     }
     default:
-      throw fb.fail(Codes.unsupportedCall, e.expression, "a RingBuf has `output`, `reserve`, `submit` and `discard`");
+      throw fb.fail(Codes.unsupportedCall, e.expression, "a RingBuf has `output`, `reserve`, `submit`, `discard` and `query`");
   }
 }
 

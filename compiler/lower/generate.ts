@@ -521,6 +521,11 @@ class ProgramLowering {
         const keyPtr = this.passSlot(slot.key, i.key);
         // An inner map: the pointer a map of maps' lookup returned.
         const mapPtr = i.via ? this.operand(i.via) : L.LLVMBuildBitCast(b, this.maps.get(i.map)!, t.ptr, "");
+        if (i.op === "map_lookup" && i.cpu) {
+          // bpf_map_lookup_percpu_elem (195): void *(map, key, u32 cpu)
+          const fnType = L.LLVMFunctionType(t.ptr, [t.ptr, t.ptr, t.i32], 3, 0);
+          return this.define(i.dst.id, L.LLVMBuildCall2(b, fnType, helper(L, t, 195, fnType), [mapPtr, keyPtr, this.operand(i.cpu)], 3, ""));
+        }
         if (i.op === "map_lookup") {
           // bpf_map_lookup_elem (1): void *(map, key)
           const fnType = L.LLVMFunctionType(t.ptr, [t.ptr, t.ptr], 2, 0);
@@ -592,6 +597,12 @@ class ProgramLowering {
         const fnType = L.LLVMFunctionType(t.ptr, [t.ptr, t.i64, t.i64], 3, 0);
         const args = [L.LLVMBuildBitCast(b, this.maps.get(i.map)!, t.ptr, ""), t.constI64(BigInt(slotSize(i.map.value))), t.constI64(0n)];
         return this.define(i.dst.id, L.LLVMBuildCall2(b, fnType, helper(L, t, 131, fnType), args, 3, ""));
+      }
+      case "ringbuf_query": {
+        // bpf_ringbuf_query (134): u64 (ringbuf, u64 flags)
+        const fnType = L.LLVMFunctionType(t.i64, [t.ptr, t.i64], 2, 0);
+        const args = [L.LLVMBuildBitCast(b, this.maps.get(i.map)!, t.ptr, ""), this.operand(i.flags)];
+        return this.define(i.dst.id, L.LLVMBuildCall2(b, fnType, helper(L, t, 134, fnType), args, 2, ""));
       }
       case "ringbuf_submit":
       case "ringbuf_discard": {
