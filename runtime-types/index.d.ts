@@ -737,6 +737,24 @@ export declare function bpf_strncmp(buf: object, text: string): i64;
 /** Copies `buf` into the packet at `offset` (fragments included; `bpf_xdp_store_bytes`, kernel 5.18). Packet pointers stay valid. 0 or a negative errno. */
 export declare function bpf_xdp_store_bytes(ctx: XdpContext, offset: u32, buf: object): i64;
 /**
+ * Copies `buf`'s size in bytes from kernel address `addr` into `buf`
+ * (`bpf_probe_read_kernel`, kernel 5.5, GPL); a bad address is no fault:
+ * a negative errno, `buf` zeroed.
+ */
+export declare function bpf_probe_read_kernel(buf: object, addr: u64): i64;
+/** As `bpf_probe_read_kernel`, from an address of the running process (`bpf_probe_read_user`). */
+export declare function bpf_probe_read_user(buf: object, addr: u64): i64;
+/**
+ * Copies a NUL-terminated string from kernel address `addr` into `buf`, at
+ * most its size, always NUL-terminated (`bpf_probe_read_kernel_str`, GPL):
+ * the length copied with the NUL, or a negative errno.
+ */
+export declare function bpf_probe_read_kernel_str(buf: object, addr: u64): i64;
+/** As `bpf_probe_read_kernel_str`, from an address of the running process (`bpf_probe_read_user_str`). */
+export declare function bpf_probe_read_user_str(buf: object, addr: u64): i64;
+/** The address of the running task's `struct task_struct` (`bpf_get_current_task`, GPL), for the probe_read helpers. */
+export declare function bpf_get_current_task(): u64;
+/**
  * Whether a packet fits the MTU of device `ifindex` (0: the receiving one)
  * (`bpf_check_mtu`, kernel 5.12). `mtuLen.value` is the L3 length to check
  * (0: this packet's), plus `lenDiff`; it comes back holding the device's MTU.

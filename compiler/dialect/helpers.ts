@@ -115,6 +115,26 @@ export const helpers: ReadonlyMap<string, HelperSpec> = new Map(
         // __cookie_v*_init_sequence() and its check are GPL.
         gplOnly: true,
       })),
+      // Copies from any address without faulting (0, or a negative errno with the buffer zeroed);
+      // the _str forms stop after a NUL and return the length with it. The address is a plain u64:
+      // the kernel checks nothing of it (ARG_ANYTHING).
+      ...(
+        [
+          ["bpf_probe_read_user", 112],
+          ["bpf_probe_read_kernel", 113],
+          ["bpf_probe_read_user_str", 114],
+          ["bpf_probe_read_kernel_str", 115],
+        ] as const
+      ).map(([name, id]) => ({
+        name,
+        id,
+        params: [{ kind: "mem", access: "write" }, { kind: "size", type: u32 }, int(u64)] satisfies HelperParam[],
+        returns: i64,
+        since: "5.5",
+        gplOnly: true,
+      })),
+      // The running task's struct task_struct, as an address for the probe_read helpers.
+      { name: "bpf_get_current_task", id: 35, params: [], returns: u64, since: "4.8", gplOnly: true },
       { name: "bpf_check_mtu", id: 163, params: [ctx, int(u32), { kind: "mem", access: "write", size: 4 }, int(i32), int(u64)], returns: i64, since: "5.12", gplOnly: true },
     ] satisfies HelperSpec[]
   ).map((h) => [h.name, h]),
