@@ -978,6 +978,16 @@ export declare function bpf_xdp_ct_alloc(ctx: XdpContext, tuple: BpfSockTupleV4 
 export declare function bpf_ct_insert_entry(ct: NfConnInit): NfConn | null;
 /** Releases a conntrack entry (`bpf_ct_release`); it may not be used afterwards. */
 export declare function bpf_ct_release(ct: NfConn): void;
+
+/**
+ * Allocates a `T`, a struct of the program, in kernel memory (`bpf_obj_new`,
+ * kernel 6.2). Null if the kernel has no memory; test it, write its fields
+ * before reading them (a reused object keeps its bytes), and drop it with
+ * `bpf_obj_drop` on every path.
+ */
+export declare function bpf_obj_new<T extends object>(): T | null;
+/** Frees an object `bpf_obj_new` returned (`bpf_obj_drop`); it may not be used afterwards. */
+export declare function bpf_obj_drop<T extends object>(obj: T): void;
 /** Sets the timeout of an allocated entry, in milliseconds (`bpf_ct_set_timeout`). */
 export declare function bpf_ct_set_timeout(ct: NfConnInit, timeoutMs: u32): void;
 /** Changes the timeout of an entry, in milliseconds (`bpf_ct_change_timeout`): 0 or a negative errno. */

@@ -6,7 +6,7 @@
  */
 import fs from "node:fs";
 import { describe, expect, test } from "vitest";
-import { type KfuncType, kfuncs } from "../compiler/dialect/kfuncs";
+import { type KfuncType, implicitArgs, kfuncs } from "../compiler/dialect/kfuncs";
 import { BTF_KIND, BtfTypes } from "../compiler/object/btf-types";
 import { inCI } from "./support/kernel";
 
@@ -63,10 +63,20 @@ describe("kfuncs the dialect exposes", () => {
 
   test.each(exposed)("$name: one way of passing each kernel parameter, and a declaration in runtime-types taking the written ones", (k) => {
     expect(k.call!.length).toBe(k.params.length);
-    const m = new RegExp(`export declare function ${k.name}(?:<[^>]*>)?\\(([^)]*)\\)`).exec(dts);
-    expect(m, `${k.name} is not declared in runtime-types/index.d.ts`).not.toBeNull();
+    const name = k.spelled ?? k.name;
+    const m = new RegExp(`export declare function ${name}(?:<[^>]*>)?\\(([^)]*)\\)`).exec(dts);
+    expect(m, `${name} is not declared in runtime-types/index.d.ts`).not.toBeNull();
     const declared = m![1]!.trim() === "" ? 0 : m![1]!.split(",").length;
-    expect(declared).toBe(k.call!.filter((p) => p.kind !== "size").length);
+    expect(declared).toBe(k.call!.filter((p) => !implicitArgs.has(p.kind)).length);
+  });
+
+  test("a constant (`__k`) the compiler fills in is a type id, and an ignored (`__ign`) parameter NULL", () => {
+    for (const k of exposed) {
+      k.params.forEach((p, i) => {
+        if (p.name.endsWith("__ign")) expect(k.call![i]!.kind, `${k.name} ${p.name}`).toBe("null");
+        if (k.call![i]!.kind === "typeId") expect(p.name, k.name).toBe("local_type_id__k");
+      });
+    }
   });
 
   test("a size follows every memory or buffer parameter whose kernel name says it has one", () => {

@@ -44,6 +44,19 @@ function describe(at: Acquire) {
       releasedHint: "fill the record before `submit`; after `submit` or `discard` it belongs to the reader (or to no one)",
     };
   }
+  if (at.op === "kfunc" && at.typeId) {
+    return {
+      what: `the \`${at.typeId.name}\` from \`bpf_obj_new\``,
+      leakCode: Codes.kfuncLeak,
+      releasedCode: Codes.kfuncReleased,
+      leak: "is not dropped",
+      leakHint: "call `bpf_obj_drop(obj)` on every path after the null test; the kernel refuses a program that can return holding it (Unreleased reference)",
+      untested: "before using it",
+      untestedHint: `\`const obj = bpf_obj_new<${at.typeId.name}>(); if (!obj) return XdpAction.PASS;\``,
+      released: "was already dropped on this path",
+      releasedHint: "read and write the object before `bpf_obj_drop`; the kernel frees it there",
+    };
+  }
   if (at.op === "kfunc") {
     const releasers = at.name === "bpf_xdp_ct_alloc" ? "`bpf_ct_insert_entry(ct)` (then release what it returns) or `bpf_ct_release(ct)`" : "`bpf_ct_release(ct)`";
     return {
@@ -185,7 +198,7 @@ function transfer(program: ProgramIR, block: Block, input: Map<number, State>, r
         const spec = kfunc(i.name);
         spec.call?.forEach((p, k) => {
           const a = i.args[k];
-          if (p.kind === "ref" && a?.kind === "temp") use(a.id, i.node, p.release === true);
+          if ((p.kind === "ref" || p.kind === "object") && a?.kind === "temp") use(a.id, i.node, p.release === true);
         });
         if (spec.acquires && i.dst) acquire(i.dst.id, i.node, "before it is acquired again");
         break;

@@ -7,7 +7,7 @@ import ts from "typescript";
 import type { SectionName } from "../ir/ir";
 import { type IntType, intTypeByName } from "../ir/types";
 import { type HelperSpec, helpers } from "./helpers";
-import { type KfuncSpec, kfuncs } from "./kfuncs";
+import { type KfuncSpec, kfuncsBySpelling } from "./kfuncs";
 
 export type Intrinsic =
   | { readonly kind: "conversion"; readonly to: IntType }
@@ -211,7 +211,7 @@ export class Intrinsics {
     }
     const helper = helpers.get(sym.name);
     if (helper) return { kind: "helper", helper };
-    const k = kfuncs.get(sym.name);
+    const k = kfuncsBySpelling.get(sym.name);
     if (k?.call) return { kind: "kfunc", kfunc: k };
     return undefined;
   }

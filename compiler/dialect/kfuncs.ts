@@ -49,10 +49,21 @@ export type KfuncArg =
    * `T`'s, `T` the call's type argument or the buffer's type, and the result
    * is a `T` or null.
    */
-  | { readonly kind: "buffer" };
+  | { readonly kind: "buffer" }
+  /** The call's type argument, a struct of the program, as its BTF id in the program's own BTF (a constant CO-RE relocation). */
+  | { readonly kind: "typeId" }
+  /** An object `bpf_obj_new` returned (tested non-null); `release`: the call frees it. */
+  | { readonly kind: "object"; readonly release?: boolean }
+  /** A parameter the kernel ignores (`__ign`): NULL. */
+  | { readonly kind: "null" };
+
+/** Call parameters the compiler fills in, not written in the dialect's call. */
+export const implicitArgs: ReadonlySet<KfuncArg["kind"]> = new Set(["size", "typeId", "null"]);
 
 export interface KfuncSpec {
   readonly name: string;
+  /** The dialect's name when it is not the kernel's (bpf_experimental.h's macro names). */
+  readonly spelled?: string;
   readonly params: readonly KfuncParam[];
   /** Callable from the dialect under its own name, its parameters passed so (one per kernel parameter). */
   readonly call?: readonly KfuncArg[];
@@ -151,12 +162,21 @@ export const kfuncs: ReadonlyMap<string, KfuncSpec> = new Map(
       { name: "bpf_xdp_metadata_rx_timestamp", params: [p("ctx", constPtr(struct("xdp_md"))), p("timestamp", ptr(u64))], call: [{ kind: "ctx" }, out(8)], returns: int, deviceBound: true, since: "6.3" },
       { name: "bpf_xdp_metadata_rx_vlan_tag", params: [p("ctx", constPtr(struct("xdp_md"))), p("vlan_proto", ptr(u16)), p("vlan_tci", ptr(u16))], call: [{ kind: "ctx" }, out(2), out(2)], returns: int, deviceBound: true, since: "6.8" },
 
+      // Objects of the program's own struct types in kernel memory (kernel/bpf/helpers.c), as
+      // bpf_experimental.h's bpf_obj_new(T) / bpf_obj_drop(p): a new one is zeroed, or NULL, and
+      // must be dropped on every path.
+      { name: "bpf_obj_new_impl", spelled: "bpf_obj_new", params: [p("local_type_id__k", u64), p("meta__ign", ptr(void_))], call: [{ kind: "typeId" }, { kind: "null" }], returns: ptr(void_), acquires: true, nullable: true, since: "6.2" },
+      { name: "bpf_obj_drop_impl", spelled: "bpf_obj_drop", params: [p("p__alloc", ptr(void_)), p("meta__ign", ptr(void_))], call: [{ kind: "object", release: true }, { kind: "null" }], returns: void_, releases: true, since: "6.2" },
+
       // Generic kfuncs an XDP program can call.
       { name: "bpf_cast_to_kern_ctx", params: [p("obj", ptr(void_))], returns: ptr(void_), since: "6.2" },
       { name: "bpf_map_sum_elem_count", params: [p("map", constPtr(struct("bpf_map")))], returns: s64, since: "6.6" },
     ] satisfies KfuncSpec[]
   ).map((k) => [k.name, k]),
 );
+
+/** The kfuncs the dialect calls, by the name it spells them with. */
+export const kfuncsBySpelling: ReadonlyMap<string, KfuncSpec> = new Map([...kfuncs.values()].map((k) => [k.spelled ?? k.name, k]));
 
 /** The table's entry; a name not in it is a compiler bug, not the user's. */
 export function kfunc(name: string): KfuncSpec {

@@ -408,6 +408,8 @@ export interface KfuncCall extends InstrBase {
   readonly dst?: Temp;
   readonly name: KfuncName;
   readonly args: readonly Operand[];
+  /** The struct whose local BTF id is the `typeId` argument (bpf_obj_new_impl's); that argument is a placeholder here. */
+  readonly typeId?: Layout;
 }
 
 /** The context pointer itself, as an argument to helpers. */

@@ -7,7 +7,7 @@
  */
 import ts from "typescript";
 import { Codes } from "../diagnostics/codes";
-import { type KfuncSpec, type KfuncType, kfuncs } from "../dialect/kfuncs";
+import { type KfuncSpec, type KfuncType, implicitArgs, kfuncs } from "../dialect/kfuncs";
 import type { FunctionBuilder } from "./builder";
 import { convertTo, lowerExpression, type Value } from "./expressions";
 import type { Operand, Temp } from "./ir";
@@ -36,15 +36,21 @@ function resultType(t: KfuncType): ValueType | undefined {
 
 export function kfuncCall(fb: FunctionBuilder, spec: KfuncSpec, e: ts.CallExpression): Value {
   const call = spec.call!;
-  const written = call.filter((p) => p.kind !== "size").length;
+  const written = call.filter((p) => !implicitArgs.has(p.kind)).length;
   if (e.arguments.length !== written) {
-    throw fb.fail(Codes.callArguments, e, `\`${spec.name}\` takes ${written} argument${written === 1 ? "" : "s"}`);
+    throw fb.fail(Codes.callArguments, e, `\`${spec.spelled ?? spec.name}\` takes ${written} argument${written === 1 ? "" : "s"}`);
   }
+  let allocated: Layout | undefined;
   let next = 0;
   let lastSize = 0;
   let sliced: FieldType | undefined;
   const args = call.map((p): Operand => {
     if (p.kind === "size") return constant(BigInt(lastSize), p.type);
+    if (p.kind === "null") return constant(0n, u64);
+    if (p.kind === "typeId") {
+      allocated = objectType(fb, spec, e);
+      return constant(0n, u64);
+    }
     const argExpr = e.arguments[next++]!;
     if (p.kind === "mem") {
       const m = helperMemory(fb, spec.name, p, argExpr);
@@ -52,6 +58,7 @@ export function kfuncCall(fb: FunctionBuilder, spec: KfuncSpec, e: ts.CallExpres
       return m.ptr;
     }
     if (p.kind === "ref") return reference(fb, spec, p.struct, argExpr);
+    if (p.kind === "object") return object(fb, spec, argExpr);
     if (p.kind === "dynptr") return dynptr(fb, spec, argExpr, p.uninit === true);
     if (p.kind === "buffer") {
       const b = buffer(fb, spec, e, argExpr);
@@ -70,8 +77,10 @@ export function kfuncCall(fb: FunctionBuilder, spec: KfuncSpec, e: ts.CallExpres
   });
   const type = resultType(spec.returns);
   const dst = type ? fb.temp(type) : undefined;
-  fb.emit({ op: "kfunc", ...(dst ? { dst } : {}), name: spec.name, args, node: e });
+  fb.emit({ op: "kfunc", ...(dst ? { dst } : {}), name: spec.name, args, ...(allocated ? { typeId: allocated } : {}), node: e });
   if (!dst) return constant(0n, i32);
+  // The kernel's object of the program's struct: fields read and written in place once tested.
+  if (allocated) return { kind: "view", region: "map", ptr: dst, offset: 0, shape: { kind: "struct", layout: allocated }, nullable: true };
   if (sliced) {
     // PTR_TO_MEM of the buffer's size, or NULL: read (and for _rdwr written) like a tested map value.
     const readOnly = spec.name === "bpf_dynptr_slice" ? spec.name : undefined;
@@ -149,6 +158,26 @@ function reference(fb: FunctionBuilder, spec: KfuncSpec, struct: string, argExpr
   const from = def?.op === "kfunc" ? kfuncs.get(def.name) : undefined;
   if (v.kind !== "view" || v.offset !== 0 || !from?.acquires || from.returns.kind !== "ptr" || from.returns.to.kind !== "struct" || from.returns.to.name !== struct) {
     throw fb.fail(Codes.callArguments, argExpr, `\`${spec.name}\` takes ${refNames[struct] ? `an \`${refNames[struct]}\`` : `a \`struct ${struct}\``} returned by ${producers(struct)}`);
+  }
+  return v.ptr;
+}
+
+/** `bpf_obj_new<T>()`'s `T`: a struct of the program, which the kernel allocates by its BTF id. */
+function objectType(fb: FunctionBuilder, spec: KfuncSpec, e: ts.CallExpression): Layout {
+  const typeArg = e.typeArguments?.[0];
+  const name = spec.spelled ?? spec.name;
+  if (!typeArg) throw fb.fail(Codes.callArguments, e, `\`${name}\` needs the struct to allocate as its type argument: \`${name}<Counter>()\``);
+  const shape = structShape(fb, typeArg);
+  if (shape?.kind !== "struct") throw fb.fail(Codes.typeMismatch, typeArg, `\`${typeArg.getText()}\` is not a struct: \`${name}\` allocates structs only (the kernel refuses other types)`);
+  return shape.layout;
+}
+
+/** An object `bpf_obj_new` returned: the pointer itself (tested or not: analysis/references.ts follows that, and its drop). */
+function object(fb: FunctionBuilder, spec: KfuncSpec, argExpr: ts.Expression): Temp {
+  const v = lowerExpression(fb, argExpr);
+  const def = v.kind === "view" ? fb.defs.get(v.ptr.id) : undefined;
+  if (v.kind !== "view" || v.offset !== 0 || def?.op !== "kfunc" || !def.typeId) {
+    throw fb.fail(Codes.callArguments, argExpr, `\`${spec.spelled ?? spec.name}\` takes an object \`bpf_obj_new\` returned`);
   }
   return v.ptr;
 }

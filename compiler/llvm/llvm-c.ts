@@ -345,6 +345,7 @@ export interface LLVMCFunctions {
   LLVMValueAsMetadata(Val: LLVMValueRef): LLVMMetadataRef;
   LLVMMetadataAsValue(C: LLVMContextRef, MD: LLVMMetadataRef): LLVMValueRef;
   LLVMGlobalSetMetadata(Global: LLVMValueRef, Kind: number, MD: LLVMMetadataRef): void;
+  LLVMSetMetadata(Val: LLVMValueRef, KindID: number, Node: LLVMValueRef): void;
 
   // debug info: builder, compile unit, scopes, locations
   LLVMDebugMetadataVersion(): number;
@@ -692,6 +693,7 @@ const REQUIRED = {
   LLVMValueAsMetadata: "LLVMMetadataRef(LLVMValueRef Val)",
   LLVMMetadataAsValue: "LLVMValueRef(LLVMContextRef C, LLVMMetadataRef MD)",
   LLVMGlobalSetMetadata: "void(LLVMValueRef Global, unsigned int Kind, LLVMMetadataRef MD)",
+  LLVMSetMetadata: "void(LLVMValueRef Val, unsigned int KindID, LLVMValueRef Node)",
 
   // debug info: builder, compile unit, scopes, locations
   LLVMDebugMetadataVersion: "unsigned int(void)",

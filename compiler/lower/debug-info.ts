@@ -270,6 +270,11 @@ export class DebugInfo {
     L.LLVMGlobalSetMetadata(global, L.LLVMGetMDKindIDInContext(this.context, "dbg", 3), gve);
   }
 
+  /** A struct of the program as BTF shows it, for the CO-RE relocations that name it (bpf_obj_new's local type id). */
+  structType(t: Layout): LLVMMetadataRef {
+    return this.slotType(t);
+  }
+
   /** A map key or value type: an integer, or a header struct with its members, as BTF shows them. */
   private slotType(t: IntType | Layout): LLVMMetadataRef {
     if (!("fields" in t)) return this.integerType(t);

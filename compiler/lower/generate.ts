@@ -14,6 +14,7 @@ import type ts from "typescript";
 import { type KfuncType, kfunc } from "../dialect/kfuncs";
 import { EnvironmentError, InternalError } from "../diagnostics/diagnostic";
 import { type KfuncName, type Subprogram, type SlotType, type StructLiteral, isLayout, slotSize, type Block, type GlobalDecl, type Instr, type MapDecl, type ModuleIR, type Operand, type Predicate, type ProgramIR, ctxFieldOffsets, reversePostOrder } from "../ir/ir";
+import type { Layout } from "../ir/layout";
 import { type IntType, type ValueType, i64, u64 } from "../ir/types";
 import { AtomicOrdering, AtomicRMWBinOp, BPF_CPU_SINCE, IntPredicate, LLVMNotFoundError, Linkage, llvm, type LLVMBasicBlockRef, type LLVMC, type LLVMValueRef } from "../llvm/llvm-c";
 import { captureDiagnostics, stopCapture } from "../llvm/diagnostics";
@@ -395,6 +396,20 @@ class ProgramLowering {
     return { fn, type };
   }
 
+  /**
+   * `__builtin_btf_type_id(*(T *)0, BPF_TYPE_ID_LOCAL)` as clang emits it: llvm.bpf.btf.type.id
+   * (a sequence number, flag 0) tagged with the struct's DIType; the BPF backend makes it a
+   * CO-RE relocation (BPF_CORE_TYPE_ID_LOCAL) that libbpf resolves to the id in the program's BTF.
+   */
+  private localTypeId(layout: Layout, seq: number): LLVMValueRef {
+    const { L, b, t } = this;
+    const { fn, type } = L.intrinsic(this.llmod, "llvm.bpf.btf.type.id", []);
+    const call = L.LLVMBuildCall2(b, type, fn, [L.LLVMConstInt(t.i32, BigInt(seq), 0), t.constI64(0n)], 2, "");
+    const kind = L.LLVMGetMDKindIDInContext(t.context, "llvm.preserve.access.index", "llvm.preserve.access.index".length);
+    L.LLVMSetMetadata(call, kind, L.LLVMMetadataAsValue(t.context, this.debug.structType(layout)));
+    return call;
+  }
+
   /** A subprogram's function, declared before any body so that calls find it. */
   private beginSubprogram(sub: Subprogram): LLVMBasicBlockRef {
     const { L, t } = this;
@@ -441,6 +456,7 @@ class ProgramLowering {
         // A constant where the kernel takes a pointer is an absent buffer: NULL.
         const params = kfunc(i.name).params;
         const args = i.args.map((a, k) => (a.kind === "const" && params[k]!.type.kind === "ptr" ? L.LLVMConstPointerNull(t.ptr) : this.operand(a)));
+        if (i.typeId) args[0] = this.localTypeId(i.typeId, i.dst!.id);
         const call = L.LLVMBuildCall2(b, callee.type, callee.fn, args, args.length, "");
         if (i.dst) this.define(i.dst.id, call);
         return;
