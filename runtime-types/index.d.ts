@@ -686,9 +686,10 @@ export declare function bpf_xdp_adjust_meta(ctx: XdpContext, delta: i32): i64;
 /** Moves the end of the packet by `delta` bytes (negative: trim). Returns 0 on success; packet pointers die as with adjust_head. */
 export declare function bpf_xdp_adjust_tail(ctx: XdpContext, delta: i32): i64;
 /**
- * Writes a line to the kernel's trace pipe (`bpf_trace_printk`; read it with
- * `cat /sys/kernel/tracing/trace_pipe`). Takes a string or template literal
- * with at most 3 integer values: `bpf_printk(\`proto ${ntohs(proto)}\`)`.
+ * Writes a line to the kernel's trace pipe (`bpf_trace_printk`, or
+ * `bpf_trace_vprintk` past 3 values; read it with `cat /sys/kernel/tracing/trace_pipe`).
+ * Takes a string or template literal with at most 12 integer values:
+ * `bpf_printk(\`proto ${ntohs(proto)}\`)`.
  * Network-order values print in host order. For debugging: it is slow.
  */
 export declare function bpf_printk(message: string): void;

@@ -30,6 +30,7 @@ const SPELLED_OTHERWISE: ReadonlyMap<string, string> = new Map([
   ["loop", "`bpfLoop(count, callback, state)`"],
   ["for_each_map_elem", "a map's `forEach(callback, state)`"],
   ["trace_printk", "`bpf_printk(`…`)` with a template literal"],
+  ["trace_vprintk", "`bpf_printk(`…`)` with a template literal of more than three values"],
 ]);
 
 export function explainUnknownHelper(d: Diagnostic, exported: ReadonlySet<string>): Diagnostic {

@@ -18,8 +18,8 @@ import { type Layout, sameShape, shapeName } from "./layout";
 import { type IntType, type ValueType, bool, byteSwap, int, stackPtr, typeName, u16, u32, u64, i64, isInt } from "./types";
 import { toHost } from "./typing";
 
-/** bpf_trace_printk's limit on values after the format. */
-const maxPrintkArgs = 3;
+/** bpf_trace_vprintk's limit on values (MAX_BPF_FUNC_VARARGS); up to three go to bpf_trace_printk. */
+const maxPrintkArgs = 12;
 
 /** `bpf_printk(\`text ${value}\`)`: the text becomes a printf format, each value a 64-bit argument. */
 export function printk(fb: FunctionBuilder, e: ts.CallExpression): Value {
@@ -33,7 +33,7 @@ export function printk(fb: FunctionBuilder, e: ts.CallExpression): Value {
     format = escape(message.head.text);
     for (const span of message.templateSpans) {
       if (args.length === maxPrintkArgs) {
-        throw fb.fail(Codes.callArguments, span.expression, `bpf_printk takes at most ${maxPrintkArgs} values (a limit of bpf_trace_printk)`, { hints: ["split the message into several calls"] });
+        throw fb.fail(Codes.callArguments, span.expression, `bpf_printk takes at most ${maxPrintkArgs} values (a limit of bpf_trace_vprintk)`, { hints: ["split the message into several calls"] });
       }
       let v = lowerExpression(fb, span.expression);
       if (v.kind === "untyped") v = constant(v.value, v.value < 0n ? i64 : u64);

@@ -233,6 +233,9 @@ export type MapAttribute =
 
 const keylessMaps = new Set(["Queue", "Stack", "BloomFilter"]);
 
+/** bpf_trace_printk's values after the format; more go to bpf_trace_vprintk. */
+const maxTracePrintkArgs = 3;
+
 function mapAttributes(map: MapDecl): MapAttribute[] {
   const out: MapAttribute[] = [{ name: "type", count: map.type }, { name: "max_entries", count: map.maxEntries }];
   // A ring buffer has no key or value (ringbuf_map_alloc refuses sizes); queues, stacks and bloom filters have no key.
@@ -323,6 +326,13 @@ class ProgramLowering {
           const a = shared ?? L.LLVMBuildAlloca(this.b, L.LLVMArrayType(t.i8, i.size), i.name);
           L.LLVMSetAlignment(a, 8);
           this.stack.set(i, a);
+          continue;
+        }
+        if (i.op === "printk" && i.args.length > maxTracePrintkArgs) {
+          // bpf_trace_vprintk's values: an array of u64 on the stack, allocated here in the entry block.
+          const a = L.LLVMBuildAlloca(this.b, L.LLVMArrayType(t.i64, i.args.length), "printk_args");
+          L.LLVMSetAlignment(a, 8);
+          this.slots.set(i, { key: a });
           continue;
         }
         if (i.op !== "map_lookup" && i.op !== "map_update" && i.op !== "map_delete" && i.op !== "ringbuf_output" && i.op !== "perf_event_output" && i.op !== "map_push" && i.op !== "map_peek") continue;
@@ -719,10 +729,23 @@ class ProgramLowering {
         L.LLVMSetLinkage(fmt, Linkage.Private);
         L.LLVMSetSection(fmt, ".rodata");
         L.LLVMSetAlignment(fmt, 1);
+        const fmtArgs = [L.LLVMBuildBitCast(b, fmt, t.ptr, ""), L.LLVMConstInt(t.i32, BigInt(bytes), 0)];
+        const values = this.slots.get(i)?.key;
+        if (values) {
+          // bpf_trace_vprintk (177): long (fmt, u32 fmt_size, const u64 *data, u32 data_len), as C's bpf_printk does past three values.
+          i.args.forEach((a, k) => {
+            const p = L.LLVMBuildGEP2(b, t.i64, L.LLVMBuildBitCast(b, values, L.LLVMPointerType(t.i64, 0), ""), [t.constI64(BigInt(k))], 1, "");
+            L.LLVMSetAlignment(L.LLVMBuildStore(b, this.operand(a), p), 8);
+          });
+          const fnType = L.LLVMFunctionType(t.i64, [t.ptr, t.i32, t.ptr, t.i32], 4, 0);
+          const args = [...fmtArgs, L.LLVMBuildBitCast(b, values, t.ptr, ""), L.LLVMConstInt(t.i32, BigInt(8 * i.args.length), 0)];
+          L.LLVMBuildCall2(b, fnType, helper(L, t, 177, fnType), args, 4, "");
+          return;
+        }
         const params = [t.ptr, t.i32, ...i.args.map(() => t.i64)];
         const fnType = L.LLVMFunctionType(t.i64, params, params.length, 0);
         const callee = L.LLVMConstIntToPtr(t.constI64(6n), L.LLVMPointerType(fnType, 0));
-        const args = [L.LLVMBuildBitCast(b, fmt, t.ptr, ""), L.LLVMConstInt(t.i32, BigInt(bytes), 0), ...i.args.map((a) => this.operand(a))];
+        const args = [...fmtArgs, ...i.args.map((a) => this.operand(a))];
         L.LLVMBuildCall2(b, fnType, callee, args, args.length, "");
         return;
       }
