@@ -12,7 +12,13 @@ const SHN_UNDEF = 0;
 
 /** The device-bound kfuncs the object calls (none for an object that can load unbound). */
 export function deviceBoundKfuncs(object: Uint8Array): string[] {
-  const elf = readElf(object);
+  let elf;
+  try {
+    elf = readElf(object);
+  } catch {
+    // Not an object we can read: the load that follows refuses it with libbpf's own, clearer words.
+    return [];
+  }
   const called = new Set(elf.symbols.filter((s) => s.sectionIndex === SHN_UNDEF).map((s) => s.name));
   return [...kfuncs.values()].filter((k) => k.deviceBound && called.has(k.name)).map((k) => k.name);
 }
