@@ -735,6 +735,16 @@ export declare function bpf_xdp_load_bytes(ctx: XdpContext, offset: u32, buf: ob
  * smaller or larger. `text` becomes a constant in `.rodata`, as the helper requires.
  */
 export declare function bpf_strncmp(buf: object, text: string): i64;
+/**
+ * Formats integers into `buf` (a local FixedArray<u8, N> or struct: its whole
+ * size), as C's snprintf, always NUL-terminated (`bpf_snprintf`, kernel 5.13).
+ * `format` is a string literal written in place, with the kernel's integer
+ * conversions (%d %i %u %x %X, flags, a width, l or ll; %% for %), one value
+ * each; network-order values are formatted in host order. Returns the length
+ * the whole text needs with its NUL (more than `buf` holds: it was cut), or
+ * a negative errno.
+ */
+export declare function bpf_snprintf(buf: object, format: string, ...values: number[]): i64;
 /** Copies `buf` into the packet at `offset` (fragments included; `bpf_xdp_store_bytes`, kernel 5.18). Packet pointers stay valid. 0 or a negative errno. */
 export declare function bpf_xdp_store_bytes(ctx: XdpContext, offset: u32, buf: object): i64;
 /**

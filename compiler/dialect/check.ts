@@ -41,7 +41,7 @@ function checkNode(node: ts.Node, intrinsics: Intrinsics, d: DiagnosticBag): "sk
       if (isLicenseArgument(node, intrinsics)) return;
       // A trace message: the template's text becomes the format, its values the arguments.
       if (isPrintkArgument(node, intrinsics) && node.kind !== ts.SyntaxKind.TaggedTemplateExpression) return;
-      // bpf_strncmp's second string: a constant in .rodata.
+      // bpf_strncmp's second string and bpf_snprintf's format: constants in .rodata.
       if (isStrncmpText(node, intrinsics) && node.kind !== ts.SyntaxKind.TemplateExpression && node.kind !== ts.SyntaxKind.TaggedTemplateExpression) return;
       d.report(Codes.unsupportedString, node, "strings have no representation in an XDP program", {
         hints: ["compare bytes or integers read from the packet instead"],
@@ -256,7 +256,9 @@ function isPrintkArgument(node: ts.Node, intrinsics: Intrinsics): boolean {
 
 function isStrncmpText(node: ts.Node, intrinsics: Intrinsics): boolean {
   const call = ts.isParenthesizedExpression(node.parent) ? node.parent.parent : node.parent;
-  return ts.isCallExpression(call) && call.arguments[1] === (node.parent === call ? node : node.parent) && intrinsics.resolve(call.expression)?.kind === "strncmp";
+  const kind = ts.isCallExpression(call) ? intrinsics.resolve(call.expression)?.kind : undefined;
+  // bpf_snprintf's format too.
+  return ts.isCallExpression(call) && call.arguments[1] === (node.parent === call ? node : node.parent) && (kind === "strncmp" || kind === "snprintf");
 }
 
 function isLicenseArgument(node: ts.Node, intrinsics: Intrinsics): boolean {

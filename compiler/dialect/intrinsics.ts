@@ -23,6 +23,7 @@ export type Intrinsic =
   | { readonly kind: "tailCall" }
   | { readonly kind: "spinLock"; readonly unlock: boolean }
   | { readonly kind: "strncmp" }
+  | { readonly kind: "snprintf" }
   | { readonly kind: "timer"; readonly op: "init" | "set_callback" | "start" | "cancel" }
   | { readonly kind: "constant"; readonly value: bigint }
   | { readonly kind: "action"; readonly name: string; readonly value: bigint }
@@ -206,6 +207,7 @@ export class Intrinsics {
     if (sym.name === "tailCall") return { kind: "tailCall" };
     if (sym.name === "bpf_spin_lock" || sym.name === "bpf_spin_unlock") return { kind: "spinLock", unlock: sym.name === "bpf_spin_unlock" };
     if (sym.name === "bpf_strncmp") return { kind: "strncmp" };
+    if (sym.name === "bpf_snprintf") return { kind: "snprintf" };
     if (sym.name === "bpf_timer_init" || sym.name === "bpf_timer_set_callback" || sym.name === "bpf_timer_start" || sym.name === "bpf_timer_cancel") {
       return { kind: "timer", op: sym.name.slice("bpf_timer_".length) as "init" | "set_callback" | "start" | "cancel" };
     }

@@ -21,6 +21,22 @@ import { toHost } from "./typing";
 /** bpf_trace_vprintk's limit on values (MAX_BPF_FUNC_VARARGS); up to three go to bpf_trace_printk. */
 const maxPrintkArgs = 12;
 
+/** An integer to print, as a 64-bit argument of its signedness (i64 or u64), network order turned to host order. */
+export function printedValue(fb: FunctionBuilder, expr: ts.Expression): Operand {
+  let v = lowerExpression(fb, expr);
+  if (v.kind === "untyped") v = constant(v.value, v.value < 0n ? i64 : u64);
+  const o = operand(fb, v, expr);
+  if (o.type.kind !== "int" && o.type.kind !== "bool") throw fb.fail(Codes.typeMismatch, expr, `a \`${typeName(o.type)}\` cannot be printed; print integers`);
+  let host: Operand = o;
+  if (o.type.kind === "int" && o.type.be) {
+    const dst = fb.temp(int(o.type.bits, false));
+    fb.emit({ op: "bswap", dst, src: o, node: expr });
+    host = dst;
+  }
+  const signed = host.type.kind === "int" && host.type.signed;
+  return castTo(fb, host, signed ? i64 : u64, expr);
+}
+
 /** `bpf_printk(\`text ${value}\`)`: the text becomes a printf format, each value a 64-bit argument. */
 export function printk(fb: FunctionBuilder, e: ts.CallExpression): Value {
   const message = argument(fb, e, 0);
@@ -35,19 +51,9 @@ export function printk(fb: FunctionBuilder, e: ts.CallExpression): Value {
       if (args.length === maxPrintkArgs) {
         throw fb.fail(Codes.callArguments, span.expression, `bpf_printk takes at most ${maxPrintkArgs} values (a limit of bpf_trace_vprintk)`, { hints: ["split the message into several calls"] });
       }
-      let v = lowerExpression(fb, span.expression);
-      if (v.kind === "untyped") v = constant(v.value, v.value < 0n ? i64 : u64);
-      const o = operand(fb, v, span.expression);
-      if (o.type.kind !== "int" && o.type.kind !== "bool") throw fb.fail(Codes.typeMismatch, span.expression, `a \`${typeName(o.type)}\` cannot be printed; print integers`);
-      let host: Operand = o;
-      if (o.type.kind === "int" && o.type.be) {
-        const dst = fb.temp(int(o.type.bits, false));
-        fb.emit({ op: "bswap", dst, src: o, node: span.expression });
-        host = dst;
-      }
-      const signed = host.type.kind === "int" && host.type.signed;
-      args.push(castTo(fb, host, signed ? i64 : u64, span.expression));
-      format += (signed ? "%lld" : "%llu") + escape(span.literal.text);
+      const value = printedValue(fb, span.expression);
+      args.push(value);
+      format += (value.type.kind === "int" && value.type.signed ? "%lld" : "%llu") + escape(span.literal.text);
     }
   } else {
     throw fb.fail(Codes.unsupportedString, message, "bpf_printk takes a string or template literal written in place");

@@ -382,6 +382,16 @@ export interface TimerOp extends InstrBase {
   readonly args: readonly Operand[];
 }
 
+/** bpf_snprintf (165): `format` (a constant in .rodata) with `args` (a u64 array on the stack) into `out` (stack memory, `size` bytes). */
+export interface SnPrintf extends InstrBase {
+  readonly op: "snprintf";
+  readonly dst: Temp;
+  readonly out: Operand;
+  readonly size: number;
+  readonly format: string;
+  readonly args: readonly Operand[];
+}
+
 /** bpf_strncmp (182): `s1` (stack memory, `size` bytes) against `text`, a NUL-terminated constant in .rodata. */
 export interface StrNCmp extends InstrBase {
   readonly op: "strncmp";
@@ -418,7 +428,7 @@ export interface CtxPointer extends InstrBase {
   readonly dst: Temp;
 }
 
-export type Instr = CtxLoad | Binary | Compare | Cast | ByteSwap | PointerAdd | MemoryLoad | MemoryStore | HelperCall | LocalGet | LocalSet | CtxPointer | Printk | MapLookup | MapUpdate | MapRedirect | MapValueOp | TailCall | RingBufOutput | PerfEventOutput | RingBufReserve | RingBufQuery | RingBufRelease | Atomic | GlobalLoad | GlobalStore | StackAlloc | Param | SubprogramCall | BpfLoop | ForEachMap | SpinLockOp | StrNCmp | TimerOp | KfuncCall;
+export type Instr = CtxLoad | Binary | Compare | Cast | ByteSwap | PointerAdd | MemoryLoad | MemoryStore | HelperCall | LocalGet | LocalSet | CtxPointer | Printk | MapLookup | MapUpdate | MapRedirect | MapValueOp | TailCall | RingBufOutput | PerfEventOutput | RingBufReserve | RingBufQuery | RingBufRelease | Atomic | GlobalLoad | GlobalStore | StackAlloc | Param | SubprogramCall | BpfLoop | ForEachMap | SpinLockOp | StrNCmp | SnPrintf | TimerOp | KfuncCall;
 
 export interface Jump extends InstrBase {
   readonly op: "br";

@@ -97,6 +97,8 @@ function printInstr(i: Instr): string {
       return `${i.dst ? `t${i.dst.id} = ` : ""}kfunc ${i.name}(${i.args.map(op).join(", ")})`;
     case "timer":
       return `t${i.dst.id} = timer_${i.kind} t${i.ptr.id}+${i.offset}${i.callback ? `, ${i.callback.name}` : ""}${i.args.map((a) => `, ${op(a)}`).join("")}`;
+    case "snprintf":
+      return `t${i.dst.id} = snprintf ${op(i.out)}, ${i.size}, ${JSON.stringify(i.format)}${i.args.map((a) => `, ${op(a)}`).join("")}`;
     case "strncmp":
       return `t${i.dst.id} = strncmp ${op(i.s1)}, ${i.size}, ${JSON.stringify(i.text)}`;
     case "spin_lock":

@@ -8,6 +8,7 @@ import ts from "typescript";
 import { Codes } from "../diagnostics/codes";
 import type { FunctionBuilder } from "./builder";
 import type { Value } from "./expressions";
+import { printedValue } from "./calls";
 import { helperMemory } from "./structs";
 import { i64 } from "./types";
 
@@ -25,4 +26,62 @@ export function strncmpCall(fb: FunctionBuilder, e: ts.CallExpression): Value {
   const dst = fb.temp(i64);
   fb.emit({ op: "strncmp", dst, s1: s1.ptr, size: s1.size, text: text.text, node: e });
   return dst;
+}
+
+/** bpf_snprintf's and bpf_trace_vprintk's limit on values (MAX_BPF_FUNC_VARARGS). */
+const maxFormatValues = 12;
+
+/**
+ * `bpf_snprintf(buf, "format", …values)`: helper 165. The format is a literal
+ * that becomes a constant in `.rodata` (ARG_PTR_TO_CONST_STR); the values a
+ * u64 array on the stack; the output the whole of `buf`, NUL-terminated.
+ */
+export function snprintfCall(fb: FunctionBuilder, e: ts.CallExpression): Value {
+  if (e.arguments.length < 2) throw fb.fail(Codes.callArguments, e, "`bpf_snprintf` takes a buffer, a format string literal and its values");
+  const [bufExpr, formatExpr, ...valueExprs] = e.arguments as unknown as ts.Expression[];
+  const format = ts.isParenthesizedExpression(formatExpr!) ? formatExpr.expression : formatExpr!;
+  if (!ts.isStringLiteral(format) && !ts.isNoSubstitutionTemplateLiteral(format)) {
+    throw fb.fail(Codes.unsupportedString, formatExpr!, "`bpf_snprintf` takes its format as a string literal written in place: the kernel takes it only from read-only memory", {
+      hints: ['e.g. `bpf_snprintf(buf, "port %u", port)`'],
+    });
+  }
+  const conversions = formatConversions(format.text);
+  if (typeof conversions === "string") throw fb.fail(Codes.callArguments, formatExpr!, conversions, { hints: ["the kernel formats integers: %d %i %u %x %X, with flags (0 + - space), a width, l or ll; %% for a percent sign"] });
+  if (conversions !== valueExprs.length) {
+    throw fb.fail(Codes.callArguments, valueExprs[conversions] ?? e, `the format has ${conversions} conversion${conversions === 1 ? "" : "s"}, and ${valueExprs.length} value${valueExprs.length === 1 ? " is" : "s are"} given: the kernel refuses a mismatch`);
+  }
+  const out = helperMemory(fb, "bpf_snprintf", { kind: "mem", access: "write" }, bufExpr!);
+  const args = valueExprs.map((v) => printedValue(fb, v));
+  const dst = fb.temp(i64);
+  fb.emit({ op: "snprintf", dst, out: out.ptr, size: out.size, format: format.text, args, node: e });
+  return dst;
+}
+
+/**
+ * The number of values a format takes, or what the kernel would refuse in it
+ * (bpf_bprintf_prepare, kernel/bpf/helpers.c, checked at load for bpf_snprintf):
+ * printable ASCII only; each conversion optional flags, a width, l or ll,
+ * then an integer conversion. %s, %c and %p need pointers or chars tsxdp does not pass.
+ */
+export function formatConversions(format: string): number | string {
+  let count = 0;
+  for (let i = 0; i < format.length; i++) {
+    const c = format.charCodeAt(i);
+    if (c > 0x7e || (c < 0x20 && !(c >= 0x09 && c <= 0x0d))) return `the format may hold printable ASCII only, not ${JSON.stringify(format[i])}`;
+    if (format[i] !== "%") continue;
+    if (format[i + 1] === "%") {
+      i++;
+      continue;
+    }
+    if (count === maxFormatValues) return `a format takes at most ${maxFormatValues} values`;
+    const start = i;
+    i++;
+    while (format[i] === "0" || format[i] === "+" || format[i] === "-" || format[i] === " ") i++;
+    if (format[i] !== undefined && format[i]! >= "1" && format[i]! <= "9") while (format[i] !== undefined && format[i]! >= "0" && format[i]! <= "9") i++;
+    if (format[i] === "l") i++;
+    if (format[i] === "l") i++;
+    if (!["d", "i", "u", "x", "X"].includes(format[i] ?? "")) return `\`${format.slice(start, i + 1)}\` is not a conversion tsxdp passes: integers only (%d %i %u %x %X)`;
+    count++;
+  }
+  return count;
 }

@@ -328,7 +328,7 @@ class ProgramLowering {
           this.stack.set(i, a);
           continue;
         }
-        if (i.op === "printk" && i.args.length > maxTracePrintkArgs) {
+        if ((i.op === "printk" && i.args.length > maxTracePrintkArgs) || (i.op === "snprintf" && i.args.length > 0)) {
           // bpf_trace_vprintk's values: an array of u64 on the stack, allocated here in the entry block.
           const a = L.LLVMBuildAlloca(this.b, L.LLVMArrayType(t.i64, i.args.length), "printk_args");
           L.LLVMSetAlignment(a, 8);
@@ -493,6 +493,26 @@ class ProgramLowering {
         const params = [t.ptr, ...(i.kind === "init" ? [t.ptr, t.i64] : i.kind === "set_callback" ? [t.ptr] : i.kind === "start" ? [t.i64, t.i64] : [])];
         const fnType = L.LLVMFunctionType(t.i64, params, params.length, 0);
         return this.define(i.dst.id, L.LLVMBuildCall2(b, fnType, helper(L, t, Number(id), fnType), [timer, ...rest], params.length, ""));
+      }
+      case "snprintf": {
+        // bpf_snprintf (165): long (char *str, u32 str_size, const char *fmt, u64 *data, u32 data_len);
+        // fmt in .rodata as bpf_strncmp's string, the values an array allocated in the entry block.
+        const bytes = Buffer.from(i.format + "\0", "utf8");
+        const fmt = L.LLVMAddGlobal(this.llmod, L.LLVMArrayType(t.i8, bytes.length), `__tsxdp_fmt_${this.program.name}_${this.formats++}`);
+        L.LLVMSetInitializer(fmt, L.LLVMConstStringInContext(t.context, i.format, bytes.length - 1, 0));
+        L.LLVMSetGlobalConstant(fmt, 1);
+        L.LLVMSetLinkage(fmt, Linkage.Private);
+        L.LLVMSetSection(fmt, ".rodata");
+        L.LLVMSetAlignment(fmt, 1);
+        const values = this.slots.get(i)?.key;
+        i.args.forEach((a, k) => {
+          const p = L.LLVMBuildGEP2(b, t.i64, L.LLVMBuildBitCast(b, values!, L.LLVMPointerType(t.i64, 0), ""), [t.constI64(BigInt(k))], 1, "");
+          L.LLVMSetAlignment(L.LLVMBuildStore(b, this.operand(a), p), 8);
+        });
+        const fnType = L.LLVMFunctionType(t.i64, [t.ptr, t.i32, t.ptr, t.ptr, t.i32], 5, 0);
+        const data = values ? L.LLVMBuildBitCast(b, values, t.ptr, "") : L.LLVMConstPointerNull(t.ptr);
+        const args = [this.operand(i.out), L.LLVMConstInt(t.i32, BigInt(i.size), 0), L.LLVMBuildBitCast(b, fmt, t.ptr, ""), data, L.LLVMConstInt(t.i32, BigInt(8 * i.args.length), 0)];
+        return this.define(i.dst.id, L.LLVMBuildCall2(b, fnType, helper(L, t, 165, fnType), args, 5, ""));
       }
       case "strncmp": {
         // bpf_strncmp (182): long (const char *s1, u32 s1_sz, const char *s2); s2 must be in a
