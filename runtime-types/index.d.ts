@@ -962,9 +962,15 @@ export interface BpfCtOpts {
 
 declare const nfConnBrand: unique symbol;
 declare const nfConnInitBrand: unique symbol;
-/** A conntrack entry (`struct nf_conn`), a reference to release with `bpf_ct_release`. */
+/**
+ * A conntrack entry (`struct nf_conn`), a reference to release with
+ * `bpf_ct_release`. Its `status` (IPS_* bits) and `mark` are read where the
+ * running kernel has them (CO-RE relocations libbpf resolves).
+ */
 export interface NfConn {
   readonly [nfConnBrand]: never;
+  readonly status: u64;
+  readonly mark: u32;
 }
 /** A conntrack entry allocated but not inserted yet (`struct nf_conn___init`): insert it or release it. */
 export interface NfConnInit {

@@ -175,6 +175,31 @@ export const kfuncs: ReadonlyMap<string, KfuncSpec> = new Map(
   ).map((k) => [k.name, k]),
 );
 
+/** A field of a kernel struct that programs read where the running kernel has it. */
+export interface KernelField {
+  readonly name: string;
+  readonly type: IntType;
+  /** In the program's own declaration of the struct; libbpf relocates it to the kernel's. */
+  readonly offset: number;
+}
+
+/**
+ * Fields of kernel structs a reference's holder may read, as clang reads a
+ * struct declared with `__attribute__((preserve_access_index))`: each read
+ * is a CO-RE relocation against vmlinux BTF, so the program need not know
+ * the kernel's layout (include/net/netfilter/nf_conntrack.h: `unsigned long
+ * status`, `u32 mark`).
+ */
+export const kernelFields: ReadonlyMap<string, readonly KernelField[]> = new Map([
+  [
+    "nf_conn",
+    [
+      { name: "status", type: u64Type, offset: 0 },
+      { name: "mark", type: u32Type, offset: 8 },
+    ],
+  ],
+]);
+
 /** The kfuncs the dialect calls, by the name it spells them with. */
 export const kfuncsBySpelling: ReadonlyMap<string, KfuncSpec> = new Map([...kfuncs.values()].map((k) => [k.spelled ?? k.name, k]));
 

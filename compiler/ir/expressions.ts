@@ -164,7 +164,8 @@ function fieldOf(fb: FunctionBuilder, view: View, name: string, node: ts.Node): 
 
 function loadField(fb: FunctionBuilder, view: View, offset: number, type: IntType, node: ts.Node): Temp {
   const dst = fb.temp(type);
-  fb.emit({ op: "load", dst, ptr: view.ptr, region: view.region, offset: view.offset + offset, size: (type.bits / 8) as 1 | 2 | 4 | 8, node });
+  const core = view.shape.kind === "struct" && view.shape.layout.kernel ? view.shape.layout : undefined;
+  fb.emit({ op: "load", dst, ptr: view.ptr, region: view.region, offset: view.offset + offset, size: (type.bits / 8) as 1 | 2 | 4 | 8, ...(core ? { core } : {}), node });
   return dst;
 }
 

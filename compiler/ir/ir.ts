@@ -105,6 +105,8 @@ export interface MemoryLoad extends InstrBase {
   readonly region: PointerType["region"];
   readonly offset: number;
   readonly size: 1 | 2 | 4 | 8;
+  /** A field of a kernel struct at `ptr` (then `offset` is the field's): read at the offset libbpf relocates. */
+  readonly core?: Layout;
 }
 
 /** A write of `size` bytes at `ptr + offset`. */

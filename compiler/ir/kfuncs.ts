@@ -7,11 +7,11 @@
  */
 import ts from "typescript";
 import { Codes } from "../diagnostics/codes";
-import { type KfuncSpec, type KfuncType, implicitArgs, kfuncs } from "../dialect/kfuncs";
+import { type KfuncSpec, type KfuncType, implicitArgs, kernelFields, kfuncs } from "../dialect/kfuncs";
 import type { FunctionBuilder } from "./builder";
 import { convertTo, lowerExpression, type Value } from "./expressions";
 import type { Operand, Temp } from "./ir";
-import { type FieldType, type Layout, sameShape, shapeName, sizeOfField } from "./layout";
+import { type Field, type FieldType, type Layout, sameShape, shapeName, sizeOfField } from "./layout";
 import { helperMemory, structShape } from "./structs";
 import { constant } from "./typing";
 import { type ValueType, bool, i32, i64, mapValuePtr, u8, u64 } from "./types";
@@ -92,7 +92,12 @@ export function kfuncCall(fb: FunctionBuilder, spec: KfuncSpec, e: ts.CallExpres
     return b;
   }
   if (spec.acquires && spec.returns.kind === "ptr" && spec.returns.to.kind === "struct") {
-    const layout: Layout = { name: refNames[spec.returns.to.name] ?? spec.returns.to.name, size: 0, align: 8, packed: false, fields: new Map() };
+    const kernel = spec.returns.to.name;
+    // Opaque, but for the fields read through CO-RE.
+    const known = kernelFields.get(kernel) ?? [];
+    const fields = new Map(known.map((f): [string, Field] => [f.name, { name: f.name, offset: f.offset, size: f.type.bits / 8, type: { kind: "scalar", type: f.type } }]));
+    const size = Math.max(0, ...known.map((f) => f.offset + f.type.bits / 8));
+    const layout: Layout = { name: refNames[kernel] ?? kernel, size, align: 8, packed: false, fields, ...(known.length ? { kernel } : {}) };
     return { kind: "view", region: "map", ptr: dst, offset: 0, shape: { kind: "struct", layout }, nullable: true, readOnly: layout.name };
   }
   return dst;

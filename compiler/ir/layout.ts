@@ -27,6 +27,11 @@ export interface Layout {
   /** Every field at offset 0, as in a C union (interfaces that extend `Union`). */
   readonly union?: boolean;
   readonly fields: ReadonlyMap<string, Field>;
+  /**
+   * A kernel struct (its C name) of which the program knows some fields only: their
+   * offsets are CO-RE relocations that libbpf fixes against the running kernel's BTF.
+   */
+  readonly kernel?: string;
 }
 
 /** Why a type is not a header struct, with the node to point at. */

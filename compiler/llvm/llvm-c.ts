@@ -251,6 +251,7 @@ export interface LLVMCFunctions {
   // attributes
   LLVMGetEnumAttributeKindForName(Name: CStr, SLen: number): number;
   LLVMCreateEnumAttribute(C: LLVMContextRef, KindID: number, Val: U64): LLVMAttributeRef;
+  LLVMCreateTypeAttribute(C: LLVMContextRef, KindID: number, type_ref: LLVMTypeRef): LLVMAttributeRef;
   LLVMCreateStringAttribute(C: LLVMContextRef, K: CStr, KLength: number, V: CStr, VLength: number): LLVMAttributeRef;
   LLVMAddAttributeAtIndex(F: LLVMValueRef, Idx: number, A: LLVMAttributeRef): void;
   LLVMAddCallSiteAttribute(C: LLVMValueRef, Idx: number, A: LLVMAttributeRef): void;
@@ -599,6 +600,7 @@ const REQUIRED = {
   // attributes
   LLVMGetEnumAttributeKindForName: "unsigned int(const char *Name, size_t SLen)",
   LLVMCreateEnumAttribute: "LLVMAttributeRef(LLVMContextRef C, unsigned int KindID, uint64_t Val)",
+  LLVMCreateTypeAttribute: "LLVMAttributeRef(LLVMContextRef C, unsigned int KindID, LLVMTypeRef type_ref)",
   LLVMCreateStringAttribute: "LLVMAttributeRef(LLVMContextRef C, const char *K, unsigned int KLength, const char *V, unsigned int VLength)",
   LLVMAddAttributeAtIndex: "void(LLVMValueRef F, unsigned int Idx, LLVMAttributeRef A)",
   LLVMAddCallSiteAttribute: "void(LLVMValueRef C, unsigned int Idx, LLVMAttributeRef A)",

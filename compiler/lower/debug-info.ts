@@ -11,7 +11,7 @@
  */
 import path from "node:path";
 import type ts from "typescript";
-import type { KfuncSpec, KfuncType } from "../dialect/kfuncs";
+import { type KfuncSpec, type KfuncType, kernelFields } from "../dialect/kfuncs";
 import type { GlobalDecl, MapDecl, ModuleIR, ProgramIR, Subprogram } from "../ir/ir";
 import { type IntType, type ValueType, u64 as u64Type } from "../ir/types";
 import { type FieldType, type Layout, sizeOfField } from "../ir/layout";
@@ -165,6 +165,12 @@ export class DebugInfo {
           members.push(L.LLVMDIBuilderCreateMemberType(di, this.cu, "__opaque", 8, this.file, 0, 64n, 64, 0n, DIFlags.Zero, opaque));
           size = 64n;
         }
+        // The fields read through CO-RE: BTF names them for libbpf's relocations.
+        for (const field of kernelFields.get(t.name) ?? []) {
+          const bits = BigInt(field.type.bits);
+          members.push(L.LLVMDIBuilderCreateMemberType(di, this.cu, field.name, field.name.length, this.file, 0, bits, field.type.bits, BigInt(field.offset * 8), DIFlags.Zero, this.integerType(field.type)));
+          size = size > BigInt(field.offset * 8) + bits ? size : BigInt(field.offset * 8) + bits;
+        }
         out = L.LLVMDIBuilderCreateStructType(di, this.cu, t.name, t.name.length, this.file, 0, size, 64, DIFlags.Zero, null, members, members.length, 0, null, "", 0);
         break;
       }
@@ -268,6 +274,11 @@ export class DebugInfo {
     const expr = L.LLVMDIBuilderCreateExpression(di, null, 0);
     const gve = L.LLVMDIBuilderCreateGlobalVariableExpression(di, this.cu, name, name.length, name, name.length, this.file, this.lineOf(node), this.slotType(type), 0, expr, null, 64);
     L.LLVMGlobalSetMetadata(global, L.LLVMGetMDKindIDInContext(this.context, "dbg", 3), gve);
+  }
+
+  /** A kernel struct as the program declares it (the fields it reads), named by the CO-RE relocations of those reads. */
+  kernelStruct(name: string): LLVMMetadataRef {
+    return this.kernelType({ kind: "struct", name })!;
   }
 
   /** A struct of the program as BTF shows it, for the CO-RE relocations that name it (bpf_obj_new's local type id). */

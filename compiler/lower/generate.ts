@@ -420,6 +420,32 @@ class ProgramLowering {
     return call;
   }
 
+  /**
+   * The address of a kernel struct's field as clang takes it under
+   * `preserve_access_index`: llvm.preserve.struct.access.index on the struct
+   * (LLVM's type of the fields the program knows, as `elementtype`) tagged
+   * with its DIType; the BPF backend makes the offset a CO-RE relocation
+   * (BPF_CORE_FIELD_BYTE_OFFSET) that libbpf fixes against vmlinux BTF.
+   */
+  private kernelField(base: LLVMValueRef, layout: Layout, offset: number, type: ReturnType<LlvmTypes["of"]>): LLVMValueRef {
+    const { L, b, t } = this;
+    const fields = [...layout.fields.values()].sort((x, y) => x.offset - y.offset);
+    const index = fields.findIndex((f) => f.offset === offset);
+    if (index < 0) throw new InternalError(`no field of ${layout.kernel} at ${offset}`);
+    const struct = L.LLVMStructTypeInContext(t.context, fields.map((f) => t.of((f.type as { type: IntType }).type)), fields.length, 0);
+    const opaque = L.opaquePointers(t.context);
+    const structPtr = opaque ? t.ptr : L.LLVMPointerType(struct, 0);
+    const fieldPtr = opaque ? t.ptr : L.LLVMPointerType(type, 0);
+    const { fn, type: fnType } = L.intrinsic(this.llmod, "llvm.preserve.struct.access.index", [fieldPtr, structPtr]);
+    const at = L.LLVMConstInt(t.i32, BigInt(index), 0);
+    const call = L.LLVMBuildCall2(b, fnType, fn, [L.LLVMBuildBitCast(b, base, structPtr, ""), at, at], 3, "");
+    const elementType = L.LLVMGetEnumAttributeKindForName("elementtype", "elementtype".length);
+    L.LLVMAddCallSiteAttribute(call, 1, L.LLVMCreateTypeAttribute(t.context, elementType, struct));
+    const kind = L.LLVMGetMDKindIDInContext(t.context, "llvm.preserve.access.index", "llvm.preserve.access.index".length);
+    L.LLVMSetMetadata(call, kind, L.LLVMMetadataAsValue(t.context, this.debug.kernelStruct(layout.kernel!)));
+    return call;
+  }
+
   /** A subprogram's function, declared before any body so that calls find it. */
   private beginSubprogram(sub: Subprogram): LLVMBasicBlockRef {
     const { L, t } = this;
@@ -706,7 +732,8 @@ class ProgramLowering {
       case "load": {
         const type = t.of(i.dst.type);
         let p = this.operand(i.ptr);
-        if (i.offset !== 0) p = L.LLVMBuildGEP2(b, t.i8, p, [t.constI64(BigInt(i.offset))], 1, "");
+        if (i.core) p = this.kernelField(p, i.core, i.offset, type);
+        else if (i.offset !== 0) p = L.LLVMBuildGEP2(b, t.i8, p, [t.constI64(BigInt(i.offset))], 1, "");
         p = L.LLVMBuildBitCast(b, p, L.LLVMPointerType(type, 0), "");
         const v = L.LLVMBuildLoad2(b, type, p, "");
         // Natural alignment, like clang's header-struct fields: the BPF backend would split an align-1 load into bytes.
