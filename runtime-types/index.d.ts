@@ -765,6 +765,14 @@ export declare function bpf_probe_read_kernel_str(buf: object, addr: u64): i64;
 export declare function bpf_probe_read_user_str(buf: object, addr: u64): i64;
 /** The address of the running task's `struct task_struct` (`bpf_get_current_task`, GPL), for the probe_read helpers. */
 export declare function bpf_get_current_task(): u64;
+/** The running task as the verifier types it (struct task_struct): no number, only passed to helpers that take it. */
+export interface TaskStruct {
+  readonly __kernelStruct: "task_struct";
+}
+/** The running task (`bpf_get_current_task_btf`, kernel 5.11, GPL), for `bpf_task_pt_regs`; pass the call, or a const holding it. */
+export declare function bpf_get_current_task_btf(): TaskStruct;
+/** The address of `task`'s saved user registers, its `struct pt_regs` (`bpf_task_pt_regs`, kernel 5.15, GPL), to read with `bpf_probe_read_kernel`. */
+export declare function bpf_task_pt_regs(task: TaskStruct): u64;
 /**
  * Whether a packet fits the MTU of device `ifindex` (0: the receiving one)
  * (`bpf_check_mtu`, kernel 5.12). `mtuLen.value` is the L3 length to check

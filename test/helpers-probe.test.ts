@@ -6,6 +6,8 @@
  * process (a buffer allocated here); both must return the same results and
  * bytes, and those must be the thread's name as /proc shows it and the
  * buffer's contents. A bad address is no fault: -EFAULT, the buffer zeroed.
+ * bpf_get_current_task_btf and bpf_task_pt_regs: the saved user registers
+ * of the task running the test hold the system call it is in, bpf(2).
  */
 import fs from "node:fs";
 import koffi from "koffi";
@@ -28,6 +30,16 @@ function commOffset(): number {
 }
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+
+/** Where struct pt_regs keeps the number of the system call being made, and the number of bpf(2), on this machine. */
+function syscallSlot(): { offset: number; bpf: number } | undefined {
+  const field = { x64: ["orig_ax", 321], arm64: ["syscallno", 280] }[process.arch as string] as [string, number] | undefined;
+  if (!field) return undefined;
+  const btf = new BtfTypes(new Uint8Array(fs.readFileSync("/sys/kernel/btf/vmlinux")));
+  const regs = btf.types.find((t) => t.kind === BTF_KIND.STRUCT && t.name === "pt_regs");
+  const m = regs?.members?.find((x) => x.name === field[0]);
+  return m ? { offset: m.bitOffset / 8, bpf: field[1] } : undefined;
+}
 
 describe.skipIf(skipKernel)("probe_read helpers and bpf_get_current_task against their C twin", () => {
   const objects: LoadedObject[] = [];
@@ -56,6 +68,18 @@ describe.skipIf(skipKernel)("probe_read helpers and bpf_get_current_task against
       expect(hex(out.subarray(24, 40))).toBe(hex(padded));
       expect(Number(out.readBigInt64LE(40))).toBe(0);
       expect(hex(out.subarray(48, 56))).toBe(hex(padded.subarray(0, 8)));
+    }
+  });
+
+  test("the task's saved user registers (bpf_get_current_task_btf, bpf_task_pt_regs) hold the system call being made: bpf(2)", () => {
+    const slot = syscallSlot();
+    if (!slot) throw new Error(`no known pt_regs system call field for ${process.arch}`);
+    const f = new Uint8Array(32);
+    Buffer.from(f.buffer).writeUInt32LE(slot.offset, 14);
+    for (const obj of objects) {
+      const out = Buffer.from(obj.program("regs").testRun({ data: f }).data);
+      expect(Number(out.readBigInt64LE(16))).toBe(0);
+      expect(Number(out.readBigUInt64LE(24))).toBe(slot.bpf);
     }
   });
 

@@ -20,6 +20,11 @@ export type HelperParam =
   | { readonly kind: "mem"; readonly access: "read" | "write"; readonly size?: number; readonly sizes?: readonly number[]; readonly multipleOf?: number; readonly nullable?: boolean; readonly packet?: boolean }
   /** A socket from a lookup, tested non-null (ARG_PTR_TO_BTF_ID_SOCK_COMMON); `release`: the call releases it (OBJ_RELEASE). */
   | { readonly kind: "sock"; readonly release?: boolean }
+  /**
+   * The running task as bpf_get_current_task_btf returned it (ARG_PTR_TO_BTF_ID of
+   * struct task_struct): the call itself, or a const holding it; passed as the register.
+   */
+  | { readonly kind: "task" }
   /** The byte count of the `mem` argument just before it (ARG_CONST_SIZE): filled in by the compiler, not written. */
   | { readonly kind: "size"; readonly type: IntType };
 
@@ -135,6 +140,11 @@ export const helpers: ReadonlyMap<string, HelperSpec> = new Map(
       })),
       // The running task's struct task_struct, as an address for the probe_read helpers.
       { name: "bpf_get_current_task", id: 35, params: [], returns: u64, since: "4.8", gplOnly: true },
+      // The same task as the verifier's PTR_TO_BTF_ID (never null; its type is vmlinux's, so the
+      // object's BTF need not name it): a register only passed on to helpers that take a task.
+      { name: "bpf_get_current_task_btf", id: 158, params: [], returns: u64, since: "5.11", gplOnly: true },
+      // The task's saved user registers (struct pt_regs, PTR_TO_BTF_ID), as an address to read from.
+      { name: "bpf_task_pt_regs", id: 175, params: [{ kind: "task" }], returns: u64, since: "5.15", gplOnly: true },
       { name: "bpf_check_mtu", id: 163, params: [ctx, int(u32), { kind: "mem", access: "write", size: 4 }, int(i32), int(u64)], returns: i64, since: "5.12", gplOnly: true },
     ] satisfies HelperSpec[]
   ).map((h) => [h.name, h]),

@@ -256,6 +256,7 @@ export function helperCall(fb: FunctionBuilder, helper: HelperSpec, e: ts.CallEx
       return m.ptr;
     }
     if (p.kind === "sock") return socketArgument(fb, helper, argExpr);
+    if (p.kind === "task") return taskArgument(fb, helper, argExpr);
     const v = lowerExpression(fb, argExpr, p.kind === "int" ? p.type : undefined);
     if (p.kind === "ctx") {
       if (v.kind !== "ctx") throw fb.fail(Codes.callArguments, argExpr, `\`${helper.name}\` takes the program's context here`);
@@ -271,6 +272,23 @@ export function helperCall(fb: FunctionBuilder, helper: HelperSpec, e: ts.CallEx
   if (helper.changesPacket) fb.ctxPointers.clear();
   if (helper.acquires) return { kind: "view", region: "map", ptr: dst, offset: 0, shape: { kind: "struct", layout: socketLayout(fb, e) }, nullable: true, readOnly: "socket" };
   return dst;
+}
+
+/**
+ * The task bpf_get_current_task_btf returned: the call written in place, or a
+ * const initialised with it (the register holds the verifier's typed pointer;
+ * anything computed from it would not be).
+ */
+function taskArgument(fb: FunctionBuilder, helper: HelperSpec, argExpr: ts.Expression): Operand {
+  const expr = ts.isParenthesizedExpression(argExpr) ? argExpr.expression : argExpr;
+  const isTaskCall = (e: ts.Expression | undefined) => e !== undefined && ts.isCallExpression(e) && fb.intrinsics.dialectSymbol(e.expression)?.name === "bpf_get_current_task_btf";
+  let ok = isTaskCall(expr);
+  if (!ok && ts.isIdentifier(expr)) {
+    const decl = fb.symbolOf(expr)?.valueDeclaration;
+    ok = decl !== undefined && ts.isVariableDeclaration(decl) && ts.isVariableDeclarationList(decl.parent) && (decl.parent.flags & ts.NodeFlags.Const) !== 0 && isTaskCall(decl.initializer);
+  }
+  if (!ok) throw fb.fail(Codes.callArguments, argExpr, `\`${helper.name}\` takes the task \`bpf_get_current_task_btf()\` returns: the call, or a const holding it`);
+  return convertTo(fb, lowerExpression(fb, expr, u64), u64, expr) as Operand;
 }
 
 /** A socket a lookup returned (tested or not: analysis/references.ts follows that, and its release). */

@@ -760,7 +760,8 @@ class ProgramLowering {
         return;
       }
       case "call": {
-        const params = i.helper.params.map((p) => (p.kind === "int" || p.kind === "size" ? t.of(p.type) : t.ptr));
+        // A task (PTR_TO_BTF_ID) is carried as the 64-bit register it is.
+        const params = i.helper.params.map((p) => (p.kind === "int" || p.kind === "size" ? t.of(p.type) : p.kind === "task" ? t.i64 : t.ptr));
         const fnType = L.LLVMFunctionType(t.of(i.helper.returns), params, params.length, 0);
         const callee = L.LLVMConstIntToPtr(t.constI64(BigInt(i.helper.id)), L.LLVMPointerType(fnType, 0));
         // A constant where memory is expected is NULL (bpf_csum_diff's absent buffer).

@@ -1,5 +1,6 @@
 // C twin of probe.ts.
 #include <linux/bpf.h>
+struct task_struct;
 #include <bpf/bpf_helpers.h>
 
 SEC("xdp") int kernel(struct xdp_md *ctx)
@@ -29,6 +30,17 @@ SEC("xdp") int user(struct xdp_md *ctx)
 	__u64 text = 0;
 	*(long *)(data + 46) = bpf_probe_read_user_str(&text, sizeof(text), (void *)addr);
 	*(__u64 *)(data + 54) = text;
+	return XDP_TX;
+}
+
+SEC("xdp") int regs(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	if (data + 32 > end) return XDP_PASS;
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 word = 0;
+	*(long *)(data + 16) = bpf_probe_read_kernel(&word, sizeof(word), (void *)(bpf_task_pt_regs(task) + *(__u32 *)(data + 14)));
+	*(__u64 *)(data + 24) = word;
 	return XDP_TX;
 }
 
