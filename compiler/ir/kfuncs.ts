@@ -96,7 +96,7 @@ export function kfuncCall(fb: FunctionBuilder, spec: KfuncSpec, e: ts.CallExpres
     // Opaque, but for the fields read through CO-RE.
     const known = kernelFields.get(kernel) ?? [];
     const fields = new Map(known.map((f): [string, Field] => [f.name, { name: f.name, offset: f.offset, size: f.type.bits / 8, type: { kind: "scalar", type: f.type } }]));
-    const size = Math.max(0, ...known.map((f) => f.offset + f.type.bits / 8));
+    const size = Math.ceil(Math.max(0, ...known.map((f) => f.offset + f.type.bits / 8)) / 8) * 8;
     const layout: Layout = { name: refNames[kernel] ?? kernel, size, align: 8, packed: false, fields, ...(known.length ? { kernel } : {}) };
     return { kind: "view", region: "map", ptr: dst, offset: 0, shape: { kind: "struct", layout }, nullable: true, readOnly: layout.name };
   }

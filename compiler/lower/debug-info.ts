@@ -171,6 +171,8 @@ export class DebugInfo {
           members.push(L.LLVMDIBuilderCreateMemberType(di, this.cu, field.name, field.name.length, this.file, 0, bits, field.type.bits, BigInt(field.offset * 8), DIFlags.Zero, this.integerType(field.type)));
           size = size > BigInt(field.offset * 8) + bits ? size : BigInt(field.offset * 8) + bits;
         }
+        // Padded to the struct's 8-byte alignment, as clang sizes it.
+        size = ((size + 63n) / 64n) * 64n;
         out = L.LLVMDIBuilderCreateStructType(di, this.cu, t.name, t.name.length, this.file, 0, size, 64, DIFlags.Zero, null, members, members.length, 0, null, "", 0);
         break;
       }
