@@ -745,6 +745,15 @@ export declare function bpf_strncmp(buf: object, text: string): i64;
  * a negative errno.
  */
 export declare function bpf_snprintf(buf: object, format: string, ...values: number[]): i64;
+/**
+ * Shows `value` (a local struct laid out as the kernel's) as vmlinux's struct
+ * `kernelType` into `buf`, as `(struct iphdr){.ihl = (__u8)0x5,…}`
+ * (`bpf_snprintf_btf`, kernel 5.10; the kernel reads that type's size from
+ * `value`). `flags`: BTF_F_COMPACT (1), BTF_F_NONAME (2), BTF_F_PTR_RAW (4),
+ * BTF_F_ZERO (8). Returns the length the whole text needs (as snprintf,
+ * without the NUL), or a negative errno.
+ */
+export declare function bpf_snprintf_btf(buf: object, value: object, kernelType: string, flags?: u64): i64;
 /** Copies `buf` into the packet at `offset` (fragments included; `bpf_xdp_store_bytes`, kernel 5.18). Packet pointers stay valid. 0 or a negative errno. */
 export declare function bpf_xdp_store_bytes(ctx: XdpContext, offset: u32, buf: object): i64;
 /**

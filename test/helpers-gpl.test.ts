@@ -98,4 +98,13 @@ describe.skipIf(skipKernel || (!clang && !inCI))("GPL-only helpers, as the kerne
     expect(compile({ source: ts, fileName: "printk_mit.ts" }).diagnostics.map((d) => d.code)).toEqual(["TSX4010"]);
     expect(compile({ source: ts.replace('"MIT"', '"GPL v2"'), fileName: "printk_gpl.ts" }).ok).toBe(true);
   });
+
+  test("bpf_snprintf too (bpf_snprintf_btf not), which tsxdp refuses under MIT", () => {
+    const c = (call: string) =>
+      `#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\nSEC("xdp") int prog(struct xdp_md *ctx) { char b[8]; struct btf_ptr p = { .ptr = b, .type_id = 1 }; return ${call} == 5 ? XDP_DROP : XDP_PASS; }\nchar _license[] SEC("license") = "MIT";\n`;
+    expect(refusal(c("bpf_snprintf(b, sizeof(b), \"x\", 0, 0)"))).toMatch(/GPL-restricted/);
+    expect(refusal(c("bpf_snprintf_btf(b, sizeof(b), &p, sizeof(p), 0)"))).toBeUndefined();
+    const ts = 'import { xdp, XdpAction, license, zeroed, bpf_snprintf, type FixedArray, type u8 } from "tsxdp";\nlicense("MIT");\nexport const prog = xdp(() => {\n  const b = zeroed<FixedArray<u8, 8>>();\n  bpf_snprintf(b, "x");\n  return XdpAction.PASS;\n});\n';
+    expect(compile({ source: ts, fileName: "snprintf_mit.ts" }).diagnostics.map((d) => d.code)).toEqual(["TSX4010"]);
+  });
 });

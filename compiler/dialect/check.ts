@@ -257,8 +257,9 @@ function isPrintkArgument(node: ts.Node, intrinsics: Intrinsics): boolean {
 function isStrncmpText(node: ts.Node, intrinsics: Intrinsics): boolean {
   const call = ts.isParenthesizedExpression(node.parent) ? node.parent.parent : node.parent;
   const kind = ts.isCallExpression(call) ? intrinsics.resolve(call.expression)?.kind : undefined;
-  // bpf_snprintf's format too.
-  return ts.isCallExpression(call) && call.arguments[1] === (node.parent === call ? node : node.parent) && (kind === "strncmp" || kind === "snprintf");
+  const at = node.parent === call ? node : node.parent;
+  // bpf_snprintf's format too, and the kernel type bpf_snprintf_btf shows a value as.
+  return ts.isCallExpression(call) && ((call.arguments[1] === at && (kind === "strncmp" || kind === "snprintf")) || (call.arguments[2] === at && kind === "snprintfBtf"));
 }
 
 function isLicenseArgument(node: ts.Node, intrinsics: Intrinsics): boolean {

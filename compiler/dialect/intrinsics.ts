@@ -24,6 +24,7 @@ export type Intrinsic =
   | { readonly kind: "spinLock"; readonly unlock: boolean }
   | { readonly kind: "strncmp" }
   | { readonly kind: "snprintf" }
+  | { readonly kind: "snprintfBtf" }
   | { readonly kind: "timer"; readonly op: "init" | "set_callback" | "start" | "cancel" }
   | { readonly kind: "constant"; readonly value: bigint }
   | { readonly kind: "action"; readonly name: string; readonly value: bigint }
@@ -208,6 +209,7 @@ export class Intrinsics {
     if (sym.name === "bpf_spin_lock" || sym.name === "bpf_spin_unlock") return { kind: "spinLock", unlock: sym.name === "bpf_spin_unlock" };
     if (sym.name === "bpf_strncmp") return { kind: "strncmp" };
     if (sym.name === "bpf_snprintf") return { kind: "snprintf" };
+    if (sym.name === "bpf_snprintf_btf") return { kind: "snprintfBtf" };
     if (sym.name === "bpf_timer_init" || sym.name === "bpf_timer_set_callback" || sym.name === "bpf_timer_start" || sym.name === "bpf_timer_cancel") {
       return { kind: "timer", op: sym.name.slice("bpf_timer_".length) as "init" | "set_callback" | "start" | "cancel" };
     }

@@ -332,7 +332,7 @@ const gplCompatible = new Set(["GPL", "GPL v2", "GPL and additional rights", "Du
 
 /**
  * GPL-only helpers (gpl_only in their proto; bpf_printk's bpf_trace_printk
- * too) in a file whose license the kernel does not count as GPL: it refuses
+ * and bpf_snprintf too) in a file whose license the kernel does not count as GPL: it refuses
  * the load ("cannot call GPL-restricted function from non-GPL compatible program").
  */
 export function checkGplHelpers(irs: readonly ProgramIR[], license: string, diagnostics: DiagnosticBag): void {
@@ -340,7 +340,7 @@ export function checkGplHelpers(irs: readonly ProgramIR[], license: string, diag
   for (const ir of irs) {
     for (const b of ir.blocks) {
       for (const i of b.instrs) {
-        const name = i.op === "call" && i.helper.gplOnly ? i.helper.name : i.op === "printk" ? "bpf_printk" : undefined;
+        const name = i.op === "call" && i.helper.gplOnly ? i.helper.name : i.op === "printk" ? "bpf_printk" : i.op === "snprintf" ? "bpf_snprintf" : undefined;
         if (!name) continue;
         diagnostics.report(Codes.gplHelper, i.node, `\`${name}\` is GPL-only: the kernel refuses it in a program licensed "${license}"`, {
           hints: ['choose a GPL-compatible license, e.g. `license("Dual MIT/GPL");`, or do without the helper'],

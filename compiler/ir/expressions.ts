@@ -36,7 +36,7 @@ import { valueMapMethod, valueMaps } from "./queue-maps";
 import { tailCall } from "./tail-call";
 import { forEachCall } from "./for-each";
 import { spinLockCall } from "./locks";
-import { snprintfCall, strncmpCall } from "./strings";
+import { snprintfBtfCall, snprintfCall, strncmpCall } from "./strings";
 import { timerCall } from "./timers";
 import { type IntType, type ValueType, bool, byteSwap, int, mapValuePtr, metaPtr, packetEnd, packetPtr, typeName, u16, u32, u64, i64, isInt } from "./types";
 
@@ -268,6 +268,8 @@ function call(fb: FunctionBuilder, e: ts.CallExpression): Value {
       return strncmpCall(fb, e);
     case "snprintf":
       return snprintfCall(fb, e);
+    case "snprintfBtf":
+      return snprintfBtfCall(fb, e);
     case "timer":
       return timerCall(fb, intrinsic.op, e);
     case "constant":

@@ -394,6 +394,20 @@ export interface SnPrintf extends InstrBase {
   readonly args: readonly Operand[];
 }
 
+/**
+ * bpf_snprintf_btf (149): `value` (stack memory) shown as the kernel's type `typeName`, whose
+ * id in vmlinux is a CO-RE relocation (BPF_CORE_TYPE_ID_TARGET), into `out` (`size` bytes).
+ */
+export interface SnPrintfBtf extends InstrBase {
+  readonly op: "snprintf_btf";
+  readonly dst: Temp;
+  readonly out: Operand;
+  readonly size: number;
+  readonly value: Operand;
+  readonly typeName: string;
+  readonly flags: Operand;
+}
+
 /** bpf_strncmp (182): `s1` (stack memory, `size` bytes) against `text`, a NUL-terminated constant in .rodata. */
 export interface StrNCmp extends InstrBase {
   readonly op: "strncmp";
@@ -430,7 +444,7 @@ export interface CtxPointer extends InstrBase {
   readonly dst: Temp;
 }
 
-export type Instr = CtxLoad | Binary | Compare | Cast | ByteSwap | PointerAdd | MemoryLoad | MemoryStore | HelperCall | LocalGet | LocalSet | CtxPointer | Printk | MapLookup | MapUpdate | MapRedirect | MapValueOp | TailCall | RingBufOutput | PerfEventOutput | RingBufReserve | RingBufQuery | RingBufRelease | Atomic | GlobalLoad | GlobalStore | StackAlloc | Param | SubprogramCall | BpfLoop | ForEachMap | SpinLockOp | StrNCmp | SnPrintf | TimerOp | KfuncCall;
+export type Instr = CtxLoad | Binary | Compare | Cast | ByteSwap | PointerAdd | MemoryLoad | MemoryStore | HelperCall | LocalGet | LocalSet | CtxPointer | Printk | MapLookup | MapUpdate | MapRedirect | MapValueOp | TailCall | RingBufOutput | PerfEventOutput | RingBufReserve | RingBufQuery | RingBufRelease | Atomic | GlobalLoad | GlobalStore | StackAlloc | Param | SubprogramCall | BpfLoop | ForEachMap | SpinLockOp | StrNCmp | SnPrintf | SnPrintfBtf | TimerOp | KfuncCall;
 
 export interface Jump extends InstrBase {
   readonly op: "br";

@@ -97,6 +97,8 @@ function printInstr(i: Instr): string {
       return `${i.dst ? `t${i.dst.id} = ` : ""}kfunc ${i.name}(${i.args.map(op).join(", ")})`;
     case "timer":
       return `t${i.dst.id} = timer_${i.kind} t${i.ptr.id}+${i.offset}${i.callback ? `, ${i.callback.name}` : ""}${i.args.map((a) => `, ${op(a)}`).join("")}`;
+    case "snprintf_btf":
+      return `t${i.dst.id} = snprintf_btf ${op(i.out)}, ${i.size}, ${op(i.value)} as ${i.typeName} flags ${op(i.flags)}`;
     case "snprintf":
       return `t${i.dst.id} = snprintf ${op(i.out)}, ${i.size}, ${JSON.stringify(i.format)}${i.args.map((a) => `, ${op(a)}`).join("")}`;
     case "strncmp":

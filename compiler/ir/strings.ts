@@ -7,10 +7,12 @@
 import ts from "typescript";
 import { Codes } from "../diagnostics/codes";
 import type { FunctionBuilder } from "./builder";
-import type { Value } from "./expressions";
+import { type Value, convertTo, lowerExpression } from "./expressions";
+import type { Operand } from "./ir";
+import { constant } from "./typing";
 import { printedValue } from "./calls";
 import { helperMemory } from "./structs";
-import { i64 } from "./types";
+import { i64, u64 } from "./types";
 
 export function strncmpCall(fb: FunctionBuilder, e: ts.CallExpression): Value {
   if (e.arguments.length !== 2) throw fb.fail(Codes.callArguments, e, "`bpf_strncmp` takes a buffer and a string literal");
@@ -84,4 +86,24 @@ export function formatConversions(format: string): number | string {
     count++;
   }
   return count;
+}
+
+/**
+ * `bpf_snprintf_btf(buf, value, "iphdr", flags?)`: helper 149 shows `value`
+ * (a local struct laid out as the kernel's) as vmlinux's type of that name,
+ * as `bpf_core_type_id_kernel` names it: the kernel reads the type's size.
+ */
+export function snprintfBtfCall(fb: FunctionBuilder, e: ts.CallExpression): Value {
+  if (e.arguments.length < 3 || e.arguments.length > 4) throw fb.fail(Codes.callArguments, e, "`bpf_snprintf_btf` takes a buffer, a value, the name of its kernel type and optional flags");
+  const [bufExpr, valueExpr, nameExpr, flagsExpr] = e.arguments as unknown as ts.Expression[];
+  const name = ts.isParenthesizedExpression(nameExpr!) ? nameExpr.expression : nameExpr!;
+  if ((!ts.isStringLiteral(name) && !ts.isNoSubstitutionTemplateLiteral(name)) || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name.text)) {
+    throw fb.fail(Codes.callArguments, nameExpr!, "`bpf_snprintf_btf` names the kernel's struct as a string literal: `\"iphdr\"` for `struct iphdr`");
+  }
+  const out = helperMemory(fb, "bpf_snprintf_btf", { kind: "mem", access: "write" }, bufExpr!);
+  const value = helperMemory(fb, "bpf_snprintf_btf", { kind: "mem", access: "read" }, valueExpr!);
+  const flags = flagsExpr ? (convertTo(fb, lowerExpression(fb, flagsExpr, u64), u64, flagsExpr) as Operand) : constant(0n, u64);
+  const dst = fb.temp(i64);
+  fb.emit({ op: "snprintf_btf", dst, out: out.ptr, size: out.size, value: value.ptr, typeName: name.text, flags, node: e });
+  return dst;
 }

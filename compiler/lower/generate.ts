@@ -328,6 +328,13 @@ class ProgramLowering {
           this.stack.set(i, a);
           continue;
         }
+        if (i.op === "snprintf_btf") {
+          // struct btf_ptr { void *ptr; __u32 type_id; __u32 flags; }, on the stack as C builds it.
+          const a = L.LLVMBuildAlloca(this.b, L.LLVMArrayType(t.i64, 2), "btf_ptr");
+          L.LLVMSetAlignment(a, 8);
+          this.slots.set(i, { key: a });
+          continue;
+        }
         if ((i.op === "printk" && i.args.length > maxTracePrintkArgs) || (i.op === "snprintf" && i.args.length > 0)) {
           // bpf_trace_vprintk's values: an array of u64 on the stack, allocated here in the entry block.
           const a = L.LLVMBuildAlloca(this.b, L.LLVMArrayType(t.i64, i.args.length), "printk_args");
@@ -519,6 +526,25 @@ class ProgramLowering {
         const params = [t.ptr, ...(i.kind === "init" ? [t.ptr, t.i64] : i.kind === "set_callback" ? [t.ptr] : i.kind === "start" ? [t.i64, t.i64] : [])];
         const fnType = L.LLVMFunctionType(t.i64, params, params.length, 0);
         return this.define(i.dst.id, L.LLVMBuildCall2(b, fnType, helper(L, t, Number(id), fnType), [timer, ...rest], params.length, ""));
+      }
+      case "snprintf_btf": {
+        // bpf_snprintf_btf (149): long (char *str, u32 str_size, struct btf_ptr *ptr, u32 btf_ptr_size, u64 flags).
+        // The type id is vmlinux's, as bpf_core_type_id_kernel() takes it: llvm.bpf.btf.type.id with
+        // flag 1 (BPF_TYPE_ID_TARGET) on a struct of that name, a CO-RE relocation libbpf resolves.
+        const btfPtr = this.slots.get(i)!.key;
+        const words = L.LLVMBuildBitCast(b, btfPtr, L.LLVMPointerType(t.i64, 0), "");
+        L.LLVMSetAlignment(L.LLVMBuildStore(b, L.LLVMBuildPtrToInt(b, this.operand(i.value), t.i64, ""), words), 8);
+        const { fn, type } = L.intrinsic(this.llmod, "llvm.bpf.btf.type.id", []);
+        const id = L.LLVMBuildCall2(b, type, fn, [L.LLVMConstInt(t.i32, BigInt(i.dst.id), 0), t.constI64(1n)], 2, "");
+        const kind = L.LLVMGetMDKindIDInContext(t.context, "llvm.preserve.access.index", "llvm.preserve.access.index".length);
+        L.LLVMSetMetadata(id, kind, L.LLVMMetadataAsValue(t.context, this.debug.kernelStruct(i.typeName)));
+        // type_id in the low half of the second word, flags (unused, 0) in the high half.
+        const second = L.LLVMBuildGEP2(b, t.i64, words, [t.constI64(1n)], 1, "");
+        const id64 = L.LLVMGetIntTypeWidth(L.LLVMTypeOf(id)) === 64 ? id : L.LLVMBuildZExt(b, id, t.i64, "");
+        L.LLVMSetAlignment(L.LLVMBuildStore(b, L.LLVMBuildAnd(b, id64, t.constI64(0xffffffffn), ""), second), 8);
+        const fnType = L.LLVMFunctionType(t.i64, [t.ptr, t.i32, t.ptr, t.i32, t.i64], 5, 0);
+        const args = [this.operand(i.out), L.LLVMConstInt(t.i32, BigInt(i.size), 0), L.LLVMBuildBitCast(b, btfPtr, t.ptr, ""), L.LLVMConstInt(t.i32, 16n, 0), this.operand(i.flags)];
+        return this.define(i.dst.id, L.LLVMBuildCall2(b, fnType, helper(L, t, 149, fnType), args, 5, ""));
       }
       case "snprintf": {
         // bpf_snprintf (165): long (char *str, u32 str_size, const char *fmt, u64 *data, u32 data_len);
