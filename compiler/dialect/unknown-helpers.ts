@@ -31,6 +31,9 @@ const SPELLED_OTHERWISE: ReadonlyMap<string, string> = new Map([
   ["for_each_map_elem", "a map's `forEach(callback, state)`"],
   ["trace_printk", "`bpf_printk(`…`)` with a template literal"],
   ["trace_vprintk", "`bpf_printk(`…`)` with a template literal of more than three values"],
+  ["perf_event_output", "a PerfEventArray's `output(ctx, value, flags)`"],
+  ["map_lookup_percpu_elem", "`lookupOnCpu(key, cpu)` on a PerCpuArray, PerCpuHash or LruPerCpuHash"],
+  ["ringbuf_query", "a RingBuf's `query(what)`"],
 ]);
 
 export function explainUnknownHelper(d: Diagnostic, exported: ReadonlySet<string>): Diagnostic {
