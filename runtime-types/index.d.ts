@@ -746,10 +746,11 @@ export declare function bpf_strncmp(buf: object, text: string): i64;
  */
 export declare function bpf_snprintf(buf: object, format: string, ...values: number[]): i64;
 /**
- * Shows `value` (a local struct laid out as the kernel's) as vmlinux's struct
+ * Shows `value` (a local struct of the kernel struct's size) as vmlinux's struct
  * `kernelType` into `buf`, as `(struct iphdr){.ihl = (__u8)0x5,…}`
- * (`bpf_snprintf_btf`, kernel 5.10; the kernel reads that type's size from
- * `value`). `flags`: BTF_F_COMPACT (1), BTF_F_NONAME (2), BTF_F_PTR_RAW (4),
+ * (`bpf_snprintf_btf`, kernel 5.10). `kernelType` is a network header:
+ * "ethhdr", "vlan_hdr", "arphdr", "iphdr", "ipv6hdr", "tcphdr", "udphdr",
+ * "icmphdr" or "icmp6hdr". `flags`: BTF_F_COMPACT (1), BTF_F_NONAME (2), BTF_F_PTR_RAW (4),
  * BTF_F_ZERO (8). Returns the length the whole text needs (as snprintf,
  * without the NUL), or a negative errno.
  */

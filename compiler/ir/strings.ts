@@ -89,6 +89,24 @@ export function formatConversions(format: string): number | string {
 }
 
 /**
+ * The kernel structs bpf_snprintf_btf shows, with their sizes: the network
+ * headers of the UAPI, in every kernel's BTF, so the CO-RE relocation of the
+ * type id always resolves (libbpf fails the load for a name vmlinux lacks),
+ * and the value passed must be that size (the kernel reads that many bytes).
+ */
+const btfShownStructs: ReadonlyMap<string, number> = new Map([
+  ["ethhdr", 14],
+  ["vlan_hdr", 4],
+  ["arphdr", 8],
+  ["iphdr", 20],
+  ["ipv6hdr", 40],
+  ["tcphdr", 20],
+  ["udphdr", 8],
+  ["icmphdr", 8],
+  ["icmp6hdr", 8],
+]);
+
+/**
  * `bpf_snprintf_btf(buf, value, "iphdr", flags?)`: helper 149 shows `value`
  * (a local struct laid out as the kernel's) as vmlinux's type of that name,
  * as `bpf_core_type_id_kernel` names it: the kernel reads the type's size.
@@ -97,13 +115,16 @@ export function snprintfBtfCall(fb: FunctionBuilder, e: ts.CallExpression): Valu
   if (e.arguments.length < 3 || e.arguments.length > 4) throw fb.fail(Codes.callArguments, e, "`bpf_snprintf_btf` takes a buffer, a value, the name of its kernel type and optional flags");
   const [bufExpr, valueExpr, nameExpr, flagsExpr] = e.arguments as unknown as ts.Expression[];
   const name = ts.isParenthesizedExpression(nameExpr!) ? nameExpr.expression : nameExpr!;
-  if ((!ts.isStringLiteral(name) && !ts.isNoSubstitutionTemplateLiteral(name)) || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name.text)) {
-    throw fb.fail(Codes.callArguments, nameExpr!, "`bpf_snprintf_btf` names the kernel's struct as a string literal: `\"iphdr\"` for `struct iphdr`");
+  const size = ts.isStringLiteral(name) || ts.isNoSubstitutionTemplateLiteral(name) ? btfShownStructs.get(name.text) : undefined;
+  if (size === undefined) {
+    throw fb.fail(Codes.callArguments, nameExpr!, `\`bpf_snprintf_btf\` names the kernel struct as a string literal, one of ${[...btfShownStructs.keys()].map((k) => `"${k}"`).join(", ")}`, {
+      hints: ['e.g. `bpf_snprintf_btf(buf, ip, "iphdr")` with a local `Ipv4Hdr`'],
+    });
   }
   const out = helperMemory(fb, "bpf_snprintf_btf", { kind: "mem", access: "write" }, bufExpr!);
-  const value = helperMemory(fb, "bpf_snprintf_btf", { kind: "mem", access: "read" }, valueExpr!);
+  const value = helperMemory(fb, "bpf_snprintf_btf", { kind: "mem", access: "read", size }, valueExpr!);
   const flags = flagsExpr ? (convertTo(fb, lowerExpression(fb, flagsExpr, u64), u64, flagsExpr) as Operand) : constant(0n, u64);
   const dst = fb.temp(i64);
-  fb.emit({ op: "snprintf_btf", dst, out: out.ptr, size: out.size, value: value.ptr, typeName: name.text, flags, node: e });
+  fb.emit({ op: "snprintf_btf", dst, out: out.ptr, size: out.size, value: value.ptr, typeName: (name as ts.StringLiteral).text, flags, node: e });
   return dst;
 }
