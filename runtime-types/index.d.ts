@@ -778,6 +778,9 @@ export declare function bpf_get_current_task(): u64;
 /** The running task as the verifier types it (struct task_struct): no number, only passed to helpers that take it. */
 export interface TaskStruct {
   readonly __kernelStruct: "task_struct";
+  /** The thread's id and its process's; read from a task `bpf_task_from_pid` or `bpf_task_acquire` returned. */
+  readonly pid: i32;
+  readonly tgid: i32;
 }
 /** The running task (`bpf_get_current_task_btf`, kernel 5.11, GPL), for `bpf_task_pt_regs`; pass the call, or a const holding it. */
 export declare function bpf_get_current_task_btf(): TaskStruct;
@@ -1023,6 +1026,19 @@ export declare function bpf_ct_release(ct: NfConn): void;
 export declare function bpf_obj_new<T extends object>(): T | null;
 /** Frees an object `bpf_obj_new` returned (`bpf_obj_drop`); it may not be used afterwards. */
 export declare function bpf_obj_drop<T extends object>(obj: T): void;
+/** A per-CPU object of a `T` (`bpf_percpu_obj_new`): a handle only, as the kernel gives an owned one no per-CPU address. */
+export interface PercpuObj<T extends object> {
+  readonly __percpu: T;
+}
+/**
+ * Allocates a `T` for every CPU (`bpf_percpu_obj_new`, kernel 6.7): `T` a
+ * struct of integers (structs and arrays of them) of at most 512 bytes.
+ * Null if the kernel has no memory; test it, and drop it with
+ * `bpf_percpu_obj_drop` on every path.
+ */
+export declare function bpf_percpu_obj_new<T extends object>(): PercpuObj<T> | null;
+/** Frees an object `bpf_percpu_obj_new` returned (`bpf_percpu_obj_drop`); it may not be used afterwards. */
+export declare function bpf_percpu_obj_drop<T extends object>(obj: PercpuObj<T>): void;
 /** Sets the timeout of an allocated entry, in milliseconds (`bpf_ct_set_timeout`). */
 export declare function bpf_ct_set_timeout(ct: NfConnInit, timeoutMs: u32): void;
 /** Changes the timeout of an entry, in milliseconds (`bpf_ct_change_timeout`): 0 or a negative errno. */
@@ -1082,6 +1098,20 @@ export declare function bpf_dynptr_is_rdonly(ptr: BpfDynptr): boolean;
 export declare function bpf_rcu_read_lock(): void;
 /** Ends the RCU read-side section `bpf_rcu_read_lock` opened (`bpf_rcu_read_unlock`). */
 export declare function bpf_rcu_read_unlock(): void;
+
+// ------------------------------------------------------------ tasks (kfuncs)
+
+/**
+ * The task (thread) of that id in the init PID namespace, a reference to
+ * release with `bpf_task_release` on every path, or null (`bpf_task_from_pid`,
+ * kernel 6.2). Its `pid` and `tgid` are read where the running kernel has
+ * them (CO-RE relocations libbpf resolves).
+ */
+export declare function bpf_task_from_pid(pid: i32): TaskStruct | null;
+/** A second reference to a task the program holds, or null (`bpf_task_acquire`, kernel 6.2): release it too. */
+export declare function bpf_task_acquire(task: TaskStruct): TaskStruct | null;
+/** Releases a task reference `bpf_task_from_pid` or `bpf_task_acquire` returned (`bpf_task_release`, kernel 6.2). */
+export declare function bpf_task_release(task: TaskStruct): void;
 
 // ------------------------------------------------------------ RX metadata (kfuncs)
 

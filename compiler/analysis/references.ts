@@ -45,16 +45,32 @@ function describe(at: Acquire) {
     };
   }
   if (at.op === "kfunc" && at.typeId) {
+    // bpf_obj_new or bpf_percpu_obj_new, dropped by the matching _drop.
+    const made = kfunc(at.name).spelled ?? at.name;
+    const drop = made.replace(/_new$/, "_drop");
     return {
-      what: `the \`${at.typeId.name}\` from \`bpf_obj_new\``,
+      what: `the \`${at.typeId.name}\` from \`${made}\``,
       leakCode: Codes.kfuncLeak,
       releasedCode: Codes.kfuncReleased,
       leak: "is not dropped",
-      leakHint: "call `bpf_obj_drop(obj)` on every path after the null test; the kernel refuses a program that can return holding it (Unreleased reference)",
+      leakHint: `call \`${drop}(obj)\` on every path after the null test; the kernel refuses a program that can return holding it (Unreleased reference)`,
       untested: "before using it",
-      untestedHint: `\`const obj = bpf_obj_new<${at.typeId.name}>(); if (!obj) return XdpAction.PASS;\``,
+      untestedHint: `\`const obj = ${made}<${at.typeId.name}>(); if (!obj) return XdpAction.PASS;\``,
       released: "was already dropped on this path",
-      releasedHint: "read and write the object before `bpf_obj_drop`; the kernel frees it there",
+      releasedHint: `use the object before \`${drop}\`; the kernel frees it there`,
+    };
+  }
+  if (at.op === "kfunc" && (at.name === "bpf_task_from_pid" || at.name === "bpf_task_acquire")) {
+    return {
+      what: `the task from \`${at.name}\``,
+      leakCode: Codes.kfuncLeak,
+      releasedCode: Codes.kfuncReleased,
+      leak: "is not released",
+      leakHint: "call `bpf_task_release(task)` on every path after the null test; the kernel refuses a program that can return holding it (Unreleased reference)",
+      untested: "before using it",
+      untestedHint: `\`const task = ${at.name}(${at.name === "bpf_task_from_pid" ? "pid" : "other"}); if (!task) return XdpAction.PASS;\``,
+      released: "was already released on this path",
+      releasedHint: "read the task's fields before `bpf_task_release`",
     };
   }
   if (at.op === "kfunc") {

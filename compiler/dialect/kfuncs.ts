@@ -52,8 +52,8 @@ export type KfuncArg =
   | { readonly kind: "buffer" }
   /** The call's type argument, a struct of the program, as its BTF id in the program's own BTF (a constant CO-RE relocation). */
   | { readonly kind: "typeId" }
-  /** An object `bpf_obj_new` returned (tested non-null); `release`: the call frees it. */
-  | { readonly kind: "object"; readonly release?: boolean }
+  /** An object the kfunc `from` returned (tested non-null); `release`: the call frees it. */
+  | { readonly kind: "object"; readonly from: string; readonly release?: boolean }
   /** A parameter the kernel ignores (`__ign`): NULL. */
   | { readonly kind: "null" };
 
@@ -93,6 +93,7 @@ const constPtr = (to: KfuncType): KfuncType => ({ kind: "ptr", to, const: true }
 const p = (name: string, type: KfuncType): KfuncParam => ({ name, type });
 
 const xdpMd = ptr(struct("xdp_md"));
+const task = ptr(struct("task_struct"));
 const iter = p("it", ptr(struct("bpf_iter_num")));
 const nfConn = ptr(struct("nf_conn"));
 const nfConnInit = ptr(struct("nf_conn___init"));
@@ -150,6 +151,11 @@ export const kfuncs: ReadonlyMap<string, KfuncSpec> = new Map(
       { name: "bpf_rcu_read_lock", params: [], call: [], returns: void_, since: "6.2" },
       { name: "bpf_rcu_read_unlock", params: [], call: [], returns: void_, since: "6.2" },
 
+      // Tasks (kernel/bpf/helpers.c): from_pid and acquire take a reference (or NULL), release ends it.
+      { name: "bpf_task_from_pid", params: [p("pid", int)], call: [arg(i32)], returns: task, acquires: true, nullable: true, since: "6.2" },
+      { name: "bpf_task_acquire", params: [p("p", task)], call: [ref("task_struct")], returns: task, acquires: true, nullable: true, since: "6.2" },
+      { name: "bpf_task_release", params: [p("p", task)], call: [ref("task_struct", true)], returns: void_, releases: true, since: "6.2" },
+
       // Device-bound RX metadata (net/core/xdp.c): the driver's implementation replaces the call.
       {
         name: "bpf_xdp_metadata_rx_hash",
@@ -166,7 +172,12 @@ export const kfuncs: ReadonlyMap<string, KfuncSpec> = new Map(
       // bpf_experimental.h's bpf_obj_new(T) / bpf_obj_drop(p): a new one is zeroed, or NULL, and
       // must be dropped on every path.
       { name: "bpf_obj_new_impl", spelled: "bpf_obj_new", params: [p("local_type_id__k", u64), p("meta__ign", ptr(void_))], call: [{ kind: "typeId" }, { kind: "null" }], returns: ptr(void_), acquires: true, nullable: true, since: "6.2" },
-      { name: "bpf_obj_drop_impl", spelled: "bpf_obj_drop", params: [p("p__alloc", ptr(void_)), p("meta__ign", ptr(void_))], call: [{ kind: "object", release: true }, { kind: "null" }], returns: void_, releases: true, since: "6.2" },
+      { name: "bpf_obj_drop_impl", spelled: "bpf_obj_drop", params: [p("p__alloc", ptr(void_)), p("meta__ign", ptr(void_))], call: [{ kind: "object", from: "bpf_obj_new_impl", release: true }, { kind: "null" }], returns: void_, releases: true, since: "6.2" },
+      // Per-CPU objects (kernel/bpf/helpers.c): a struct of scalars of at most 512 bytes, one copy
+      // per CPU. The verifier lets a program own one only to drop it: bpf_this_cpu_ptr and
+      // bpf_per_cpu_ptr refuse an owned per-CPU pointer (MEM_ALLOC), so it is opaque here.
+      { name: "bpf_percpu_obj_new_impl", spelled: "bpf_percpu_obj_new", params: [p("local_type_id__k", u64), p("meta__ign", ptr(void_))], call: [{ kind: "typeId" }, { kind: "null" }], returns: ptr(void_), acquires: true, nullable: true, since: "6.7" },
+      { name: "bpf_percpu_obj_drop_impl", spelled: "bpf_percpu_obj_drop", params: [p("p__alloc", ptr(void_)), p("meta__ign", ptr(void_))], call: [{ kind: "object", from: "bpf_percpu_obj_new_impl", release: true }, { kind: "null" }], returns: void_, releases: true, since: "6.7" },
 
       // Generic kfuncs an XDP program can call.
       { name: "bpf_cast_to_kern_ctx", params: [p("obj", ptr(void_))], returns: ptr(void_), since: "6.2" },
@@ -196,6 +207,14 @@ export const kernelFields: ReadonlyMap<string, readonly KernelField[]> = new Map
     [
       { name: "status", type: u64Type, offset: 0 },
       { name: "mark", type: u32Type, offset: 8 },
+    ],
+  ],
+  // include/linux/sched.h: `pid_t pid, tgid` (the thread's id and its process's).
+  [
+    "task_struct",
+    [
+      { name: "pid", type: i32, offset: 0 },
+      { name: "tgid", type: i32, offset: 4 },
     ],
   ],
 ]);

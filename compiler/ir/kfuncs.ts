@@ -11,13 +11,13 @@ import { type KfuncSpec, type KfuncType, implicitArgs, kernelFields, kfuncs } fr
 import type { FunctionBuilder } from "./builder";
 import { convertTo, lowerExpression, type Value } from "./expressions";
 import type { Operand, Temp } from "./ir";
-import { type Field, type FieldType, type Layout, sameShape, shapeName, sizeOfField } from "./layout";
+import { type Field, type FieldType, type Layout, sameShape, shapeName, sizeOfField, spinLockLayout, timerLayout } from "./layout";
 import { helperMemory, structShape } from "./structs";
 import { constant } from "./typing";
 import { type ValueType, bool, i32, i64, mapValuePtr, u8, u64 } from "./types";
 
 /** How the dialect names a kernel struct a reference points to. */
-const refNames: Readonly<Record<string, string>> = { nf_conn: "NfConn", nf_conn___init: "NfConnInit" };
+const refNames: Readonly<Record<string, string>> = { nf_conn: "NfConn", nf_conn___init: "NfConnInit", task_struct: "TaskStruct" };
 
 /** The kfuncs that return a reference to `struct`, for messages. */
 function producers(struct: string): string {
@@ -58,7 +58,7 @@ export function kfuncCall(fb: FunctionBuilder, spec: KfuncSpec, e: ts.CallExpres
       return m.ptr;
     }
     if (p.kind === "ref") return reference(fb, spec, p.struct, argExpr);
-    if (p.kind === "object") return object(fb, spec, argExpr);
+    if (p.kind === "object") return object(fb, spec, p.from, argExpr);
     if (p.kind === "dynptr") return dynptr(fb, spec, argExpr, p.uninit === true);
     if (p.kind === "buffer") {
       const b = buffer(fb, spec, e, argExpr);
@@ -79,6 +79,11 @@ export function kfuncCall(fb: FunctionBuilder, spec: KfuncSpec, e: ts.CallExpres
   const dst = type ? fb.temp(type) : undefined;
   fb.emit({ op: "kfunc", ...(dst ? { dst } : {}), name: spec.name, args, ...(allocated ? { typeId: allocated } : {}), node: e });
   if (!dst) return constant(0n, i32);
+  // A per-CPU object: only a handle to drop (the verifier gives an owned one no per-CPU address).
+  if (allocated && spec.name === "bpf_percpu_obj_new_impl") {
+    const handle: Layout = { name: `PercpuObj<${allocated.name}>`, size: 0, align: 8, packed: false, fields: new Map() };
+    return { kind: "view", region: "map", ptr: dst, offset: 0, shape: { kind: "struct", layout: handle }, nullable: true, readOnly: handle.name };
+  }
   // The kernel's object of the program's struct: fields read and written in place once tested.
   if (allocated) return { kind: "view", region: "map", ptr: dst, offset: 0, shape: { kind: "struct", layout: allocated }, nullable: true };
   if (sliced) {
@@ -174,15 +179,28 @@ function objectType(fb: FunctionBuilder, spec: KfuncSpec, e: ts.CallExpression):
   if (!typeArg) throw fb.fail(Codes.callArguments, e, `\`${name}\` needs the struct to allocate as its type argument: \`${name}<Counter>()\``);
   const shape = structShape(fb, typeArg);
   if (shape?.kind !== "struct") throw fb.fail(Codes.typeMismatch, typeArg, `\`${typeArg.getText()}\` is not a struct: \`${name}\` allocates structs only (the kernel refuses other types)`);
+  if (spec.name === "bpf_percpu_obj_new_impl") {
+    // The verifier's limits: "must be of a struct of scalars", and at most BPF_GLOBAL_PERCPU_MA_MAX_SIZE bytes.
+    if (!scalarsOnly(shape)) throw fb.fail(Codes.typeMismatch, typeArg, `\`${typeArg.getText()}\` holds a \`SpinLock\` or \`Timer\`: \`${name}\` allocates structs of integers only (the kernel refuses others)`);
+    if (shape.layout.size > 512) throw fb.fail(Codes.typeMismatch, typeArg, `\`${typeArg.getText()}\` is ${shape.layout.size} bytes: \`${name}\` allocates at most 512 (the kernel refuses larger)`);
+  }
   return shape.layout;
 }
 
-/** An object `bpf_obj_new` returned: the pointer itself (tested or not: analysis/references.ts follows that, and its drop). */
-function object(fb: FunctionBuilder, spec: KfuncSpec, argExpr: ts.Expression): Temp {
+/** Integers, and structs and arrays of them: no field the kernel gives a meaning (locks, timers). */
+function scalarsOnly(t: FieldType): boolean {
+  if (t.kind === "scalar") return true;
+  if (t.kind === "array") return scalarsOnly(t.element);
+  if (t.layout === spinLockLayout || t.layout === timerLayout) return false;
+  return [...t.layout.fields.values()].every((f) => scalarsOnly(f.type));
+}
+
+/** An object `from` (bpf_obj_new, bpf_percpu_obj_new) returned: the pointer itself (tested or not: analysis/references.ts follows that, and its drop). */
+function object(fb: FunctionBuilder, spec: KfuncSpec, from: string, argExpr: ts.Expression): Temp {
   const v = lowerExpression(fb, argExpr);
   const def = v.kind === "view" ? fb.defs.get(v.ptr.id) : undefined;
-  if (v.kind !== "view" || v.offset !== 0 || def?.op !== "kfunc" || !def.typeId) {
-    throw fb.fail(Codes.callArguments, argExpr, `\`${spec.spelled ?? spec.name}\` takes an object \`bpf_obj_new\` returned`);
+  if (v.kind !== "view" || v.offset !== 0 || def?.op !== "kfunc" || !def.typeId || def.name !== from) {
+    throw fb.fail(Codes.callArguments, argExpr, `\`${spec.spelled ?? spec.name}\` takes an object \`${kfuncs.get(from)?.spelled ?? from}\` returned`);
   }
   return v.ptr;
 }
