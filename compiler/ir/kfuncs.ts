@@ -167,7 +167,7 @@ function reference(fb: FunctionBuilder, spec: KfuncSpec, struct: string, argExpr
   const def = v.kind === "view" ? fb.defs.get(v.ptr.id) : undefined;
   const from = def?.op === "kfunc" ? kfuncs.get(def.name) : undefined;
   if (v.kind !== "view" || v.offset !== 0 || !from?.acquires || from.returns.kind !== "ptr" || from.returns.to.kind !== "struct" || from.returns.to.name !== struct) {
-    throw fb.fail(Codes.callArguments, argExpr, `\`${spec.name}\` takes ${refNames[struct] ? `an \`${refNames[struct]}\`` : `a \`struct ${struct}\``} returned by ${producers(struct)}`);
+    throw fb.fail(Codes.callArguments, argExpr, `\`${spec.name}\` takes ${refNames[struct] ? `${refNames[struct].startsWith("N") ? "an" : "a"} \`${refNames[struct]}\`` : `a \`struct ${struct}\``} returned by ${producers(struct)}`);
   }
   return v.ptr;
 }
