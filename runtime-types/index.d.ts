@@ -1026,6 +1026,21 @@ export declare function bpf_ct_release(ct: NfConn): void;
 export declare function bpf_obj_new<T extends object>(): T | null;
 /** Frees an object `bpf_obj_new` returned (`bpf_obj_drop`); it may not be used afterwards. */
 export declare function bpf_obj_drop<T extends object>(obj: T): void;
+declare const refcountBrand: unique symbol;
+/**
+ * A `struct bpf_refcount` field of a struct `bpf_obj_new` allocates (one per
+ * struct): the kernel counts the references to the object in it. Never read
+ * or written itself.
+ */
+export interface Refcount {
+  readonly [refcountBrand]: never;
+}
+/**
+ * Another reference to an object whose struct has a `Refcount` field
+ * (`bpf_refcount_acquire`, kernel 6.4), or null: test it, and drop it with
+ * `bpf_obj_drop` on every path, apart from the object it was taken from.
+ */
+export declare function bpf_refcount_acquire<T extends object>(obj: T): T | null;
 /** A per-CPU object of a `T` (`bpf_percpu_obj_new`): a handle only, as the kernel gives an owned one no per-CPU address. */
 export interface PercpuObj<T extends object> {
   readonly __percpu: T;
@@ -1112,6 +1127,29 @@ export declare function bpf_task_from_pid(pid: i32): TaskStruct | null;
 export declare function bpf_task_acquire(task: TaskStruct): TaskStruct | null;
 /** Releases a task reference `bpf_task_from_pid` or `bpf_task_acquire` returned (`bpf_task_release`, kernel 6.2). */
 export declare function bpf_task_release(task: TaskStruct): void;
+
+declare const cgroupBrand: unique symbol;
+/**
+ * A cgroup (`struct cgroup`), a reference to release with
+ * `bpf_cgroup_release`. Its `level` (depth below its hierarchy's root, 0) is
+ * read where the running kernel has it (a CO-RE relocation).
+ */
+export interface Cgroup {
+  readonly [cgroupBrand]: never;
+  readonly level: i32;
+}
+/** The cgroup v2 of that id (its cgroupfs directory's inode number), or null (`bpf_cgroup_from_id`, kernel 6.2). */
+export declare function bpf_cgroup_from_id(id: u64): Cgroup | null;
+/** `task`'s cgroup in the cgroup v1 hierarchy `hierarchyId` (the first field of /proc/PID/cgroup), or null (`bpf_task_get_cgroup1`, kernel 6.8). */
+export declare function bpf_task_get_cgroup1(task: TaskStruct, hierarchyId: i32): Cgroup | null;
+/** A second reference to a cgroup the program holds, or null (`bpf_cgroup_acquire`, kernel 6.2). */
+export declare function bpf_cgroup_acquire(cgroup: Cgroup): Cgroup | null;
+/** The ancestor of `cgroup` at that level (0: the root; its own level: itself), or null (`bpf_cgroup_ancestor`, kernel 6.2). */
+export declare function bpf_cgroup_ancestor(cgroup: Cgroup, level: i32): Cgroup | null;
+/** Releases a cgroup reference (`bpf_cgroup_release`, kernel 6.2). */
+export declare function bpf_cgroup_release(cgroup: Cgroup): void;
+/** 1 if `task` is in `ancestor` or below it in the cgroup v2 hierarchy, else 0 (`bpf_task_under_cgroup`, kernel 6.5). */
+export declare function bpf_task_under_cgroup(task: TaskStruct, ancestor: Cgroup): i64;
 
 // ------------------------------------------------------------ RX metadata (kfuncs)
 

@@ -47,7 +47,7 @@ function describe(at: Acquire) {
   if (at.op === "kfunc" && at.typeId) {
     // bpf_obj_new or bpf_percpu_obj_new, dropped by the matching _drop.
     const made = kfunc(at.name).spelled ?? at.name;
-    const drop = made.replace(/_new$/, "_drop");
+    const drop = made === "bpf_percpu_obj_new" ? "bpf_percpu_obj_drop" : "bpf_obj_drop";
     return {
       what: `the \`${at.typeId.name}\` from \`${made}\``,
       leakCode: Codes.kfuncLeak,
@@ -55,7 +55,7 @@ function describe(at: Acquire) {
       leak: "is not dropped",
       leakHint: `call \`${drop}(obj)\` on every path after the null test; the kernel refuses a program that can return holding it (Unreleased reference)`,
       untested: "before using it",
-      untestedHint: `\`const obj = ${made}<${at.typeId.name}>(); if (!obj) return XdpAction.PASS;\``,
+      untestedHint: made === "bpf_refcount_acquire" ? "`const again = bpf_refcount_acquire(obj); if (!again) return XdpAction.PASS;`" : `\`const obj = ${made}<${at.typeId.name}>(); if (!obj) return XdpAction.PASS;\``,
       released: "was already dropped on this path",
       releasedHint: `use the object before \`${drop}\`; the kernel frees it there`,
     };
@@ -71,6 +71,19 @@ function describe(at: Acquire) {
       untestedHint: `\`const task = ${at.name}(${at.name === "bpf_task_from_pid" ? "pid" : "other"}); if (!task) return XdpAction.PASS;\``,
       released: "was already released on this path",
       releasedHint: "read the task's fields before `bpf_task_release`",
+    };
+  }
+  if (at.op === "kfunc" && ["bpf_cgroup_from_id", "bpf_task_get_cgroup1", "bpf_cgroup_acquire", "bpf_cgroup_ancestor"].includes(at.name)) {
+    return {
+      what: `the cgroup from \`${at.name}\``,
+      leakCode: Codes.kfuncLeak,
+      releasedCode: Codes.kfuncReleased,
+      leak: "is not released",
+      leakHint: "call `bpf_cgroup_release(cgroup)` on every path after the null test; the kernel refuses a program that can return holding it (Unreleased reference)",
+      untested: "before using it",
+      untestedHint: "`const cg = bpf_cgroup_from_id(id); if (!cg) return XdpAction.PASS;`",
+      released: "was already released on this path",
+      releasedHint: "read the cgroup's fields before `bpf_cgroup_release`",
     };
   }
   if (at.op === "kfunc") {

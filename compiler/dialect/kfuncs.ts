@@ -52,8 +52,8 @@ export type KfuncArg =
   | { readonly kind: "buffer" }
   /** The call's type argument, a struct of the program, as its BTF id in the program's own BTF (a constant CO-RE relocation). */
   | { readonly kind: "typeId" }
-  /** An object the kfunc `from` returned (tested non-null); `release`: the call frees it. */
-  | { readonly kind: "object"; readonly from: string; readonly release?: boolean }
+  /** An object one of the kfuncs `from` returned (tested non-null); `release`: the call frees it. */
+  | { readonly kind: "object"; readonly from: readonly string[]; readonly release?: boolean }
   /** A parameter the kernel ignores (`__ign`): NULL. */
   | { readonly kind: "null" };
 
@@ -94,6 +94,7 @@ const p = (name: string, type: KfuncType): KfuncParam => ({ name, type });
 
 const xdpMd = ptr(struct("xdp_md"));
 const task = ptr(struct("task_struct"));
+const cgroup = ptr(struct("cgroup"));
 const iter = p("it", ptr(struct("bpf_iter_num")));
 const nfConn = ptr(struct("nf_conn"));
 const nfConnInit = ptr(struct("nf_conn___init"));
@@ -155,6 +156,14 @@ export const kfuncs: ReadonlyMap<string, KfuncSpec> = new Map(
       { name: "bpf_task_from_pid", params: [p("pid", int)], call: [arg(i32)], returns: task, acquires: true, nullable: true, since: "6.2" },
       { name: "bpf_task_acquire", params: [p("p", task)], call: [ref("task_struct")], returns: task, acquires: true, nullable: true, since: "6.2" },
       { name: "bpf_task_release", params: [p("p", task)], call: [ref("task_struct", true)], returns: void_, releases: true, since: "6.2" },
+      // Cgroups (kernel/bpf/helpers.c): from_id (cgroup v2), a task's cgroup v1 of a hierarchy,
+      // acquire and ancestor take a reference (or NULL), release ends it.
+      { name: "bpf_cgroup_from_id", params: [p("cgid", u64)], call: [arg(u64Type)], returns: cgroup, acquires: true, nullable: true, since: "6.2" },
+      { name: "bpf_task_get_cgroup1", params: [p("task", task), p("hierarchy_id", int)], call: [ref("task_struct"), arg(i32)], returns: cgroup, acquires: true, nullable: true, since: "6.8" },
+      { name: "bpf_cgroup_acquire", params: [p("cgrp", cgroup)], call: [ref("cgroup")], returns: cgroup, acquires: true, nullable: true, since: "6.2" },
+      { name: "bpf_cgroup_ancestor", params: [p("cgrp", cgroup), p("level", int)], call: [ref("cgroup"), arg(i32)], returns: cgroup, acquires: true, nullable: true, since: "6.2" },
+      { name: "bpf_cgroup_release", params: [p("cgrp", cgroup)], call: [ref("cgroup", true)], returns: void_, releases: true, since: "6.2" },
+      { name: "bpf_task_under_cgroup", params: [p("task", task), p("ancestor", cgroup)], call: [ref("task_struct"), ref("cgroup")], returns: s64, since: "6.5" },
 
       // Device-bound RX metadata (net/core/xdp.c): the driver's implementation replaces the call.
       {
@@ -172,12 +181,23 @@ export const kfuncs: ReadonlyMap<string, KfuncSpec> = new Map(
       // bpf_experimental.h's bpf_obj_new(T) / bpf_obj_drop(p): a new one is zeroed, or NULL, and
       // must be dropped on every path.
       { name: "bpf_obj_new_impl", spelled: "bpf_obj_new", params: [p("local_type_id__k", u64), p("meta__ign", ptr(void_))], call: [{ kind: "typeId" }, { kind: "null" }], returns: ptr(void_), acquires: true, nullable: true, since: "6.2" },
-      { name: "bpf_obj_drop_impl", spelled: "bpf_obj_drop", params: [p("p__alloc", ptr(void_)), p("meta__ign", ptr(void_))], call: [{ kind: "object", from: "bpf_obj_new_impl", release: true }, { kind: "null" }], returns: void_, releases: true, since: "6.2" },
+      { name: "bpf_obj_drop_impl", spelled: "bpf_obj_drop", params: [p("p__alloc", ptr(void_)), p("meta__ign", ptr(void_))], call: [{ kind: "object", from: ["bpf_obj_new_impl", "bpf_refcount_acquire_impl"], release: true }, { kind: "null" }], returns: void_, releases: true, since: "6.2" },
+      // A second reference to an object with a `struct bpf_refcount` field, dropped on its own; NULL when the count was 0.
+      {
+        name: "bpf_refcount_acquire_impl",
+        spelled: "bpf_refcount_acquire",
+        params: [p("p__refcounted_kptr", ptr(void_)), p("meta__ign", ptr(void_))],
+        call: [{ kind: "object", from: ["bpf_obj_new_impl", "bpf_refcount_acquire_impl"] }, { kind: "null" }],
+        returns: ptr(void_),
+        acquires: true,
+        nullable: true,
+        since: "6.4",
+      },
       // Per-CPU objects (kernel/bpf/helpers.c): a struct of scalars of at most 512 bytes, one copy
       // per CPU. The verifier lets a program own one only to drop it: bpf_this_cpu_ptr and
       // bpf_per_cpu_ptr refuse an owned per-CPU pointer (MEM_ALLOC), so it is opaque here.
       { name: "bpf_percpu_obj_new_impl", spelled: "bpf_percpu_obj_new", params: [p("local_type_id__k", u64), p("meta__ign", ptr(void_))], call: [{ kind: "typeId" }, { kind: "null" }], returns: ptr(void_), acquires: true, nullable: true, since: "6.7" },
-      { name: "bpf_percpu_obj_drop_impl", spelled: "bpf_percpu_obj_drop", params: [p("p__alloc", ptr(void_)), p("meta__ign", ptr(void_))], call: [{ kind: "object", from: "bpf_percpu_obj_new_impl", release: true }, { kind: "null" }], returns: void_, releases: true, since: "6.7" },
+      { name: "bpf_percpu_obj_drop_impl", spelled: "bpf_percpu_obj_drop", params: [p("p__alloc", ptr(void_)), p("meta__ign", ptr(void_))], call: [{ kind: "object", from: ["bpf_percpu_obj_new_impl"], release: true }, { kind: "null" }], returns: void_, releases: true, since: "6.7" },
 
       // Generic kfuncs an XDP program can call.
       { name: "bpf_cast_to_kern_ctx", params: [p("obj", ptr(void_))], returns: ptr(void_), since: "6.2" },
@@ -217,6 +237,8 @@ export const kernelFields: ReadonlyMap<string, readonly KernelField[]> = new Map
       { name: "tgid", type: i32, offset: 4 },
     ],
   ],
+  // include/linux/cgroup-defs.h: `int level`, the depth below its hierarchy's root (0).
+  ["cgroup", [{ name: "level", type: i32, offset: 0 }]],
 ]);
 
 /** The kfuncs the dialect calls, by the name it spells them with. */

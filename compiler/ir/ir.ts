@@ -434,7 +434,7 @@ export interface KfuncCall extends InstrBase {
   readonly dst?: Temp;
   readonly name: KfuncName;
   readonly args: readonly Operand[];
-  /** The struct whose local BTF id is the `typeId` argument (bpf_obj_new_impl's); that argument is a placeholder here. */
+  /** The struct whose local BTF id is the `typeId` argument (bpf_obj_new_impl's), a placeholder here; for bpf_refcount_acquire_impl, the struct of the object it returns. */
   readonly typeId?: Layout;
 }
 

@@ -11,13 +11,13 @@ import { type KfuncSpec, type KfuncType, implicitArgs, kernelFields, kfuncs } fr
 import type { FunctionBuilder } from "./builder";
 import { convertTo, lowerExpression, type Value } from "./expressions";
 import type { Operand, Temp } from "./ir";
-import { type Field, type FieldType, type Layout, sameShape, shapeName, sizeOfField, spinLockLayout, timerLayout } from "./layout";
+import { type Field, type FieldType, type Layout, sameShape, shapeName, refcountLayout, sizeOfField, spinLockLayout, timerLayout } from "./layout";
 import { helperMemory, structShape } from "./structs";
 import { constant } from "./typing";
 import { type ValueType, bool, i32, i64, mapValuePtr, u8, u64 } from "./types";
 
 /** How the dialect names a kernel struct a reference points to. */
-const refNames: Readonly<Record<string, string>> = { nf_conn: "NfConn", nf_conn___init: "NfConnInit", task_struct: "TaskStruct" };
+const refNames: Readonly<Record<string, string>> = { nf_conn: "NfConn", nf_conn___init: "NfConnInit", task_struct: "TaskStruct", cgroup: "Cgroup" };
 
 /** The kfuncs that return a reference to `struct`, for messages. */
 function producers(struct: string): string {
@@ -58,7 +58,12 @@ export function kfuncCall(fb: FunctionBuilder, spec: KfuncSpec, e: ts.CallExpres
       return m.ptr;
     }
     if (p.kind === "ref") return reference(fb, spec, p.struct, argExpr);
-    if (p.kind === "object") return object(fb, spec, p.from, argExpr);
+    if (p.kind === "object") {
+      const o = object(fb, spec, p.from, argExpr);
+      // The new reference is to the same struct: its fields, its drop.
+      if (spec.name === "bpf_refcount_acquire_impl") allocated = refcounted(fb, spec, o.layout, argExpr);
+      return o.ptr;
+    }
     if (p.kind === "dynptr") return dynptr(fb, spec, argExpr, p.uninit === true);
     if (p.kind === "buffer") {
       const b = buffer(fb, spec, e, argExpr);
@@ -181,7 +186,7 @@ function objectType(fb: FunctionBuilder, spec: KfuncSpec, e: ts.CallExpression):
   if (shape?.kind !== "struct") throw fb.fail(Codes.typeMismatch, typeArg, `\`${typeArg.getText()}\` is not a struct: \`${name}\` allocates structs only (the kernel refuses other types)`);
   if (spec.name === "bpf_percpu_obj_new_impl") {
     // The verifier's limits: "must be of a struct of scalars", and at most BPF_GLOBAL_PERCPU_MA_MAX_SIZE bytes.
-    if (!scalarsOnly(shape)) throw fb.fail(Codes.typeMismatch, typeArg, `\`${typeArg.getText()}\` holds a \`SpinLock\` or \`Timer\`: \`${name}\` allocates structs of integers only (the kernel refuses others)`);
+    if (!scalarsOnly(shape)) throw fb.fail(Codes.typeMismatch, typeArg, `\`${typeArg.getText()}\` holds a \`SpinLock\`, \`Timer\` or \`Refcount\`: \`${name}\` allocates structs of integers only (the kernel refuses others)`);
     if (shape.layout.size > 512) throw fb.fail(Codes.typeMismatch, typeArg, `\`${typeArg.getText()}\` is ${shape.layout.size} bytes: \`${name}\` allocates at most 512 (the kernel refuses larger)`);
   }
   return shape.layout;
@@ -191,16 +196,27 @@ function objectType(fb: FunctionBuilder, spec: KfuncSpec, e: ts.CallExpression):
 function scalarsOnly(t: FieldType): boolean {
   if (t.kind === "scalar") return true;
   if (t.kind === "array") return scalarsOnly(t.element);
-  if (t.layout === spinLockLayout || t.layout === timerLayout) return false;
+  if (t.layout === spinLockLayout || t.layout === timerLayout || t.layout === refcountLayout) return false;
   return [...t.layout.fields.values()].every((f) => scalarsOnly(f.type));
 }
 
 /** An object `from` (bpf_obj_new, bpf_percpu_obj_new) returned: the pointer itself (tested or not: analysis/references.ts follows that, and its drop). */
-function object(fb: FunctionBuilder, spec: KfuncSpec, from: string, argExpr: ts.Expression): Temp {
+function object(fb: FunctionBuilder, spec: KfuncSpec, from: readonly string[], argExpr: ts.Expression): { ptr: Temp; layout: Layout } {
   const v = lowerExpression(fb, argExpr);
   const def = v.kind === "view" ? fb.defs.get(v.ptr.id) : undefined;
-  if (v.kind !== "view" || v.offset !== 0 || def?.op !== "kfunc" || !def.typeId || def.name !== from) {
-    throw fb.fail(Codes.callArguments, argExpr, `\`${spec.spelled ?? spec.name}\` takes an object \`${kfuncs.get(from)?.spelled ?? from}\` returned`);
+  if (v.kind !== "view" || v.offset !== 0 || def?.op !== "kfunc" || !def.typeId || !from.includes(def.name)) {
+    const names = from.map((f) => `\`${kfuncs.get(f)?.spelled ?? f}\``).join(" or ");
+    throw fb.fail(Codes.callArguments, argExpr, `\`${spec.spelled ?? spec.name}\` takes an object ${names} returned`);
   }
-  return v.ptr;
+  return { ptr: v.ptr, layout: def.typeId };
+}
+
+/** The kernel counts references only to a struct with a `struct bpf_refcount` field of its own. */
+function refcounted(fb: FunctionBuilder, spec: KfuncSpec, layout: Layout, argExpr: ts.Expression): Layout {
+  if (![...layout.fields.values()].some((f) => f.type.kind === "struct" && f.type.layout === refcountLayout)) {
+    throw fb.fail(Codes.typeMismatch, argExpr, `\`${layout.name}\` has no \`Refcount\` field: \`${spec.spelled ?? spec.name}\` needs one to count references (the kernel refuses others)`, {
+      hints: [`add \`ref: Refcount\` to \`${layout.name}\``],
+    });
+  }
+  return layout;
 }

@@ -180,6 +180,7 @@ export class Layouts {
     }
     if (ts.isTypeReferenceNode(node) && this.intrinsics.dialectSymbol(node.typeName)?.name === "SpinLock") return { kind: "struct", layout: spinLockLayout };
     if (ts.isTypeReferenceNode(node) && this.intrinsics.dialectSymbol(node.typeName)?.name === "Timer") return { kind: "struct", layout: timerLayout };
+    if (ts.isTypeReferenceNode(node) && this.intrinsics.dialectSymbol(node.typeName)?.name === "Refcount") return { kind: "struct", layout: refcountLayout };
     if (ts.isTypeReferenceNode(node) && this.intrinsics.dialectSymbol(node.typeName)?.name === "Cell") {
       const value = node.typeArguments?.[0] && this.intrinsics.intType(node.typeArguments[0]);
       if (!value) throw new LayoutError("a cell holds one integer: `Cell<u32>`", node);
@@ -211,6 +212,15 @@ export const timerLayout: Layout = {
   align: 8,
   packed: false,
   fields: new Map([["__opaque", { name: "__opaque", offset: 0, size: 16, type: { kind: "array", element: { kind: "scalar", type: u64 }, count: 2 } }]]),
+};
+
+/** `Refcount`: the kernel's `struct bpf_refcount { __u32 __opaque[1]; }`, found in an allocated object's BTF by that name. */
+export const refcountLayout: Layout = {
+  name: "bpf_refcount",
+  size: 4,
+  align: 4,
+  packed: false,
+  fields: new Map([["__opaque", { name: "__opaque", offset: 0, size: 4, type: { kind: "array", element: { kind: "scalar", type: u32 }, count: 1 } }]]),
 };
 
 export function sizeOfField(t: FieldType): number {

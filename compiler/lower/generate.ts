@@ -499,7 +499,7 @@ class ProgramLowering {
         // A constant where the kernel takes a pointer is an absent buffer: NULL.
         const params = kfunc(i.name).params;
         const args = i.args.map((a, k) => (a.kind === "const" && params[k]!.type.kind === "ptr" ? L.LLVMConstPointerNull(t.ptr) : this.operand(a)));
-        if (i.typeId) args[0] = this.localTypeId(i.typeId, i.dst!.id);
+        if (i.typeId && kfunc(i.name).call?.[0]?.kind === "typeId") args[0] = this.localTypeId(i.typeId, i.dst!.id);
         const call = L.LLVMBuildCall2(b, callee.type, callee.fn, args, args.length, "");
         if (i.dst) this.define(i.dst.id, call);
         return;
