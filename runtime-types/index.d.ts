@@ -1024,6 +1024,12 @@ export declare function bpf_ct_release(ct: NfConn): void;
  * `bpf_obj_drop` on every path.
  */
 export declare function bpf_obj_new<T extends object>(): T | null;
+/**
+ * Ends the program at once with `action` (`bpf_throw`, kernel 6.7: an
+ * exception, whose default callback returns the cookie). A statement of the
+ * program's body; it holds nothing then (no object, entry or RCU section).
+ */
+export declare function bpf_throw(action: XdpAction): never;
 /** Frees an object `bpf_obj_new` returned (`bpf_obj_drop`); it may not be used afterwards. */
 export declare function bpf_obj_drop<T extends object>(obj: T): void;
 declare const refcountBrand: unique symbol;
@@ -1150,6 +1156,18 @@ export declare function bpf_cgroup_ancestor(cgroup: Cgroup, level: i32): Cgroup 
 export declare function bpf_cgroup_release(cgroup: Cgroup): void;
 /** 1 if `task` is in `ancestor` or below it in the cgroup v2 hierarchy, else 0 (`bpf_task_under_cgroup`, kernel 6.5). */
 export declare function bpf_task_under_cgroup(task: TaskStruct, ancestor: Cgroup): i64;
+/**
+ * The tasks of the system, for a loop only: `for (const t of
+ * bpf_iter_task(BPF_TASK_ITER_ALL_PROCS)) { … }` (the kernel's
+ * open-coded iterator `bpf_iter_task_new/next/destroy`, kernel 6.7, made
+ * and destroyed around the loop). Each `t` is valid in its iteration only;
+ * leave the loop with `break`, not `return`.
+ */
+export declare function bpf_iter_task(flags: u32): Iterable<TaskStruct>;
+/** Each process (its main thread). */
+export declare const BPF_TASK_ITER_ALL_PROCS: 0;
+/** Every thread of every process. */
+export declare const BPF_TASK_ITER_ALL_THREADS: 1;
 
 // ------------------------------------------------------------ RX metadata (kfuncs)
 

@@ -83,6 +83,7 @@ export const Codes = {
   loopCallback: kind(4009, "invalid bpf_loop callback"),
   gplHelper: kind(4010, "GPL-only helper without a GPL-compatible license"),
   helperNotInXdp: kind(4020, "helper not available to XDP programs"),
+  kfuncNotInXdp: kind(4021, "kfunc not available to XDP programs"),
 
   // 5xxx: rules the kernel verifier enforces, proven at compile time
   packetBounds: kind(5001, "packet access not proven within data_end"),

@@ -164,6 +164,11 @@ export const kfuncs: ReadonlyMap<string, KfuncSpec> = new Map(
       { name: "bpf_cgroup_ancestor", params: [p("cgrp", cgroup), p("level", int)], call: [ref("cgroup"), arg(i32)], returns: cgroup, acquires: true, nullable: true, since: "6.2" },
       { name: "bpf_cgroup_release", params: [p("cgrp", cgroup)], call: [ref("cgroup", true)], returns: void_, releases: true, since: "6.2" },
       { name: "bpf_task_under_cgroup", params: [p("task", task), p("ancestor", cgroup)], call: [ref("task_struct"), ref("cgroup")], returns: s64, since: "6.5" },
+      // Open-coded task iterator (kernel/bpf/task_iter.c), the loop form `for (const t of bpf_iter_task(…))`:
+      // new and destroy in pairs, next an RCU-protected task (not a reference) or NULL at the end.
+      { name: "bpf_iter_task_new", params: [p("it", ptr(struct("bpf_iter_task"))), p("task__nullable", task), p("flags", u32)], returns: int, since: "6.7" },
+      { name: "bpf_iter_task_next", params: [p("it", ptr(struct("bpf_iter_task")))], returns: task, nullable: true, since: "6.7" },
+      { name: "bpf_iter_task_destroy", params: [p("it", ptr(struct("bpf_iter_task")))], returns: void_, since: "6.7" },
 
       // Device-bound RX metadata (net/core/xdp.c): the driver's implementation replaces the call.
       {
@@ -198,6 +203,10 @@ export const kfuncs: ReadonlyMap<string, KfuncSpec> = new Map(
       // bpf_per_cpu_ptr refuse an owned per-CPU pointer (MEM_ALLOC), so it is opaque here.
       { name: "bpf_percpu_obj_new_impl", spelled: "bpf_percpu_obj_new", params: [p("local_type_id__k", u64), p("meta__ign", ptr(void_))], call: [{ kind: "typeId" }, { kind: "null" }], returns: ptr(void_), acquires: true, nullable: true, since: "6.7" },
       { name: "bpf_percpu_obj_drop_impl", spelled: "bpf_percpu_obj_drop", params: [p("p__alloc", ptr(void_)), p("meta__ign", ptr(void_))], call: [{ kind: "object", from: ["bpf_percpu_obj_new_impl"], release: true }, { kind: "null" }], returns: void_, releases: true, since: "6.7" },
+
+      // Exceptions (kernel/bpf/helpers.c): the program ends at once, all frames unwound; without an
+      // exception callback the verifier's default one returns the cookie, here the XDP action.
+      { name: "bpf_throw", params: [p("cookie", u64)], call: [arg(u64Type)], returns: void_, since: "6.7" },
 
       // Generic kfuncs an XDP program can call.
       { name: "bpf_cast_to_kern_ctx", params: [p("obj", ptr(void_))], returns: ptr(void_), since: "6.2" },
@@ -239,6 +248,17 @@ export const kernelFields: ReadonlyMap<string, readonly KernelField[]> = new Map
   ],
   // include/linux/cgroup-defs.h: `int level`, the depth below its hierarchy's root (0).
   ["cgroup", [{ name: "level", type: i32, offset: 0 }]],
+]);
+
+/**
+ * Kfuncs of the sets the kernel registers for XDP that take a `struct
+ * __sk_buff` context: the verifier refuses XDP's context there ("arg#0
+ * pointer type STRUCT __sk_buff must point to scalar"), so they are named
+ * with their XDP counterpart instead.
+ */
+export const kfuncsNotInXdp: ReadonlyMap<string, string> = new Map([
+  ["bpf_skb_ct_lookup", "bpf_xdp_ct_lookup"],
+  ["bpf_skb_ct_alloc", "bpf_xdp_ct_alloc"],
 ]);
 
 /** The kfuncs the dialect calls, by the name it spells them with. */

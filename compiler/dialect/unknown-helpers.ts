@@ -9,6 +9,7 @@ import type ts from "typescript";
 import { Codes, codeString } from "../diagnostics/codes";
 import type { Diagnostic } from "../diagnostics/diagnostic";
 import { KERNEL_HELPERS, XDP_COUNTERPARTS, XDP_HELPERS } from "./kernel-helpers";
+import { kfuncsNotInXdp } from "./kfuncs";
 
 /** TS2305/TS2724: no exported member (named …); TS2304/TS2552: cannot find name. */
 const UNKNOWN_NAME = new Set(["TS2305", "TS2724", "TS2304", "TS2552"]);
@@ -39,6 +40,16 @@ const SPELLED_OTHERWISE: ReadonlyMap<string, string> = new Map([
 export function explainUnknownHelper(d: Diagnostic, exported: ReadonlySet<string>): Diagnostic {
   if (!UNKNOWN_NAME.has(d.code)) return d;
   const name = /'(bpf_\w+)'/.exec(d.message)?.[1];
+  const xdpKfunc = name && kfuncsNotInXdp.get(name);
+  if (xdpKfunc) {
+    return {
+      ...d,
+      code: codeString(Codes.kfuncNotInXdp.code),
+      message: `\`${name}\` (kfunc) takes a tc program's \`struct __sk_buff\` context: the kernel refuses it in XDP programs ("arg#0 pointer type STRUCT __sk_buff must point to scalar")`,
+      hints: [`in XDP, use \`${xdpKfunc}(ctx, tuple, opts)\``],
+      related: [],
+    };
+  }
   const id = name ? KERNEL_HELPERS.indexOf(name.slice(4)) : -1;
   if (!name || id <= 0) return d;
   const bare = name.slice(4);

@@ -9,12 +9,12 @@ import ts from "typescript";
 import { Codes } from "../diagnostics/codes";
 import { type KfuncSpec, type KfuncType, implicitArgs, kernelFields, kfuncs } from "../dialect/kfuncs";
 import type { FunctionBuilder } from "./builder";
-import { convertTo, lowerExpression, type Value } from "./expressions";
+import { castTo, convertTo, lowerExpression, type Value } from "./expressions";
 import type { Operand, Temp } from "./ir";
 import { type Field, type FieldType, type Layout, sameShape, shapeName, refcountLayout, sizeOfField, spinLockLayout, timerLayout } from "./layout";
 import { helperMemory, structShape } from "./structs";
 import { constant } from "./typing";
-import { type ValueType, bool, i32, i64, mapValuePtr, u8, u64 } from "./types";
+import { type ValueType, bool, i32, i64, mapValuePtr, u8, u32, u64 } from "./types";
 
 /** How the dialect names a kernel struct a reference points to. */
 const refNames: Readonly<Record<string, string>> = { nf_conn: "NfConn", nf_conn___init: "NfConnInit", task_struct: "TaskStruct", cgroup: "Cgroup" };
@@ -35,6 +35,7 @@ function resultType(t: KfuncType): ValueType | undefined {
 }
 
 export function kfuncCall(fb: FunctionBuilder, spec: KfuncSpec, e: ts.CallExpression): Value {
+  if (spec.name === "bpf_throw") return throwAction(fb, spec, e);
   const call = spec.call!;
   const written = call.filter((p) => !implicitArgs.has(p.kind)).length;
   if (e.arguments.length !== written) {
@@ -102,15 +103,41 @@ export function kfuncCall(fb: FunctionBuilder, spec: KfuncSpec, e: ts.CallExpres
     return b;
   }
   if (spec.acquires && spec.returns.kind === "ptr" && spec.returns.to.kind === "struct") {
-    const kernel = spec.returns.to.name;
-    // Opaque, but for the fields read through CO-RE.
-    const known = kernelFields.get(kernel) ?? [];
-    const fields = new Map(known.map((f): [string, Field] => [f.name, { name: f.name, offset: f.offset, size: f.type.bits / 8, type: { kind: "scalar", type: f.type } }]));
-    const size = Math.ceil(Math.max(0, ...known.map((f) => f.offset + f.type.bits / 8)) / 8) * 8;
-    const layout: Layout = { name: refNames[kernel] ?? kernel, size, align: 8, packed: false, fields, ...(known.length ? { kernel } : {}) };
+    const layout = kernelLayout(spec.returns.to.name);
     return { kind: "view", region: "map", ptr: dst, offset: 0, shape: { kind: "struct", layout }, nullable: true, readOnly: layout.name };
   }
   return dst;
+}
+
+/** A kernel struct as the program sees it: opaque, but for the fields read through CO-RE. */
+export function kernelLayout(kernel: string): Layout {
+  const known = kernelFields.get(kernel) ?? [];
+  const fields = new Map(known.map((f): [string, Field] => [f.name, { name: f.name, offset: f.offset, size: f.type.bits / 8, type: { kind: "scalar", type: f.type } }]));
+  const size = Math.ceil(Math.max(0, ...known.map((f) => f.offset + f.type.bits / 8)) / 8) * 8;
+  return { name: refNames[kernel] ?? kernel, size, align: 8, packed: false, fields, ...(known.length ? { kernel } : {}) };
+}
+
+/**
+ * `bpf_throw(action)`: the program returns `action` at once (the kernel's
+ * default exception callback returns the cookie), so the path ends here as
+ * a `return` would, and what the program holds is checked as at a return
+ * ("bpf_throw would lead to reference leak", "bpf_throw cannot be used
+ * inside bpf_rcu_read_lock-ed region"). A statement of the program's own
+ * body only: from a function the IR's return would end the function alone.
+ */
+function throwAction(fb: FunctionBuilder, spec: KfuncSpec, e: ts.CallExpression): Value {
+  if (e.arguments.length !== 1) throw fb.fail(Codes.callArguments, e, "`bpf_throw` takes 1 argument: the action the program returns");
+  if (!ts.isExpressionStatement(e.parent) || fb.subprogram || fb.inlineFrames.length > 0) {
+    throw fb.fail(Codes.unsupportedCall, e, "`bpf_throw(action)` is a statement of the program's own body in tsxdp, not of a function it calls", {
+      hints: ["return a value the program tests, and call `bpf_throw` (or `return`) there"],
+    });
+  }
+  const argExpr = e.arguments[0]!;
+  const action = convertTo(fb, lowerExpression(fb, argExpr, u32), u32, argExpr);
+  if (action.kind !== "temp" && action.kind !== "const") throw fb.fail(Codes.typeMismatch, argExpr, "`bpf_throw` takes an action");
+  fb.emit({ op: "kfunc", name: spec.name, args: [castTo(fb, action, u64, argExpr)], node: e });
+  fb.terminate({ op: "ret", value: action, node: e });
+  return constant(0n, i32);
 }
 
 /**
