@@ -15,7 +15,9 @@ interface Object {}
 interface RegExp {}
 interface String {}
 interface Symbol {}
-interface SymbolConstructor { readonly unique: symbol }
+interface SymbolConstructor { readonly unique: symbol; readonly iterator: unique symbol }
+// `for (const t of bpf_iter_task(…))`: the kernel iterator is typed as an Iterable.
+declare var Symbol: SymbolConstructor;
 interface TemplateStringsArray extends ReadonlyArray<string> { readonly raw: readonly string[] }
 interface BigInt {}
 
@@ -28,13 +30,13 @@ interface BigInt {}
 interface Promise<T> {}
 interface PromiseLike<T> {}
 interface PromiseConstructorLike {}
-interface Iterable<T, TReturn = any, TNext = any> {}
-interface Iterator<T, TReturn = any, TNext = any> {}
+interface Iterable<T, TReturn = any, TNext = any> { [Symbol.iterator](): Iterator<T, TReturn, TNext> }
+interface Iterator<T, TReturn = any, TNext = any> { next(...args: [] | [TNext]): IteratorYieldResult<T> | IteratorReturnResult<TReturn> }
 interface IterableIterator<T, TReturn = any, TNext = any> {}
 interface IteratorObject<T, TReturn = unknown, TNext = unknown> {}
 interface Generator<T = unknown, TReturn = any, TNext = any> {}
-interface IteratorYieldResult<TYield> {}
-interface IteratorReturnResult<TReturn> {}
+interface IteratorYieldResult<TYield> { done?: false; value: TYield }
+interface IteratorReturnResult<TReturn> { done: true; value: TReturn }
 interface AsyncIterable<T, TReturn = any, TNext = any> {}
 interface AsyncIterator<T, TReturn = any, TNext = any> {}
 interface AsyncIterableIterator<T, TReturn = any, TNext = any> {}

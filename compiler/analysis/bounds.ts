@@ -709,9 +709,9 @@ function checkAccess(load: MemoryLoad | MemoryStore, ptr: Abstract, state: State
   });
 }
 
-/** Kfunc results the program tests for null (the iterator's `next` is tested by the loop it builds). */
+/** Kfunc results the program tests for null (the iterator's `next` is tested by the loop it builds; a task's is read through). */
 function nullTested(k: KfuncSpec): boolean {
-  return k.acquires === true || (k.call !== undefined && k.nullable === true);
+  return k.acquires === true || (k.call !== undefined && k.nullable === true) || k.name === "bpf_iter_task_next";
 }
 
 /** A map value may be read or written only where a test has proven the lookup non-null. */

@@ -26,7 +26,8 @@ import type { Binding, FunctionBuilder } from "./builder";
 import { arithmeticValues, castTo, compoundOps, convertTo, lowerCondition, lowerExpression, operand, type Value } from "./expressions";
 import { type Block, type Instr, type Local, type Operand, reversePostOrder, successors } from "./ir";
 import { constant, foldBinary, foldCompare, untyped } from "./typing";
-import { type ValueType, bool, i32, stackPtr, u64, wrap } from "./types";
+import { kernelLayout } from "./kfuncs";
+import { type ValueType, bool, i32, mapValuePtr, stackPtr, u32, u64, wrap } from "./types";
 
 /** Unrolled iterations at most: code size grows with each copy, and the verifier walks each one. */
 export const maxIterations = 64;
@@ -158,6 +159,64 @@ function iterateNumbers(fb: FunctionBuilder, stmt: ts.ForStatement, counter: ts.
   checkSettles(fb, header, preheader, cond);
   fb.current = exit;
   fb.emit({ op: "kfunc", name: "bpf_iter_num_destroy", args: [it], node: stmt });
+  return true;
+}
+
+/**
+ * `for (const t of bpf_iter_task(flags)) { … }`: the kernel's
+ * open-coded task iterator, made before the loop and destroyed after it,
+ *
+ *   bpf_iter_task_new(&it, NULL, flags); while ((t = bpf_iter_task_next(&it))) { … } bpf_iter_task_destroy(&it);
+ *
+ * `t` a task of the kernel's (RCU-protected, not a reference), its CO-RE
+ * fields read in the body. Returns false when the loop is over something else.
+ */
+export function iterateTasks(fb: FunctionBuilder, stmt: ts.ForOfStatement): boolean {
+  const call = stmt.expression;
+  if (!ts.isCallExpression(call) || fb.intrinsics.dialectSymbol(call.expression)?.name !== "bpf_iter_task") return false;
+  const decl = ts.isVariableDeclarationList(stmt.initializer) ? stmt.initializer.declarations[0] : undefined;
+  if (!decl || !ts.isIdentifier(decl.name) || !(stmt.initializer.flags & ts.NodeFlags.Const)) {
+    throw fb.fail(Codes.unsupportedLoop, stmt.initializer, "the task of each iteration is a new `const`: `for (const t of bpf_iter_task(BPF_TASK_ITER_ALL_PROCS))`");
+  }
+  const [flagsArg] = call.arguments;
+  if (call.arguments.length !== 1) throw fb.fail(Codes.callArguments, call, "`bpf_iter_task` takes the flags: `bpf_iter_task(BPF_TASK_ITER_ALL_PROCS)`");
+  const leaving = findReturn(stmt.statement);
+  if (leaving) {
+    throw fb.fail(Codes.unsupportedLoop, leaving, "a loop over tasks is left with `break`, not `return`: the kernel's iterator must be destroyed after it", {
+      hints: ["set a variable and `break`, then return after the loop"],
+    });
+  }
+  const flags = convertTo(fb, lowerExpression(fb, flagsArg!, u32), u32, flagsArg!) as Operand;
+  const it = fb.temp(stackPtr);
+  fb.emit({ op: "stack_alloc", dst: it, size: 24, name: "iter", node: stmt });
+  const status = fb.temp(i32);
+  fb.emit({ op: "kfunc", dst: status, name: "bpf_iter_task_new", args: [it, constant(0n, u64), flags], node: call });
+  const header = fb.newBlock();
+  iteratorHeaders.add(header);
+  const body = fb.newBlock();
+  const exit = fb.newBlock();
+  const preheader = fb.current!;
+  fb.jump(header, stmt);
+  fb.current = header;
+  const next = fb.temp(mapValuePtr);
+  fb.emit({ op: "kfunc", dst: next, name: "bpf_iter_task_next", args: [it], node: call });
+  const more = fb.temp(bool);
+  fb.emit({ op: "cmp", dst: more, pred: "ne", a: next, b: constant(0n, u64), node: call });
+  fb.terminate({ op: "cond_br", cond: more, then: body, else: exit, node: call });
+  fb.current = body;
+  const layout = kernelLayout("task_struct");
+  const sym = fb.symbolOf(decl.name)!;
+  fb.bindings.set(sym, { kind: "value", value: { kind: "view", region: "map", ptr: next, offset: 0, shape: { kind: "struct", layout }, nullable: false, readOnly: layout.name } });
+  fb.jumpTargets.push({ break: exit, continue: header });
+  try {
+    fb.statement(stmt.statement);
+  } finally {
+    fb.jumpTargets.pop();
+  }
+  fb.jump(header, stmt.statement);
+  checkSettles(fb, header, preheader, call);
+  fb.current = exit;
+  fb.emit({ op: "kfunc", name: "bpf_iter_task_destroy", args: [it], node: stmt });
   return true;
 }
 

@@ -159,11 +159,13 @@ export class DebugInfo {
       case "struct": {
         const members: LLVMMetadataRef[] = [];
         let size = 0n;
-        if (t.name === "bpf_iter_num") {
+        // Iterator state: `__u64 __opaque[n]`, as the kernel's uapi declares it.
+        const words = t.name === "bpf_iter_num" ? 1n : t.name === "bpf_iter_task" ? 3n : 0n;
+        if (words) {
           const u64 = this.integerType(u64Type);
-          const opaque = L.LLVMDIBuilderCreateArrayType(di, 64n, 64, u64, [L.LLVMDIBuilderGetOrCreateSubrange(di, 0n, 1n)], 1);
-          members.push(L.LLVMDIBuilderCreateMemberType(di, this.cu, "__opaque", 8, this.file, 0, 64n, 64, 0n, DIFlags.Zero, opaque));
-          size = 64n;
+          const opaque = L.LLVMDIBuilderCreateArrayType(di, 64n * words, 64, u64, [L.LLVMDIBuilderGetOrCreateSubrange(di, 0n, words)], 1);
+          members.push(L.LLVMDIBuilderCreateMemberType(di, this.cu, "__opaque", 8, this.file, 0, 64n * words, 64, 0n, DIFlags.Zero, opaque));
+          size = 64n * words;
         }
         // The fields read through CO-RE: BTF names them for libbpf's relocations.
         for (const field of kernelFields.get(t.name) ?? []) {
