@@ -1025,6 +1025,15 @@ export declare function bpf_ct_release(ct: NfConn): void;
  */
 export declare function bpf_obj_new<T extends object>(): T | null;
 /**
+ * Reads memory as the vmlinux struct `kernelType` (`bpf_rdonly_cast`, kernel
+ * 6.2), through `T`, a local struct of at most its size laid out as the
+ * kernel's (e.g. `bpf_rdonly_cast<EthHdr>(ctx.data, "ethhdr")`): read-only,
+ * each read checked by the verifier against the kernel's struct, a fault
+ * reading 0. `kernelType` as for `bpf_snprintf_btf`. Null for a null
+ * pointer: test it.
+ */
+export declare function bpf_rdonly_cast<T extends object>(ptr: object | PacketPointer, kernelType: string): T | null;
+/**
  * Ends the program at once with `action` (`bpf_throw`, kernel 6.7: an
  * exception, whose default callback returns the cookie). A statement of the
  * program's body; it holds nothing then (no object, entry or RCU section).

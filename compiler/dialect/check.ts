@@ -258,8 +258,10 @@ function isStrncmpText(node: ts.Node, intrinsics: Intrinsics): boolean {
   const call = ts.isParenthesizedExpression(node.parent) ? node.parent.parent : node.parent;
   const kind = ts.isCallExpression(call) ? intrinsics.resolve(call.expression)?.kind : undefined;
   const at = node.parent === call ? node : node.parent;
-  // bpf_snprintf's format too, and the kernel type bpf_snprintf_btf shows a value as.
-  return ts.isCallExpression(call) && ((call.arguments[1] === at && (kind === "strncmp" || kind === "snprintf")) || (call.arguments[2] === at && kind === "snprintfBtf"));
+  // bpf_snprintf's format too, and the kernel type bpf_snprintf_btf shows a value as (bpf_rdonly_cast reads one as).
+  const resolved = ts.isCallExpression(call) ? intrinsics.resolve(call.expression) : undefined;
+  const rdonlyCast = resolved?.kind === "kfunc" && resolved.kfunc.name === "bpf_rdonly_cast";
+  return ts.isCallExpression(call) && ((call.arguments[1] === at && (kind === "strncmp" || kind === "snprintf" || rdonlyCast)) || (call.arguments[2] === at && kind === "snprintfBtf"));
 }
 
 function isLicenseArgument(node: ts.Node, intrinsics: Intrinsics): boolean {

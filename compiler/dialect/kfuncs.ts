@@ -52,6 +52,10 @@ export type KfuncArg =
   | { readonly kind: "buffer" }
   /** The call's type argument, a struct of the program, as its BTF id in the program's own BTF (a constant CO-RE relocation). */
   | { readonly kind: "typeId" }
+  /** A pointer the kernel takes as any (`__ign`): the packet's, or a view's. */
+  | { readonly kind: "anyPointer" }
+  /** A vmlinux struct named by a string literal, as its id in vmlinux BTF (bpf_core_type_id_kernel: a CO-RE relocation). */
+  | { readonly kind: "kernelTypeId" }
   /** An object one of the kfuncs `from` returned (tested non-null); `release`: the call frees it. */
   | { readonly kind: "object"; readonly from: readonly string[]; readonly release?: boolean }
   /** A parameter the kernel ignores (`__ign`): NULL. */
@@ -207,6 +211,18 @@ export const kfuncs: ReadonlyMap<string, KfuncSpec> = new Map(
       // Exceptions (kernel/bpf/helpers.c): the program ends at once, all frames unwound; without an
       // exception callback the verifier's default one returns the cookie, here the XDP action.
       { name: "bpf_throw", params: [p("cookie", u64)], call: [arg(u64Type)], returns: void_, since: "6.7" },
+
+      // A read-only view of memory as a vmlinux struct (kernel/bpf/helpers.c): an untrusted pointer
+      // the verifier reads through with faults caught, each read checked against the struct's BTF.
+      // Not KF_RET_NULL, but NULL for NULL: tested like a slice, which the verifier allows.
+      {
+        name: "bpf_rdonly_cast",
+        params: [p("obj__ign", constPtr(void_)), p("btf_id__k", u32)],
+        call: [{ kind: "anyPointer" }, { kind: "kernelTypeId" }],
+        returns: ptr(void_),
+        nullable: true,
+        since: "6.2",
+      },
 
       // Generic kfuncs an XDP program can call.
       { name: "bpf_cast_to_kern_ctx", params: [p("obj", ptr(void_))], returns: ptr(void_), since: "6.2" },

@@ -436,6 +436,8 @@ export interface KfuncCall extends InstrBase {
   readonly args: readonly Operand[];
   /** The struct whose local BTF id is the `typeId` argument (bpf_obj_new_impl's), a placeholder here; for bpf_refcount_acquire_impl, the struct of the object it returns. */
   readonly typeId?: Layout;
+  /** The vmlinux struct whose id is the `kernelTypeId` argument (bpf_rdonly_cast's), as bpf_core_type_id_kernel takes it; a placeholder here. */
+  readonly kernelType?: string;
 }
 
 /** The context pointer itself, as an argument to helpers. */

@@ -12,6 +12,7 @@ import type { FunctionBuilder } from "./builder";
 import { castTo, convertTo, lowerExpression, type Value } from "./expressions";
 import type { Operand, Temp } from "./ir";
 import { type Field, type FieldType, type Layout, sameShape, shapeName, refcountLayout, sizeOfField, spinLockLayout, timerLayout } from "./layout";
+import { btfShownStructs } from "./strings";
 import { helperMemory, structShape } from "./structs";
 import { constant } from "./typing";
 import { type ValueType, bool, i32, i64, mapValuePtr, u8, u32, u64 } from "./types";
@@ -45,6 +46,7 @@ export function kfuncCall(fb: FunctionBuilder, spec: KfuncSpec, e: ts.CallExpres
   let next = 0;
   let lastSize = 0;
   let sliced: FieldType | undefined;
+  let kernelType: string | undefined;
   const args = call.map((p): Operand => {
     if (p.kind === "size") return constant(BigInt(lastSize), p.type);
     if (p.kind === "null") return constant(0n, u64);
@@ -66,6 +68,13 @@ export function kfuncCall(fb: FunctionBuilder, spec: KfuncSpec, e: ts.CallExpres
       return o.ptr;
     }
     if (p.kind === "dynptr") return dynptr(fb, spec, argExpr, p.uninit === true);
+    if (p.kind === "anyPointer") return anyPointer(fb, spec, argExpr);
+    if (p.kind === "kernelTypeId") {
+      const cast = kernelCast(fb, spec, e, argExpr);
+      kernelType = cast.name;
+      sliced = cast.shape;
+      return constant(0n, u32);
+    }
     if (p.kind === "buffer") {
       const b = buffer(fb, spec, e, argExpr);
       sliced = b.shape;
@@ -83,7 +92,7 @@ export function kfuncCall(fb: FunctionBuilder, spec: KfuncSpec, e: ts.CallExpres
   });
   const type = resultType(spec.returns);
   const dst = type ? fb.temp(type) : undefined;
-  fb.emit({ op: "kfunc", ...(dst ? { dst } : {}), name: spec.name, args, ...(allocated ? { typeId: allocated } : {}), node: e });
+  fb.emit({ op: "kfunc", ...(dst ? { dst } : {}), name: spec.name, args, ...(allocated ? { typeId: allocated } : {}), ...(kernelType ? { kernelType } : {}), node: e });
   if (!dst) return constant(0n, i32);
   // A per-CPU object: only a handle to drop (the verifier gives an owned one no per-CPU address).
   if (allocated && spec.name === "bpf_percpu_obj_new_impl") {
@@ -94,7 +103,7 @@ export function kfuncCall(fb: FunctionBuilder, spec: KfuncSpec, e: ts.CallExpres
   if (allocated) return { kind: "view", region: "map", ptr: dst, offset: 0, shape: { kind: "struct", layout: allocated }, nullable: true };
   if (sliced) {
     // PTR_TO_MEM of the buffer's size, or NULL: read (and for _rdwr written) like a tested map value.
-    const readOnly = spec.name === "bpf_dynptr_slice" ? spec.name : undefined;
+    const readOnly = spec.name === "bpf_dynptr_slice" || spec.name === "bpf_rdonly_cast" ? spec.name : undefined;
     return { kind: "view", region: "map", ptr: dst, offset: 0, shape: sliced, nullable: true, ...(readOnly ? { readOnly } : {}) };
   }
   if (spec.returns.kind === "bool") {
@@ -191,6 +200,41 @@ function buffer(fb: FunctionBuilder, spec: KfuncSpec, e: ts.CallExpression, argE
   const ptr = fb.temp(v.ptr.type);
   fb.emit({ op: "ptr_add", dst: ptr, base: v.ptr, offset: constant(BigInt(v.offset), i64), node: argExpr });
   return { ptr, shape: v.shape };
+}
+
+/** A pointer passed as is: the packet's (`ctx.data`, moved or not), or the address of a view. */
+function anyPointer(fb: FunctionBuilder, spec: KfuncSpec, argExpr: ts.Expression): Operand {
+  const v = lowerExpression(fb, argExpr);
+  if (v.kind === "temp" && v.type.kind === "ptr") return v;
+  if (v.kind === "view") {
+    if (v.offset === 0) return v.ptr;
+    const ptr = fb.temp(v.ptr.type);
+    fb.emit({ op: "ptr_add", dst: ptr, base: v.ptr, offset: constant(BigInt(v.offset), i64), node: argExpr });
+    return ptr;
+  }
+  throw fb.fail(Codes.callArguments, argExpr, `\`${spec.name}\` takes a pointer: \`ctx.data\` (moved or not), or a header or struct`);
+}
+
+/**
+ * `bpf_rdonly_cast<EthHdr>(data, "ethhdr")`: the vmlinux struct named by the
+ * literal, read as the type argument, a local struct of at most its size
+ * (the verifier checks every read against the kernel's struct).
+ */
+function kernelCast(fb: FunctionBuilder, spec: KfuncSpec, e: ts.CallExpression, nameExpr: ts.Expression): { name: string; shape: FieldType } {
+  const name = ts.isParenthesizedExpression(nameExpr) ? nameExpr.expression : nameExpr;
+  const size = ts.isStringLiteral(name) || ts.isNoSubstitutionTemplateLiteral(name) ? btfShownStructs.get(name.text) : undefined;
+  if (size === undefined) {
+    throw fb.fail(Codes.callArguments, nameExpr, `\`${spec.name}\` names the kernel struct as a string literal, one of ${[...btfShownStructs.keys()].map((k) => `"${k}"`).join(", ")}`, {
+      hints: ['e.g. `bpf_rdonly_cast<EthHdr>(ctx.data, "ethhdr")`'],
+    });
+  }
+  const typeArg = e.typeArguments?.[0];
+  const shape = typeArg ? structShape(fb, typeArg) : undefined;
+  if (!typeArg || shape?.kind !== "struct") throw fb.fail(Codes.callArguments, e, `\`${spec.name}\` needs the struct it reads as its type argument: \`${spec.name}<EthHdr>(ctx.data, "ethhdr")\``);
+  if (shape.layout.size > size) {
+    throw fb.fail(Codes.typeMismatch, typeArg, `\`${typeArg.getText()}\` is ${shape.layout.size} bytes, \`struct ${(name as ts.StringLiteral).text}\` ${size}: the kernel refuses reads past its struct`);
+  }
+  return { name: (name as ts.StringLiteral).text, shape };
 }
 
 /** A reference a kfunc returned (tested or not: analysis/references.ts follows that, and its release). */

@@ -94,7 +94,7 @@ export function formatConversions(format: string): number | string {
  * type id always resolves (libbpf fails the load for a name vmlinux lacks),
  * and the value passed must be that size (the kernel reads that many bytes).
  */
-const btfShownStructs: ReadonlyMap<string, number> = new Map([
+export const btfShownStructs: ReadonlyMap<string, number> = new Map([
   ["ethhdr", 14],
   ["vlan_hdr", 4],
   ["arphdr", 8],

@@ -427,6 +427,16 @@ class ProgramLowering {
     return call;
   }
 
+  /** `bpf_core_type_id_kernel(struct name)` as clang emits it: llvm.bpf.btf.type.id with flag 1 (BPF_TYPE_ID_TARGET), libbpf's CO-RE relocation against vmlinux. */
+  private kernelTypeId(name: string, seq: number): LLVMValueRef {
+    const { L, b, t } = this;
+    const { fn, type } = L.intrinsic(this.llmod, "llvm.bpf.btf.type.id", []);
+    const call = L.LLVMBuildCall2(b, type, fn, [L.LLVMConstInt(t.i32, BigInt(seq), 0), t.constI64(1n)], 2, "");
+    const kind = L.LLVMGetMDKindIDInContext(t.context, "llvm.preserve.access.index", "llvm.preserve.access.index".length);
+    L.LLVMSetMetadata(call, kind, L.LLVMMetadataAsValue(t.context, this.debug.kernelStruct(name)));
+    return L.LLVMGetIntTypeWidth(L.LLVMTypeOf(call)) === 32 ? call : L.LLVMBuildTrunc(b, call, t.i32, "");
+  }
+
   /**
    * The address of a kernel struct's field as clang takes it under
    * `preserve_access_index`: llvm.preserve.struct.access.index on the struct
@@ -500,6 +510,7 @@ class ProgramLowering {
         const params = kfunc(i.name).params;
         const args = i.args.map((a, k) => (a.kind === "const" && params[k]!.type.kind === "ptr" ? L.LLVMConstPointerNull(t.ptr) : this.operand(a)));
         if (i.typeId && kfunc(i.name).call?.[0]?.kind === "typeId") args[0] = this.localTypeId(i.typeId, i.dst!.id);
+        if (i.kernelType) args[1] = this.kernelTypeId(i.kernelType, i.dst!.id);
         const call = L.LLVMBuildCall2(b, callee.type, callee.fn, args, args.length, "");
         if (i.dst) this.define(i.dst.id, call);
         return;
