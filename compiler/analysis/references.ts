@@ -87,7 +87,7 @@ function describe(at: Acquire) {
     };
   }
   if (at.op === "kfunc") {
-    const releasers = at.name === "bpf_xdp_ct_alloc" ? "`bpf_ct_insert_entry(ct)` (then release what it returns) or `bpf_ct_release(ct)`" : "`bpf_ct_release(ct)`";
+    const releasers = at.name === "bpf_xdp_ct_alloc" ? "`bpf_ct_insert_entry(ct)`, then `bpf_ct_release` on what it returns (the kernel takes no other release of an allocated entry)" : "`bpf_ct_release(ct)`";
     return {
       what: `the conntrack entry from \`${at.name}\``,
       leakCode: Codes.kfuncLeak,
