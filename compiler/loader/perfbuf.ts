@@ -16,6 +16,7 @@
 import koffi from "koffi";
 import { libbpf, libbpfLibrary, type Ptr } from "./libbpf";
 import { BpfError, type LoadedObject } from "./loader";
+import { RecordQueue } from "./record-queue";
 import { recordDecoder } from "./ringbuf";
 import type { Decoded } from "../object/btf-types";
 
@@ -87,21 +88,15 @@ export function openPerfBuffer(obj: LoadedObject, mapName: string, options: Perf
   if (!Number.isInteger(pages) || pages < 1 || pages & (pages - 1)) throw new RangeError(`pages: a power of 2 (got ${pages})`);
   const decoder = recordDecoder(obj, mapName, options.type);
   const b = bindings();
-  let pending: PerfRecord[] = [];
+  const queue = new RecordQueue<PerfRecord>(`perf buffer '${mapName}'`, () => map.fd);
   let lost = 0;
-  let failure: unknown;
   const sample = koffi.register((_ctx: Ptr | null, cpu: number, data: Ptr | null, size: number): void => {
-    try {
+    queue.collect(() => {
       const all = data === null ? new Uint8Array(0) : new Uint8Array(koffi.view(data, size).slice(0));
-      if (!decoder) {
-        pending.push({ cpu, bytes: all });
-        return;
-      }
+      if (!decoder) return { cpu, bytes: all };
       const bytes = all.length >= decoder.size ? all.slice(0, decoder.size) : all;
-      pending.push({ cpu, bytes, value: decoder.decode(bytes) });
-    } catch (e) {
-      failure ??= e;
-    }
+      return { cpu, bytes, value: decoder.decode(bytes) };
+    });
   }, koffi.pointer(b.sampleFn));
   const lostCallback = koffi.register((_ctx: Ptr | null, _cpu: number, count: number | bigint): void => {
     lost += Number(count);
@@ -113,43 +108,18 @@ export function openPerfBuffer(obj: LoadedObject, mapName: string, options: Perf
     const errno = libbpf().errno() || 22;
     throw new BpfError(`perf_buffer__new(map '${mapName}')`, errno);
   }
-  let open = true;
-  const drain = (operation: string, rc: number): PerfRecord[] => {
-    const out = pending;
-    pending = [];
-    if (failure !== undefined) {
-      const e = failure;
-      failure = undefined;
-      throw e;
-    }
-    // EINTR: a signal interrupted the wait; what arrived is still returned.
-    if (rc < 0 && rc !== -4) throw new BpfError(`${operation} of perf buffer '${mapName}'`, -rc);
-    return out;
-  };
-  const live = (operation: string) => {
-    if (!open) throw new Error(`${operation}: the reader of perf buffer '${mapName}' is closed`);
-    if (map.fd < 0) throw new Error(`${operation}: perf buffer '${mapName}' belongs to a closed object`);
-  };
   return {
     recordType: decoder?.name,
     get lost() {
       return lost;
     },
-    consume() {
-      live("consume()");
-      return drain("consume()", b.perf_buffer__consume(pb));
-    },
-    poll(timeoutMs: number) {
-      live("poll()");
-      if (!Number.isInteger(timeoutMs) || timeoutMs < -1) throw new RangeError(`poll(): the timeout is a whole number of milliseconds, or -1 to wait forever (got ${timeoutMs})`);
-      return drain("poll()", b.perf_buffer__poll(pb, timeoutMs));
-    },
-    close() {
-      if (!open) return;
-      open = false;
-      b.perf_buffer__free(pb);
-      koffi.unregister(sample);
-      koffi.unregister(lostCallback);
-    },
+    consume: () => queue.consume(() => b.perf_buffer__consume(pb)),
+    poll: (timeoutMs: number) => queue.poll(timeoutMs, (ms) => b.perf_buffer__poll(pb, ms)),
+    close: () =>
+      queue.close(() => {
+        b.perf_buffer__free(pb);
+        koffi.unregister(sample);
+        koffi.unregister(lostCallback);
+      }),
   };
 }

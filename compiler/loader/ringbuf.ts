@@ -18,6 +18,7 @@ import { BTF_KIND, type BtfTypes, type Decoded } from "../object/btf-types";
 import { libbpf, libbpfLibrary, type Ptr } from "./libbpf";
 import { BpfError, type LoadedObject } from "./loader";
 import { loadKernelBtf } from "./pinned-map";
+import { RecordQueue } from "./record-queue";
 
 const BPF_MAP_TYPE_RINGBUF = 27;
 
@@ -76,15 +77,12 @@ export function openRingBuffer(obj: LoadedObject, mapName: string, options: Ring
   if (info.type !== BPF_MAP_TYPE_RINGBUF) throw new BpfError(`reading map '${mapName}'`, 22, `'${mapName}' is a ${info.typeName} map, not a ring buffer`);
   const decoder = recordDecoder(obj, mapName, options.type);
   const b = bindings();
-  let pending: RingRecord[] = [];
-  let failure: unknown;
+  const queue = new RecordQueue<RingRecord>(`ring buffer '${mapName}'`, () => map.fd);
   const callback = koffi.register((_ctx: Ptr | null, data: Ptr | null, size: number | bigint): number => {
-    try {
+    queue.collect(() => {
       const bytes = data === null ? new Uint8Array(0) : new Uint8Array(koffi.view(data, Number(size)).slice(0));
-      pending.push(decoder ? { bytes, value: decoder.decode(bytes) } : { bytes });
-    } catch (e) {
-      failure ??= e;
-    }
+      return decoder ? { bytes, value: decoder.decode(bytes) } : { bytes };
+    });
     return 0;
   }, koffi.pointer(b.sampleFn));
   const rb = b.ring_buffer__new(map.fd, callback, null, null);
@@ -93,40 +91,15 @@ export function openRingBuffer(obj: LoadedObject, mapName: string, options: Ring
     const errno = libbpf().errno() || 22;
     throw new BpfError(`ring_buffer__new(map '${mapName}')`, errno);
   }
-  let open = true;
-  const drain = (operation: string, rc: number): RingRecord[] => {
-    const out = pending;
-    pending = [];
-    if (failure !== undefined) {
-      const e = failure;
-      failure = undefined;
-      throw e;
-    }
-    // EINTR: a signal interrupted the wait; what arrived is still returned.
-    if (rc < 0 && rc !== -4) throw new BpfError(`${operation} of ring buffer '${mapName}'`, -rc);
-    return out;
-  };
-  const live = (operation: string) => {
-    if (!open) throw new Error(`${operation}: the reader of ring buffer '${mapName}' is closed`);
-    if (map.fd < 0) throw new Error(`${operation}: ring buffer '${mapName}' belongs to a closed object`);
-  };
   return {
     recordType: decoder?.name,
-    consume() {
-      live("consume()");
-      return drain("consume()", b.ring_buffer__consume(rb));
-    },
-    poll(timeoutMs: number) {
-      live("poll()");
-      if (!Number.isInteger(timeoutMs) || timeoutMs < -1) throw new RangeError(`poll(): the timeout is a whole number of milliseconds, or -1 to wait forever (got ${timeoutMs})`);
-      return drain("poll()", b.ring_buffer__poll(rb, timeoutMs));
-    },
-    close() {
-      if (!open) return;
-      open = false;
-      b.ring_buffer__free(rb);
-      koffi.unregister(callback);
-    },
+    consume: () => queue.consume(() => b.ring_buffer__consume(rb)),
+    poll: (timeoutMs: number) => queue.poll(timeoutMs, (ms) => b.ring_buffer__poll(rb, ms)),
+    close: () =>
+      queue.close(() => {
+        b.ring_buffer__free(rb);
+        koffi.unregister(callback);
+      }),
   };
 }
 
