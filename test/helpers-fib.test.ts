@@ -12,15 +12,11 @@ import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import ts from "typescript";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { DiagnosticBag } from "../compiler/diagnostics/diagnostic";
-import { Intrinsics } from "../compiler/dialect/intrinsics";
-import { parseProgram } from "../compiler/frontend/program";
 import { compile, formatDiagnostics } from "../compiler/index";
-import { type Layout, Layouts } from "../compiler/ir/layout";
 import { inCI, skipKernel, which } from "./support/kernel";
 import * as P from "./support/packets";
+import { dialectLayout, member } from "./support/layouts";
 
 const clang = which("clang-14");
 
@@ -39,34 +35,10 @@ function buildC(file: string): Uint8Array | undefined {
   }
 }
 
-function fibLayout(): Layout {
-  const diagnostics = new DiagnosticBag();
-  const source = 'import { xdp, XdpAction, type BpfFibLookup } from "tsxdp";\nexport type Probe = BpfFibLookup;\nexport const prog = xdp(() => XdpAction.PASS);\n';
-  const fe = parseProgram({ source, fileName: path.join(os.tmpdir(), "fib-layout.ts") }, diagnostics);
-  expect(diagnostics.all).toEqual([]);
-  const probe = fe!.sourceFile.statements.find((n): n is ts.TypeAliasDeclaration => ts.isTypeAliasDeclaration(n))!;
-  return new Layouts(fe!.checker, new Intrinsics(fe!.checker, fe!.dialectFile)).ofTypeNode(probe.type);
-}
-
-/** Offset and size of a field by its path (`dst.ipv4`). */
-function member(l: Layout, dotted: string): { offset: number; size: number } {
-  let offset = 0;
-  let layout = l;
-  let size = 0;
-  for (const name of dotted.split(".")) {
-    const f = layout.fields.get(name);
-    if (!f) throw new Error(`no field ${dotted}`);
-    offset += f.offset;
-    size = f.size;
-    if (f.type.kind === "struct") layout = f.type.layout;
-  }
-  return { offset, size };
-}
-
 describe.skipIf(!clang && !inCI)("BpfFibLookup is struct bpf_fib_lookup", () => {
   test("every member at the UAPI offset and size, and the constants' values", () => {
     if (!clang) throw new Error("clang-14 is missing: .ci/run installs it");
-    const l = fibLayout();
+    const l = dialectLayout("BpfFibLookup");
     const members: Record<string, string> = {
       family: "family",
       l4_protocol: "l4_protocol",

@@ -13,17 +13,14 @@ import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_pr
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import ts from "typescript";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { DiagnosticBag } from "../compiler/diagnostics/diagnostic";
-import { Intrinsics } from "../compiler/dialect/intrinsics";
-import { parseProgram } from "../compiler/frontend/program";
 import { compile, formatDiagnostics } from "../compiler/index";
-import { type Layout, Layouts } from "../compiler/ir/layout";
+import type { Layout } from "../compiler/ir/layout";
 import { LoadError, loadObject } from "../compiler/loader/index";
 import { compileC } from "./support/clang";
 import { inCI, skipKernel, which } from "./support/kernel";
 import * as P from "./support/packets";
+import { dialectLayout, member } from "./support/layouts";
 
 const clang = which("clang-14");
 const include = `/usr/include/${os.machine()}-linux-gnu`;
@@ -42,34 +39,11 @@ function buildC(file: string): Uint8Array | undefined {
   }
 }
 
-function layoutOf(name: string): Layout {
-  const diagnostics = new DiagnosticBag();
-  const source = `import { xdp, XdpAction, type ${name} } from "tsxdp";\nexport type Probe = ${name};\nexport const prog = xdp(() => XdpAction.PASS);\n`;
-  const fe = parseProgram({ source, fileName: path.join(os.tmpdir(), "sock-layout.ts") }, diagnostics);
-  expect(diagnostics.all).toEqual([]);
-  const probe = fe!.sourceFile.statements.find((n): n is ts.TypeAliasDeclaration => ts.isTypeAliasDeclaration(n))!;
-  return new Layouts(fe!.checker, new Intrinsics(fe!.checker, fe!.dialectFile)).ofTypeNode(probe.type);
-}
-
-function member(l: Layout, dotted: string): { offset: number; size: number } {
-  let offset = 0;
-  let layout = l;
-  let size = 0;
-  for (const name of dotted.split(".")) {
-    const f = layout.fields.get(name);
-    if (!f) throw new Error(`no field ${dotted}`);
-    offset += f.offset;
-    size = f.size;
-    if (f.type.kind === "struct") layout = f.type.layout;
-  }
-  return { offset, size };
-}
-
 describe.skipIf(!clang && !inCI)("BpfSockTuple and BpfSock are the UAPI structs", () => {
   test("every member at the UAPI offset and size, and the constants' values", () => {
     if (!clang) throw new Error("clang-14 is missing: .ci/run installs it");
-    const tuple = layoutOf("BpfSockTuple");
-    const sock = layoutOf("BpfSock");
+    const tuple = dialectLayout("BpfSockTuple");
+    const sock = dialectLayout("BpfSock");
     const lines = ["#include <linux/bpf.h>", `_Static_assert(sizeof(struct bpf_sock_tuple) == ${tuple.size}, "tuple size");`, `_Static_assert(sizeof(struct bpf_sock) == ${sock.size}, "sock size");`];
     const check = (struct: string, l: Layout, ours: string, theirs: string) => {
       const m = member(l, ours);

@@ -11,36 +11,23 @@ import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import ts from "typescript";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { DiagnosticBag } from "../compiler/diagnostics/diagnostic";
-import { Intrinsics } from "../compiler/dialect/intrinsics";
-import { parseProgram } from "../compiler/frontend/program";
 import { compile, formatDiagnostics } from "../compiler/index";
-import { type Layout, Layouts } from "../compiler/ir/layout";
 import { BTF_KIND, BtfTypes } from "../compiler/object/btf-types";
 import { inCI, skipKernel, which } from "./support/kernel";
 import * as P from "./support/packets";
+import { dialectLayout } from "./support/layouts";
 
 const vmlinux = "/sys/kernel/btf/vmlinux";
 const clang = which("clang-14");
 const include = `/usr/include/${os.machine()}-linux-gnu`;
-
-function layoutOf(name: string): Layout {
-  const diagnostics = new DiagnosticBag();
-  const source = `import { xdp, XdpAction, type ${name} } from "tsxdp";\nexport type Probe = ${name};\nexport const prog = xdp(() => XdpAction.PASS);\n`;
-  const fe = parseProgram({ source, fileName: path.join(os.tmpdir(), "ct-layout.ts") }, diagnostics);
-  expect(diagnostics.all).toEqual([]);
-  const probe = fe!.sourceFile.statements.find((n): n is ts.TypeAliasDeclaration => ts.isTypeAliasDeclaration(n))!;
-  return new Layouts(fe!.checker, new Intrinsics(fe!.checker, fe!.dialectFile)).ofTypeNode(probe.type);
-}
 
 describe.skipIf(!fs.existsSync(vmlinux) && !inCI)("BpfCtOpts is the kernel's struct bpf_ct_opts", () => {
   test("every member at the kernel's offset and size, none missing", () => {
     const btf = new BtfTypes(fs.readFileSync(vmlinux));
     const kernel = btf.types.find((t) => t.kind === BTF_KIND.STRUCT && t.name === "bpf_ct_opts")!;
     expect(kernel).toBeDefined();
-    const ours = layoutOf("BpfCtOpts");
+    const ours = dialectLayout("BpfCtOpts");
     expect(ours.size).toBe(kernel.size);
     const theirs = kernel.members!.map((m) => {
       const t = btf.resolve(m.type).type;
