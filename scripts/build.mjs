@@ -1,7 +1,7 @@
 // Bundles the compiler and the CLI into dist/ for the published package.
 // typescript and koffi stay external: they are dependencies, installed beside us.
 import { build } from "esbuild";
-import { rmSync } from "node:fs";
+import { chmodSync, rmSync } from "node:fs";
 
 rmSync("dist", { recursive: true, force: true });
 // Importing typescript (9 MB of CommonJS) as ESM makes Node scan it for
@@ -30,6 +30,8 @@ const common = {
   banner: { js: 'import { createRequire as __tsxdpCreateRequire } from "node:module"; const require = __tsxdpCreateRequire(import.meta.url);' },
 };
 await build({ ...common, entryPoints: { cli: "compiler/cli/bin.ts" }, outdir: "dist", banner: { js: "#!/usr/bin/env node\n" + common.banner.js } });
+// `npx tsxdp` in a checkout runs the file itself (npm sets the mode only for installed packages).
+chmodSync("dist/cli.js", 0o755);
 await build({ ...common, entryPoints: { compiler: "compiler/index.ts", loader: "compiler/loader/index.ts" }, outdir: "dist" });
 
 // Declarations for `tsxdp/compiler` users: emitted by TypeScript itself.
