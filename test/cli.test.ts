@@ -88,6 +88,13 @@ describe("tsxdp build", () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
+  test("the README's `npx tsxdp build` in a checkout runs dist/cli.js itself: it must be executable", () => {
+    const out = path.join(dir, "readme.o");
+    const r = spawnSync("npx", ["tsxdp", "build", "examples/drop_non_ipv4.ts", "-o", out], { encoding: "utf8" });
+    expect(r.status, r.stderr).toBe(0);
+    expect(readElf(fs.readFileSync(out)).section("xdp")).toBeDefined();
+  });
+
   test("help and version", () => {
     expect(tsxdp(["--help"]).stdout).toContain("tsxdp build <file.ts>");
     expect(tsxdp(["build", "--help"]).stdout).toContain("--emit-llvm");
