@@ -26,6 +26,7 @@ import { printModule } from "./ir/print";
 import { LlvmError, generateObject, type CpuVersion, type OptLevel } from "./lower/generate";
 import { checkObject } from "./object/check";
 import { fixLineZero } from "./object/line-info";
+import { addBtfTags } from "./object/btf-tags";
 
 export interface CompileOptions {
   /** Optimisation level, as clang's -O (default 2). */
@@ -118,11 +119,12 @@ export function compile(input: CompileInput): CompileResult {
       reportLlvm(e, module, diagnostics);
       return done({ programs, license: module.license, ir });
     }
-    fixLineZero(out.object);
-    checkObject(out.object, module, diagnostics);
+    const object = addBtfTags(out.object, out.btfTags);
+    fixLineZero(object);
+    checkObject(object, module, diagnostics);
     if (diagnostics.hasErrors) return done({ programs, license: module.license, ir });
-    keepObject(out.object);
-    return done({ programs, license: module.license, object: out.object, llvmIr: out.llvmIr, assembly: out.assembly, ir });
+    keepObject(object);
+    return done({ programs, license: module.license, object, llvmIr: out.llvmIr, assembly: out.assembly, ir });
   } catch (e) {
     if (e instanceof EnvironmentError || e instanceof InputError) throw e;
     reportInternal(e, diagnostics);

@@ -17,6 +17,8 @@ export interface Field {
   readonly offset: number;
   readonly size: number;
   readonly type: FieldType;
+  /** btf_decl_tag strings the verifier reads on this member (a list head's "contains:T:node"). */
+  readonly declTags?: readonly string[];
 }
 
 export interface Layout {

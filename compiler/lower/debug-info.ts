@@ -16,6 +16,7 @@ import type { GlobalDecl, MapDecl, ModuleIR, ProgramIR, Subprogram } from "../ir
 import { type IntType, type ValueType, u64 as u64Type } from "../ir/types";
 import { type FieldType, type Layout, sizeOfField } from "../ir/layout";
 import type { MapAttribute } from "./generate";
+import type { BtfTag } from "../object/btf-tags";
 import {
   DIFlags,
   DWARFEmissionKind,
@@ -47,6 +48,8 @@ export class DebugInfo {
   /** Kernel types of kfunc prototypes, by their table entry's text. */
   private readonly kernelTypes = new Map<string, LLVMMetadataRef>();
   private readonly sourceFile: ts.SourceFile;
+  /** Tags the C API cannot attach, added to .BTF after emission. */
+  readonly btfTags: BtfTag[] = [];
 
   constructor(
     private readonly L: LLVMC,
@@ -307,6 +310,7 @@ export class DebugInfo {
     );
     const out = L.LLVMDIBuilderCreateStructType(di, this.cu, t.name, Buffer.byteLength(t.name), this.file, 0, BigInt(t.size * 8), t.align * 8, DIFlags.Zero, null, members, members.length, 0, null, "", 0);
     this.structs.set(t, out);
+    for (const f of t.fields.values()) for (const tag of f.declTags ?? []) this.btfTags.push({ on: "member", struct: t.name, member: f.name, tag });
     return out;
   }
 

@@ -19,6 +19,7 @@ import { type IntType, type ValueType, i64, u64 } from "../ir/types";
 import { AtomicOrdering, AtomicRMWBinOp, BPF_CPU_SINCE, IntPredicate, LLVMNotFoundError, Linkage, llvm, type LLVMBasicBlockRef, type LLVMC, type LLVMValueRef } from "../llvm/llvm-c";
 import { captureDiagnostics, stopCapture } from "../llvm/diagnostics";
 import { DebugInfo } from "./debug-info";
+import type { BtfTag } from "../object/btf-tags";
 import { LlvmTypes } from "./llvm-types";
 
 export type OptLevel = 0 | 1 | 2 | 3;
@@ -33,6 +34,8 @@ export interface GenerateOptions {
 
 export interface Generated {
   readonly object: Uint8Array;
+  /** BTF tags for addBtfTags to write into the object. */
+  readonly btfTags: readonly BtfTag[];
   readonly llvmIr?: string;
   readonly assembly?: string;
 }
@@ -100,7 +103,7 @@ export function generateObject(module: ModuleIR, opts: GenerateOptions): Generat
     const object = L.emitToMemory(tm, llmod, "object");
     const errors = llvmDiagnostics.filter((d) => d.severity === 0);
     if (errors.length > 0) throw new LlvmError(errors.map((d) => d.message));
-    return { object, llvmIr, assembly };
+    return { object, btfTags: debug.btfTags, llvmIr, assembly };
   } finally {
     stopCapture();
     L.LLVMDisposeBuilder(builder);
@@ -511,6 +514,7 @@ class ProgramLowering {
         const args = i.args.map((a, k) => (a.kind === "const" && params[k]!.type.kind === "ptr" ? L.LLVMConstPointerNull(t.ptr) : this.operand(a)));
         if (i.typeId && kfunc(i.name).call?.[0]?.kind === "typeId") args[0] = this.localTypeId(i.typeId, i.dst!.id);
         if (i.kernelType) args[1] = this.kernelTypeId(i.kernelType, i.dst!.id);
+        if (i.map) args[kfunc(i.name).call!.findIndex((a) => a.kind === "map")] = L.LLVMBuildBitCast(b, this.maps.get(i.map)!, t.ptr, "");
         const call = L.LLVMBuildCall2(b, callee.type, callee.fn, args, args.length, "");
         if (i.dst) this.define(i.dst.id, call);
         return;
