@@ -657,6 +657,15 @@ export declare class HashOfMaps<K, Inner extends InnerMap> {
   private readonly hashOfMapsBrand: true;
 }
 
+/**
+ * The number of elements in `map`, one of the file's maps by name
+ * (`bpf_map_sum_elem_count`, a kfunc, kernel 6.6): the kernel counts them
+ * for hash maps (`HashMap`, `PerCpuHash`, `LruHash`, `LruPerCpuHash`), what
+ * the program and userspace put in less what they deleted; 0 for maps it
+ * does not count (arrays).
+ */
+export declare function bpf_map_sum_elem_count(map: InnerMap): i64;
+
 /** Adds `delta` to a map value atomically (a BPF atomic add): safe when several CPUs update it. */
 export declare function atomicAdd<V extends u32 | u64>(ref: ValueRef<V>, delta: V): void;
 /** Clears bits of a map value atomically (BPF ISA v3). */

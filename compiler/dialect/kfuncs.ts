@@ -59,7 +59,9 @@ export type KfuncArg =
   /** An object one of the kfuncs `from` returned (tested non-null); `release`: the call frees it. */
   | { readonly kind: "object"; readonly from: readonly string[]; readonly release?: boolean }
   /** A parameter the kernel ignores (`__ign`): NULL. */
-  | { readonly kind: "null" };
+  | { readonly kind: "null" }
+  /** One of the file's maps, as clang passes `&map`: its address, which libbpf relocates (the verifier's CONST_PTR_TO_MAP). */
+  | { readonly kind: "map" };
 
 /** Call parameters the compiler fills in, not written in the dialect's call. */
 export const implicitArgs: ReadonlySet<KfuncArg["kind"]> = new Set(["size", "typeId", "null"]);
@@ -226,7 +228,8 @@ export const kfuncs: ReadonlyMap<string, KfuncSpec> = new Map(
 
       // Generic kfuncs an XDP program can call.
       { name: "bpf_cast_to_kern_ctx", params: [p("obj", ptr(void_))], returns: ptr(void_), since: "6.2" },
-      { name: "bpf_map_sum_elem_count", params: [p("map", constPtr(struct("bpf_map")))], returns: s64, since: "6.6" },
+      // The elements a map holds, summed over CPUs: the kernel counts them for the hash maps (array maps: 0).
+      { name: "bpf_map_sum_elem_count", params: [p("map", constPtr(struct("bpf_map")))], call: [{ kind: "map" }], returns: s64, since: "6.6" },
     ] satisfies KfuncSpec[]
   ).map((k) => [k.name, k]),
 );

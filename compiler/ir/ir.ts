@@ -438,6 +438,8 @@ export interface KfuncCall extends InstrBase {
   readonly typeId?: Layout;
   /** The vmlinux struct whose id is the `kernelTypeId` argument (bpf_rdonly_cast's), as bpf_core_type_id_kernel takes it; a placeholder here. */
   readonly kernelType?: string;
+  /** The map whose address is the `map` argument (bpf_map_sum_elem_count's), a placeholder here. */
+  readonly map?: MapDecl;
 }
 
 /** The context pointer itself, as an argument to helpers. */

@@ -10,7 +10,7 @@ import { Codes } from "../diagnostics/codes";
 import { type KfuncSpec, type KfuncType, implicitArgs, kernelFields, kfuncs } from "../dialect/kfuncs";
 import type { FunctionBuilder } from "./builder";
 import { castTo, convertTo, lowerExpression, type Value } from "./expressions";
-import type { Operand, Temp } from "./ir";
+import type { MapDecl, Operand, Temp } from "./ir";
 import { type Field, type FieldType, type Layout, sameShape, shapeName, refcountLayout, sizeOfField, spinLockLayout, timerLayout } from "./layout";
 import { btfShownStructs } from "./strings";
 import { helperMemory, structShape } from "./structs";
@@ -47,6 +47,7 @@ export function kfuncCall(fb: FunctionBuilder, spec: KfuncSpec, e: ts.CallExpres
   let lastSize = 0;
   let sliced: FieldType | undefined;
   let kernelType: string | undefined;
+  let map: MapDecl | undefined;
   const args = call.map((p): Operand => {
     if (p.kind === "size") return constant(BigInt(lastSize), p.type);
     if (p.kind === "null") return constant(0n, u64);
@@ -69,6 +70,10 @@ export function kfuncCall(fb: FunctionBuilder, spec: KfuncSpec, e: ts.CallExpres
     }
     if (p.kind === "dynptr") return dynptr(fb, spec, argExpr, p.uninit === true);
     if (p.kind === "anyPointer") return anyPointer(fb, spec, argExpr);
+    if (p.kind === "map") {
+      map = declaredMap(fb, spec, argExpr);
+      return constant(0n, u64);
+    }
     if (p.kind === "kernelTypeId") {
       const cast = kernelCast(fb, spec, e, argExpr);
       kernelType = cast.name;
@@ -92,7 +97,7 @@ export function kfuncCall(fb: FunctionBuilder, spec: KfuncSpec, e: ts.CallExpres
   });
   const type = resultType(spec.returns);
   const dst = type ? fb.temp(type) : undefined;
-  fb.emit({ op: "kfunc", ...(dst ? { dst } : {}), name: spec.name, args, ...(allocated ? { typeId: allocated } : {}), ...(kernelType ? { kernelType } : {}), node: e });
+  fb.emit({ op: "kfunc", ...(dst ? { dst } : {}), name: spec.name, args, ...(allocated ? { typeId: allocated } : {}), ...(kernelType ? { kernelType } : {}), ...(map ? { map } : {}), node: e });
   if (!dst) return constant(0n, i32);
   // A per-CPU object: only a handle to drop (the verifier gives an owned one no per-CPU address).
   if (allocated && spec.name === "bpf_percpu_obj_new_impl") {
@@ -235,6 +240,13 @@ function kernelCast(fb: FunctionBuilder, spec: KfuncSpec, e: ts.CallExpression, 
     throw fb.fail(Codes.typeMismatch, typeArg, `\`${typeArg.getText()}\` is ${shape.layout.size} bytes, \`struct ${(name as ts.StringLiteral).text}\` ${size}: the kernel refuses reads past its struct`);
   }
   return { name: (name as ts.StringLiteral).text, shape };
+}
+
+/** One of the file's maps, by its name: an inner map of a map of maps has no address of its own here. */
+function declaredMap(fb: FunctionBuilder, spec: KfuncSpec, argExpr: ts.Expression): MapDecl {
+  const v = lowerExpression(fb, argExpr);
+  if (v.kind !== "map" || v.via) throw fb.fail(Codes.callArguments, argExpr, `\`${spec.name}\` takes one of the file's maps, by its name`);
+  return v.map;
 }
 
 /** A reference a kfunc returned (tested or not: analysis/references.ts follows that, and its release). */
