@@ -1042,6 +1042,22 @@ export declare function bpf_obj_new<T extends object>(): T | null;
  * pointer: test it.
  */
 export declare function bpf_rdonly_cast<T extends object>(ptr: object | PacketPointer, kernelType: string): T | null;
+declare const xdpBuffBrand: unique symbol;
+/**
+ * The kernel's `struct xdp_buff` behind the context, read-only; its fields
+ * are read where the running kernel has them (CO-RE relocations).
+ */
+export interface XdpBuff {
+  readonly [xdpBuffBrand]: never;
+  /** The frame's buffer size, headroom and tailroom included (a page for most drivers). */
+  readonly frame_sz: u32;
+  /** `XDP_FLAGS_HAS_FRAGS` when the frame has fragments (an `xdp.frags` program's multi-buffer frame). */
+  readonly flags: u32;
+}
+/** `xdp_buff.flags`: the frame has fragments past its linear part. */
+export declare const XDP_FLAGS_HAS_FRAGS: 1;
+/** The kernel's context behind `ctx` (`bpf_cast_to_kern_ctx`, kernel 6.2): never null. */
+export declare function bpf_cast_to_kern_ctx(ctx: XdpContext): XdpBuff;
 /**
  * Ends the program at once with `action` (`bpf_throw`, kernel 6.7: an
  * exception, whose default callback returns the cookie). A statement of the

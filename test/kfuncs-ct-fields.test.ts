@@ -27,8 +27,17 @@ describe.skipIf(!fs.existsSync(vmlinux) && !inCI)("the kernel struct fields prog
     const btf = new BtfTypes(fs.readFileSync(vmlinux));
     const kernel = btf.types.find((t) => t.kind === BTF_KIND.STRUCT && t.name === struct)!;
     expect(kernel).toBeDefined();
+    // Nested anonymous structs and unions hold fields too (xdp_buff's frame_sz): libbpf looks through them.
+    const member = (t: ReturnType<BtfTypes["type"]>, name: string): { type: number } | undefined => {
+      for (const m of t.members ?? []) {
+        if (m.name === name) return m;
+        const inner = m.name === "" ? member(btf.resolve(m.type).type, name) : undefined;
+        if (inner) return inner;
+      }
+      return undefined;
+    };
     for (const f of fields) {
-      const m = kernel.members!.find((m) => m.name === f.name);
+      const m = member(kernel, f.name);
       expect(m, `${struct}.${f.name}`).toBeDefined();
       const t = btf.resolve(m!.type).type;
       expect([t.kind, t.size], `${struct}.${f.name}`).toEqual([BTF_KIND.INT, f.type.bits / 8]);

@@ -299,6 +299,12 @@ export function checkPacketBounds(program: ProgramIR, outer: DiagnosticBag, entr
           values.set(instr.dst.id, scalar);
           break;
         case "kfunc":
+          if (instr.dst && instr.name === "bpf_cast_to_kern_ctx") {
+            // The kernel's context: never NULL, read through at once.
+            values.set(instr.dst.id, { kind: "mapval", id: instr.dst.id, from: instr.name });
+            state = { ...state, nonNull: new Set([...state.nonNull, instr.dst.id]) };
+            break;
+          }
           // A reference a kfunc acquires, or a dynptr slice: null until tested, like a map value.
           if (instr.dst) values.set(instr.dst.id, nullTested(kfunc(instr.name)) ? { kind: "mapval", id: instr.dst.id, from: instr.name } : scalar);
           break;
@@ -368,6 +374,13 @@ export function checkPacketBounds(program: ProgramIR, outer: DiagnosticBag, entr
           break;
         }
         case "load":
+          if (instr.core && instr.dst.type.kind === "ptr") {
+            // A kernel pointer read through CO-RE (a css's cgroup): the verifier lets the program read through it.
+            checkMapValue(instr, valueOf(instr.ptr), state, diagnostics);
+            values.set(instr.dst.id, { kind: "mapval", id: instr.dst.id });
+            state = { ...state, nonNull: new Set([...state.nonNull, instr.dst.id]) };
+            break;
+          }
           values.set(instr.dst.id, { kind: "scalar", max: limit(instr.size * 8) });
           // The program's own stack memory: in bounds by construction (constant offsets in a fixed-size alloca).
           if (instr.region === "stack") break;
@@ -711,7 +724,7 @@ function checkAccess(load: MemoryLoad | MemoryStore, ptr: Abstract, state: State
 
 /** Kfunc results the program tests for null (the iterator's `next` is tested by the loop it builds; a task's is read through). */
 function nullTested(k: KfuncSpec): boolean {
-  return k.acquires === true || (k.call !== undefined && k.nullable === true) || k.name === "bpf_iter_task_next";
+  return k.acquires === true || (k.call !== undefined && k.nullable === true) || ["bpf_iter_task_next", "bpf_iter_task_vma_next", "bpf_iter_css_next"].includes(k.name);
 }
 
 /** A map value may be read or written only where a test has proven the lookup non-null. */

@@ -227,7 +227,9 @@ export const kfuncs: ReadonlyMap<string, KfuncSpec> = new Map(
       },
 
       // Generic kfuncs an XDP program can call.
-      { name: "bpf_cast_to_kern_ctx", params: [p("obj", ptr(void_))], returns: ptr(void_), since: "6.2" },
+      // The kernel's struct xdp_buff behind the program's context: the verifier types the result as
+      // that (trusted, never NULL), whatever the prototype says; its fields are read through CO-RE.
+      { name: "bpf_cast_to_kern_ctx", params: [p("obj", ptr(void_))], call: [{ kind: "ctx" }], returns: ptr(void_), since: "6.2" },
       // The elements a map holds, summed over CPUs: the kernel counts them for the hash maps (array maps: 0).
       { name: "bpf_map_sum_elem_count", params: [p("map", constPtr(struct("bpf_map")))], call: [{ kind: "map" }], returns: s64, since: "6.6" },
     ] satisfies KfuncSpec[]
@@ -267,6 +269,14 @@ export const kernelFields: ReadonlyMap<string, readonly KernelField[]> = new Map
   ],
   // include/linux/cgroup-defs.h: `int level`, the depth below its hierarchy's root (0).
   ["cgroup", [{ name: "level", type: i32, offset: 0 }]],
+  // include/net/xdp.h: `u32 frame_sz` (the buffer's size, headroom and tailroom included), `u32 flags` (XDP_FLAGS_*).
+  [
+    "xdp_buff",
+    [
+      { name: "frame_sz", type: u32Type, offset: 0 },
+      { name: "flags", type: u32Type, offset: 4 },
+    ],
+  ],
 ]);
 
 /**

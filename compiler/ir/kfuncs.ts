@@ -18,7 +18,7 @@ import { constant } from "./typing";
 import { type ValueType, bool, i32, i64, mapValuePtr, u8, u32, u64 } from "./types";
 
 /** How the dialect names a kernel struct a reference points to. */
-const refNames: Readonly<Record<string, string>> = { nf_conn: "NfConn", nf_conn___init: "NfConnInit", task_struct: "TaskStruct", cgroup: "Cgroup" };
+const refNames: Readonly<Record<string, string>> = { nf_conn: "NfConn", nf_conn___init: "NfConnInit", task_struct: "TaskStruct", cgroup: "Cgroup", xdp_buff: "XdpBuff" };
 
 /** The kfuncs that return a reference to `struct`, for messages. */
 function producers(struct: string): string {
@@ -110,6 +110,11 @@ export function kfuncCall(fb: FunctionBuilder, spec: KfuncSpec, e: ts.CallExpres
     // PTR_TO_MEM of the buffer's size, or NULL: read (and for _rdwr written) like a tested map value.
     const readOnly = spec.name === "bpf_dynptr_slice" || spec.name === "bpf_rdonly_cast" ? spec.name : undefined;
     return { kind: "view", region: "map", ptr: dst, offset: 0, shape: sliced, nullable: true, ...(readOnly ? { readOnly } : {}) };
+  }
+  if (spec.name === "bpf_cast_to_kern_ctx") {
+    // The verifier's type for the result: the context's kernel struct, trusted and never NULL; read-only for XDP.
+    const layout = kernelLayout("xdp_buff");
+    return { kind: "view", region: "map", ptr: dst, offset: 0, shape: { kind: "struct", layout }, nullable: false, readOnly: layout.name };
   }
   if (spec.returns.kind === "bool") {
     const b = fb.temp(bool);
