@@ -995,12 +995,13 @@ declare const nfConnInitBrand: unique symbol;
 /**
  * A conntrack entry (`struct nf_conn`), a reference to release with
  * `bpf_ct_release`. Its `status` (IPS_* bits) and `mark` are read where the
- * running kernel has them (CO-RE relocations libbpf resolves).
+ * running kernel has them (CO-RE relocations libbpf resolves); `mark` may
+ * be written too, the one field the kernel lets a program write.
  */
 export interface NfConn {
   readonly [nfConnBrand]: never;
   readonly status: u64;
-  readonly mark: u32;
+  mark: u32;
 }
 /** A conntrack entry allocated but not inserted yet (`struct nf_conn___init`): insert it or release it. */
 export interface NfConnInit {
@@ -1025,6 +1026,23 @@ export declare function bpf_xdp_ct_alloc(ctx: XdpContext, tuple: BpfSockTupleV4 
 export declare function bpf_ct_insert_entry(ct: NfConnInit): NfConn | null;
 /** Releases a conntrack entry (`bpf_ct_release`); it may not be used afterwards. */
 export declare function bpf_ct_release(ct: NfConn): void;
+/** An IPv4 or IPv6 address as conntrack keeps it (`union nf_inet_addr`, 16 bytes), in network order. */
+export interface NfInetAddr extends Union {
+  ip: be32;
+  ip6: FixedArray<be32, 4>;
+}
+/** `bpf_ct_set_nat_info`'s manip: rewrite the source (SNAT) or the destination (DNAT). */
+export declare const NF_NAT_MANIP_SRC: 0;
+export declare const NF_NAT_MANIP_DST: 1;
+/**
+ * Sets up NAT for an allocated entry before it is inserted
+ * (`bpf_ct_set_nat_info`, kernel 6.2): its source (`NF_NAT_MANIP_SRC`) or
+ * destination (`NF_NAT_MANIP_DST`) becomes `addr` (a local `NfInetAddr`)
+ * and, unless `port` is 0, `port` (host order: the kernel swaps it), so the
+ * reply direction is the rewritten tuple's. Once per manip and entry. 0, or
+ * a negative errno (-EINVAL for an entry neither IPv4 nor IPv6).
+ */
+export declare function bpf_ct_set_nat_info(ct: NfConnInit, addr: NfInetAddr, port: u16, manip: 0 | 1): i32;
 
 /**
  * Allocates a `T`, a struct of the program, in kernel memory (`bpf_obj_new`,

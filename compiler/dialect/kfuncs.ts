@@ -136,9 +136,13 @@ export const kfuncs: ReadonlyMap<string, KfuncSpec> = new Map(
       { name: "bpf_ct_change_timeout", params: [p("nfct", nfConn), p("timeout", u32)], call: [ref("nf_conn"), arg(u32Type)], returns: int, since: "6.1" },
       { name: "bpf_ct_set_status", params: [p("nfct", constPtr(struct("nf_conn___init"))), p("status", u32)], call: [ref("nf_conn___init"), arg(u32Type)], returns: int, since: "6.1" },
       { name: "bpf_ct_change_status", params: [p("nfct", nfConn), p("status", u32)], call: [ref("nf_conn"), arg(u32Type)], returns: int, since: "6.1" },
+      // NAT of an allocated entry (net/netfilter/nf_nat_bpf.c): the address a 16-byte union nf_inet_addr
+      // the verifier reads whole, the port in host order (the kernel swaps it; 0 keeps the port), the
+      // manip a constant NF_NAT_MANIP_SRC or _DST (nf_nat_setup_info WARNs on another).
       {
         name: "bpf_ct_set_nat_info",
         params: [p("nfct", nfConnInit), p("addr", ptr({ kind: "union", name: "nf_inet_addr" })), p("port", int), p("manip", { kind: "enum", name: "nf_nat_manip_type" })],
+        call: [ref("nf_conn___init"), { kind: "mem", access: "read", size: 16 }, arg(u16Type), arg(u32Type)],
         returns: int,
         since: "6.2",
       },
@@ -242,6 +246,8 @@ export interface KernelField {
   readonly type: IntType;
   /** In the program's own declaration of the struct; libbpf relocates it to the kernel's. */
   readonly offset: number;
+  /** The program may write it too: the verifier allows a write to this field alone. */
+  readonly writable?: boolean;
 }
 
 /**
@@ -256,7 +262,8 @@ export const kernelFields: ReadonlyMap<string, readonly KernelField[]> = new Map
     "nf_conn",
     [
       { name: "status", type: u64Type, offset: 0 },
-      { name: "mark", type: u32Type, offset: 8 },
+      // The one field of nf_conn the verifier lets a program write (_nf_conntrack_btf_struct_access).
+      { name: "mark", type: u32Type, offset: 8, writable: true },
     ],
   ],
   // include/linux/sched.h: `pid_t pid, tgid` (the thread's id and its process's).
@@ -298,4 +305,9 @@ export function kfunc(name: string): KfuncSpec {
   const k = kfuncs.get(name);
   if (!k) throw new InternalError(`no kfunc ${name} in the table`);
   return k;
+}
+
+/** Whether the field of kernel struct `kernel` at `offset` (in the program's declaration) may be written. */
+export function kernelFieldWritable(kernel: string, offset: number): boolean {
+  return kernelFields.get(kernel)?.some((f) => f.offset === offset && f.writable === true) ?? false;
 }

@@ -10,6 +10,7 @@ import { Codes } from "../diagnostics/codes";
 import { locationOf } from "../diagnostics/diagnostic";
 import type { HelperSpec } from "../dialect/helpers";
 import { type ByteSwapName, redirectMaps } from "../dialect/intrinsics";
+import { kernelFieldWritable } from "../dialect/kfuncs";
 import type { FunctionBuilder } from "./builder";
 import { bpfLoopCall, byteSwapCall, checksumReplace, conversion, helperCall, inlineCall, printk } from "./calls";
 import { kfuncCall } from "./kfuncs";
@@ -629,9 +630,11 @@ function assign(fb: FunctionBuilder, target: ts.Expression, value: () => Value, 
   if (ts.isPropertyAccessExpression(t) || ts.isElementAccessExpression(t)) {
     const p = place(fb, t);
     if (p && !("kind" in p)) {
-      if (p.view.readOnly) throw readOnlyValue(fb, t, p.view.readOnly);
+      // A kernel struct's field through CO-RE: read-only but for the one the verifier lets a program write.
+      const core = p.view.shape.kind === "struct" && p.view.shape.layout.kernel ? p.view.shape.layout : undefined;
+      if (p.view.readOnly && !(core && kernelFieldWritable(core.kernel!, p.view.offset + p.offset))) throw readOnlyValue(fb, t, p.view.readOnly);
       const v = convertTo(fb, value(), p.type, node) as Operand;
-      fb.emit({ op: "store", ptr: p.view.ptr, region: p.view.region, offset: p.view.offset + p.offset, size: (p.type.bits / 8) as 1 | 2 | 4 | 8, value: v, node });
+      fb.emit({ op: "store", ptr: p.view.ptr, region: p.view.region, offset: p.view.offset + p.offset, size: (p.type.bits / 8) as 1 | 2 | 4 | 8, value: v, ...(core ? { core } : {}), node });
       return v;
     }
     if (p) throw fb.fail(Codes.unsupportedSyntax, t, "a whole struct or array cannot be assigned; assign its fields");

@@ -117,6 +117,8 @@ export interface MemoryStore extends InstrBase {
   readonly offset: number;
   readonly size: 1 | 2 | 4 | 8;
   readonly value: Operand;
+  /** A field of a kernel struct at `ptr`, as for a load (nf_conn's mark). */
+  readonly core?: Layout;
 }
 
 /** A BTF-defined map declared at the top level (`const m = new HashMap<K, V>({ … })`). */

@@ -48,7 +48,7 @@ export function kfuncCall(fb: FunctionBuilder, spec: KfuncSpec, e: ts.CallExpres
   let sliced: FieldType | undefined;
   let kernelType: string | undefined;
   let map: MapDecl | undefined;
-  const args = call.map((p): Operand => {
+  const args = call.map((p, i): Operand => {
     if (p.kind === "size") return constant(BigInt(lastSize), p.type);
     if (p.kind === "null") return constant(0n, u64);
     if (p.kind === "typeId") {
@@ -93,8 +93,12 @@ export function kfuncCall(fb: FunctionBuilder, spec: KfuncSpec, e: ts.CallExpres
       fb.emit({ op: "ctx_ptr", dst, node: argExpr });
       return dst;
     }
-    return convertTo(fb, v, p.type, argExpr) as Operand;
+    const converted = convertTo(fb, v, p.type, argExpr) as Operand;
+    // Typed as the dialect takes it (bpf_ct_set_nat_info's port a u16), passed as the kernel declares it.
+    const kernel = spec.params[i]!.type;
+    return p.kind === "int" && kernel.kind === "int" && kernel.type !== p.type ? castTo(fb, converted, kernel.type, argExpr) : converted;
   });
+  if (spec.name === "bpf_ct_set_nat_info") natManip(fb, args[3]!, e.arguments[3]!);
   const type = resultType(spec.returns);
   const dst = type ? fb.temp(type) : undefined;
   fb.emit({ op: "kfunc", ...(dst ? { dst } : {}), name: spec.name, args, ...(allocated ? { typeId: allocated } : {}), ...(kernelType ? { kernelType } : {}), ...(map ? { map } : {}), node: e });
@@ -245,6 +249,13 @@ function kernelCast(fb: FunctionBuilder, spec: KfuncSpec, e: ts.CallExpression, 
     throw fb.fail(Codes.typeMismatch, typeArg, `\`${typeArg.getText()}\` is ${shape.layout.size} bytes, \`struct ${(name as ts.StringLiteral).text}\` ${size}: the kernel refuses reads past its struct`);
   }
   return { name: (name as ts.StringLiteral).text, shape };
+}
+
+/** nf_nat_setup_info takes NF_NAT_MANIP_SRC (0) or NF_NAT_MANIP_DST (1) and WARNs on another: a constant, one of those. */
+function natManip(fb: FunctionBuilder, manip: Operand, argExpr: ts.Expression): void {
+  if (manip.kind !== "const" || manip.value > 1n) {
+    throw fb.fail(Codes.callArguments, argExpr, "`bpf_ct_set_nat_info` takes `NF_NAT_MANIP_SRC` or `NF_NAT_MANIP_DST` here, a constant (the kernel warns on anything else)");
+  }
 }
 
 /** One of the file's maps, by its name: an inner map of a map of maps has no address of its own here. */

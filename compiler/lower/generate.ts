@@ -795,7 +795,8 @@ class ProgramLowering {
         const value = this.operand(i.value);
         const type = L.LLVMTypeOf(value);
         let p = this.operand(i.ptr);
-        if (i.offset !== 0) p = L.LLVMBuildGEP2(b, t.i8, p, [t.constI64(BigInt(i.offset))], 1, "");
+        if (i.core) p = this.kernelField(p, i.core, i.offset, type);
+        else if (i.offset !== 0) p = L.LLVMBuildGEP2(b, t.i8, p, [t.constI64(BigInt(i.offset))], 1, "");
         p = L.LLVMBuildBitCast(b, p, L.LLVMPointerType(type, 0), "");
         L.LLVMSetAlignment(L.LLVMBuildStore(b, value, p), accessAlign(i));
         return;
