@@ -1221,6 +1221,41 @@ export declare const BPF_TASK_ITER_ALL_PROCS: 0;
 /** Every thread of every process. */
 export declare const BPF_TASK_ITER_ALL_THREADS: 1;
 
+declare const vmAreaBrand: unique symbol;
+/**
+ * A memory area of a task (`struct vm_area_struct`): its first address and
+ * the one past its last, read where the running kernel has them (CO-RE).
+ */
+export interface VmArea {
+  readonly [vmAreaBrand]: never;
+  readonly vm_start: u64;
+  readonly vm_end: u64;
+}
+/**
+ * The memory areas of `task` in address order, from the one holding (or
+ * after) `addr` (0: all), for a loop only: `for (const v of
+ * bpf_iter_task_vma(task, 0)) { … }` (`bpf_iter_task_vma_new/next/destroy`,
+ * kernel 6.7). `task` is one the program holds (from `bpf_task_from_pid` or
+ * `bpf_task_acquire`, tested) or the variable of a `bpf_iter_task` loop.
+ * Each `v` is valid in its iteration only; leave the loop with `break`.
+ */
+export declare function bpf_iter_task_vma(task: TaskStruct, addr: u64): Iterable<VmArea>;
+/**
+ * The cgroups from `cgroup` on, in an order (`BPF_CGROUP_ITER_*`), for a
+ * loop only: `for (const c of bpf_iter_css(cg, BPF_CGROUP_ITER_DESCENDANTS_PRE))
+ * { … }` (the css iterator `bpf_iter_css_new/next/destroy` over the
+ * cgroup's own css, kernel 6.7). `cgroup` is one the program holds, tested;
+ * each `c` (its `level` readable, not a reference) is valid in its iteration
+ * only; leave the loop with `break`. Other orders walk nothing.
+ */
+export declare function bpf_iter_css(cgroup: Cgroup, order: u32): Iterable<Cgroup>;
+/** `cgroup` and every cgroup below it, each before its children. */
+export declare const BPF_CGROUP_ITER_DESCENDANTS_PRE: 2;
+/** `cgroup` and every cgroup below it, each after its children (`cgroup` last). */
+export declare const BPF_CGROUP_ITER_DESCENDANTS_POST: 3;
+/** `cgroup`, its parent, and so up to the root. */
+export declare const BPF_CGROUP_ITER_ANCESTORS_UP: 4;
+
 // ------------------------------------------------------------ RX metadata (kfuncs)
 
 /**

@@ -229,6 +229,8 @@ function transfer(program: ProgramIR, block: Block, input: Map<number, State>, r
           const a = i.args[k];
           if ((p.kind === "ref" || p.kind === "object") && a?.kind === "temp") use(a.id, i.node, p.release === true);
         });
+        // An iterator's `_new` the compiler emits takes the task or cgroup it walks: tested and not released.
+        if (!spec.call) for (const a of i.args) if (a.kind === "temp") use(a.id, i.node, false);
         if (spec.acquires && i.dst) acquire(i.dst.id, i.node, "before it is acquired again");
         break;
       }

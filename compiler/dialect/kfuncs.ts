@@ -101,6 +101,7 @@ const p = (name: string, type: KfuncType): KfuncParam => ({ name, type });
 const xdpMd = ptr(struct("xdp_md"));
 const task = ptr(struct("task_struct"));
 const cgroup = ptr(struct("cgroup"));
+const css = ptr(struct("cgroup_subsys_state"));
 const iter = p("it", ptr(struct("bpf_iter_num")));
 const nfConn = ptr(struct("nf_conn"));
 const nfConnInit = ptr(struct("nf_conn___init"));
@@ -179,6 +180,21 @@ export const kfuncs: ReadonlyMap<string, KfuncSpec> = new Map(
       { name: "bpf_iter_task_new", params: [p("it", ptr(struct("bpf_iter_task"))), p("task__nullable", task), p("flags", u32)], returns: int, since: "6.7" },
       { name: "bpf_iter_task_next", params: [p("it", ptr(struct("bpf_iter_task")))], returns: task, nullable: true, since: "6.7" },
       { name: "bpf_iter_task_destroy", params: [p("it", ptr(struct("bpf_iter_task")))], returns: void_, since: "6.7" },
+      // Open-coded VMA iterator (kernel/bpf/task_iter.c), `for (const v of bpf_iter_task_vma(task, addr))`: a task
+      // held or walked (KF_RCU: trusted or RCU-protected, never NULL), its memory areas from addr on.
+      { name: "bpf_iter_task_vma_new", params: [p("it", ptr(struct("bpf_iter_task_vma"))), p("task", task), p("addr", u64)], returns: int, since: "6.7" },
+      { name: "bpf_iter_task_vma_next", params: [p("it", ptr(struct("bpf_iter_task_vma")))], returns: ptr(struct("vm_area_struct")), nullable: true, since: "6.7" },
+      { name: "bpf_iter_task_vma_destroy", params: [p("it", ptr(struct("bpf_iter_task_vma")))], returns: void_, since: "6.7" },
+      // Open-coded css iterator (kernel/bpf/cgroup_iter.c), `for (const c of bpf_iter_css(cgroup, order))`: from a
+      // held cgroup's own css (KF_TRUSTED_ARGS), the css of each cgroup in a BPF_CGROUP_ITER_* order.
+      { name: "bpf_iter_css_new", params: [p("it", ptr(struct("bpf_iter_css"))), p("start", css), p("flags", u32)], returns: int, since: "6.7" },
+      { name: "bpf_iter_css_next", params: [p("it", ptr(struct("bpf_iter_css")))], returns: css, nullable: true, since: "6.7" },
+      { name: "bpf_iter_css_destroy", params: [p("it", ptr(struct("bpf_iter_css")))], returns: void_, since: "6.7" },
+      // The tasks of a css (kernel/bpf/task_iter.c): registered for every program type, but the verifier
+      // lets only LSM, bpf_iter and sleepable programs make one (check_css_task_iter_allowlist): TSX4021.
+      { name: "bpf_iter_css_task_new", params: [p("it", ptr(struct("bpf_iter_css_task"))), p("css", css), p("flags", u32)], returns: int, since: "6.7" },
+      { name: "bpf_iter_css_task_next", params: [p("it", ptr(struct("bpf_iter_css_task")))], returns: task, nullable: true, since: "6.7" },
+      { name: "bpf_iter_css_task_destroy", params: [p("it", ptr(struct("bpf_iter_css_task")))], returns: void_, since: "6.7" },
 
       // Device-bound RX metadata (net/core/xdp.c): the driver's implementation replaces the call.
       {
@@ -240,12 +256,17 @@ export const kfuncs: ReadonlyMap<string, KfuncSpec> = new Map(
   ).map((k) => [k.name, k]),
 );
 
+/** Each open-coded iterator's state, `__u64 __opaque[n]` as the kernel's uapi declares it: n. */
+export const iteratorWords: Readonly<Record<string, bigint>> = { bpf_iter_num: 1n, bpf_iter_task: 3n, bpf_iter_task_vma: 1n, bpf_iter_css: 3n, bpf_iter_css_task: 1n };
+
 /** A field of a kernel struct that programs read where the running kernel has it. */
 export interface KernelField {
   readonly name: string;
   readonly type: IntType;
   /** In the program's own declaration of the struct; libbpf relocates it to the kernel's. */
   readonly offset: number;
+  /** A pointer to this kernel struct (`type` is then u64): BTF declares it so, as CO-RE compares the kinds. */
+  readonly pointsTo?: string;
   /** The program may write it too: the verifier allows a write to this field alone. */
   readonly writable?: boolean;
 }
@@ -276,6 +297,16 @@ export const kernelFields: ReadonlyMap<string, readonly KernelField[]> = new Map
   ],
   // include/linux/cgroup-defs.h: `int level`, the depth below its hierarchy's root (0).
   ["cgroup", [{ name: "level", type: i32, offset: 0 }]],
+  // include/linux/mm_types.h: `unsigned long vm_start, vm_end`, the area's first address and the one past it.
+  [
+    "vm_area_struct",
+    [
+      { name: "vm_start", type: u64Type, offset: 0 },
+      { name: "vm_end", type: u64Type, offset: 8 },
+    ],
+  ],
+  // include/linux/cgroup-defs.h: `struct cgroup *cgroup`, the cgroup a css belongs to (a cgroup's own css, `self`, is its first field).
+  ["cgroup_subsys_state", [{ name: "cgroup", type: u64Type, offset: 0, pointsTo: "cgroup" }]],
   // include/net/xdp.h: `u32 frame_sz` (the buffer's size, headroom and tailroom included), `u32 flags` (XDP_FLAGS_*).
   [
     "xdp_buff",

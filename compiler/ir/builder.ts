@@ -12,7 +12,7 @@ import { compareValues, ctxField, lowerCondition, lowerExpression, convertTo, ty
 import type { Layouts } from "./layout";
 import { structShape, structValue } from "./structs";
 import { bindMapSlot } from "./for-each";
-import { iterateTasks, unrollFor, unrollWhile } from "./loops";
+import { iterateKernel, unrollFor, unrollWhile } from "./loops";
 import { type Subprogram, type GlobalDecl, type MapDecl, type Block, type Const, type Instr, type Local, type Operand, type ProgramIR, type SectionName, type Temp, type Terminator, isJumpedTo } from "./ir";
 import type { Refusal } from "./typing";
 import { type ValueType, bool, metaPtr, packetEnd, packetPtr, u32, intTypeByName, typeName } from "./types";
@@ -228,8 +228,8 @@ export class FunctionBuilder {
       unrollFor(this, stmt);
     } else if (ts.isWhileStatement(stmt) || ts.isDoStatement(stmt)) {
       unrollWhile(this, stmt);
-    } else if (ts.isForOfStatement(stmt) && iterateTasks(this, stmt)) {
-      // The kernel's task iterator.
+    } else if (ts.isForOfStatement(stmt) && iterateKernel(this, stmt)) {
+      // The kernel's open-coded iterators (tasks, memory areas, cgroups).
     } else if (ts.isForInStatement(stmt) || ts.isForOfStatement(stmt)) {
       throw this.fail(Codes.unsupportedLoop, stmt.getFirstToken() ?? stmt, "the compiler cannot prove that this loop ends", {
         hints: ["write it as `for (let i = 0; i < N; i++) { … }` with a constant N (at most 64), and `break` out early"],

@@ -18,7 +18,7 @@ import { constant } from "./typing";
 import { type ValueType, bool, i32, i64, mapValuePtr, u8, u32, u64 } from "./types";
 
 /** How the dialect names a kernel struct a reference points to. */
-const refNames: Readonly<Record<string, string>> = { nf_conn: "NfConn", nf_conn___init: "NfConnInit", task_struct: "TaskStruct", cgroup: "Cgroup", xdp_buff: "XdpBuff" };
+const refNames: Readonly<Record<string, string>> = { nf_conn: "NfConn", nf_conn___init: "NfConnInit", task_struct: "TaskStruct", cgroup: "Cgroup", vm_area_struct: "VmArea", xdp_buff: "XdpBuff" };
 
 /** The kfuncs that return a reference to `struct`, for messages. */
 function producers(struct: string): string {

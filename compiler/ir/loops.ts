@@ -26,8 +26,9 @@ import type { Binding, FunctionBuilder } from "./builder";
 import { arithmeticValues, castTo, compoundOps, convertTo, lowerCondition, lowerExpression, operand, type Value } from "./expressions";
 import { type Block, type Instr, type Local, type Operand, reversePostOrder, successors } from "./ir";
 import { constant, foldBinary, foldCompare, untyped } from "./typing";
+import { iteratorWords, kfunc, kfuncs } from "../dialect/kfuncs";
 import { kernelLayout } from "./kfuncs";
-import { type ValueType, bool, i32, mapValuePtr, stackPtr, u32, u64, wrap } from "./types";
+import { type IntType, type ValueType, bool, i32, mapValuePtr, stackPtr, u32, u64, wrap } from "./types";
 
 /** Unrolled iterations at most: code size grows with each copy, and the verifier walks each one. */
 export const maxIterations = 64;
@@ -163,34 +164,93 @@ function iterateNumbers(fb: FunctionBuilder, stmt: ts.ForStatement, counter: ts.
 }
 
 /**
- * `for (const t of bpf_iter_task(flags)) { … }`: the kernel's
- * open-coded task iterator, made before the loop and destroyed after it,
+ * An open-coded iterator of the kernel as a loop, `for (const x of
+ * bpf_iter_task(flags)) { … }`: made before the loop, destroyed after it,
  *
- *   bpf_iter_task_new(&it, NULL, flags); while ((t = bpf_iter_task_next(&it))) { … } bpf_iter_task_destroy(&it);
+ *   bpf_iter_X_new(&it, …); while ((x = bpf_iter_X_next(&it))) { … } bpf_iter_X_destroy(&it);
  *
- * `t` a task of the kernel's (RCU-protected, not a reference), its CO-RE
- * fields read in the body. Returns false when the loop is over something else.
+ * `x` an object of the kernel's (RCU-protected, not a reference), valid in
+ * its iteration only, its CO-RE fields read in the body.
  */
-export function iterateTasks(fb: FunctionBuilder, stmt: ts.ForOfStatement): boolean {
+interface KernelIterator {
+  /** The call as written, for messages. */
+  readonly form: string;
+  /** What the call takes, for messages. */
+  readonly takes: string;
+  readonly arity: number;
+  /** `_new`'s arguments after the iterator, from the call's. */
+  readonly args: (fb: FunctionBuilder, call: ts.CallExpression) => Operand[];
+  /** The kernel struct of the loop's variable: `next`'s, or for a css the cgroup its first field points to. */
+  readonly element: string;
+}
+
+const kernelIterators: ReadonlyMap<string, KernelIterator> = new Map([
+  [
+    "bpf_iter_task",
+    { form: "bpf_iter_task(BPF_TASK_ITER_ALL_PROCS)", takes: "the flags", arity: 1, element: "task_struct", args: (fb, call) => [constant(0n, u64), integerArgument(fb, call.arguments[0]!, u32)] },
+  ],
+  [
+    "bpf_iter_task_vma",
+    {
+      form: "bpf_iter_task_vma(task, 0)",
+      takes: "a task and the address to start from",
+      arity: 2,
+      element: "vm_area_struct",
+      // KF_RCU: a task the program holds, or one a task loop is at ("must be referenced or trusted" otherwise).
+      args: (fb, call) => [kernelObject(fb, call, call.arguments[0]!, "task_struct", ["bpf_iter_task_next"]), integerArgument(fb, call.arguments[1]!, u64)],
+    },
+  ],
+  [
+    "bpf_iter_css",
+    {
+      form: "bpf_iter_css(cgroup, BPF_CGROUP_ITER_DESCENDANTS_PRE)",
+      takes: "a cgroup and the order",
+      arity: 2,
+      element: "cgroup",
+      // KF_TRUSTED_ARGS: a cgroup the program holds. Its own css (`&cgrp->self`) is its first field, so the same pointer.
+      args: (fb, call) => [kernelObject(fb, call, call.arguments[0]!, "cgroup", []), integerArgument(fb, call.arguments[1]!, u32)],
+    },
+  ],
+]);
+
+function integerArgument(fb: FunctionBuilder, e: ts.Expression, type: IntType): Operand {
+  return convertTo(fb, lowerExpression(fb, e, type), type, e) as Operand;
+}
+
+/** A kernel object the iterator starts from: a reference a kfunc acquired (tested: analysis/references.ts), or the variable of a loop over `walked`. */
+function kernelObject(fb: FunctionBuilder, call: ts.CallExpression, e: ts.Expression, struct: string, walked: readonly string[]): Operand {
+  const v = lowerExpression(fb, e);
+  const def = v.kind === "view" ? fb.defs.get(v.ptr.id) : undefined;
+  const from = def?.op === "kfunc" ? kfunc(def.name) : undefined;
+  const returns = from?.returns.kind === "ptr" && from.returns.to.kind === "struct" ? from.returns.to.name : undefined;
+  if (v.kind === "view" && v.offset === 0 && returns === struct && (from!.acquires || walked.includes(from!.name))) return v.ptr;
+  const makers = [...kfuncs.values()].filter((k) => k.call && k.acquires && k.returns.kind === "ptr" && k.returns.to.kind === "struct" && k.returns.to.name === struct).map((k) => `\`${k.name}\``);
+  const loops = walked.map((w) => ` or the variable of a \`${w.replace(/_next$/, "")}\` loop`).join("");
+  throw fb.fail(Codes.callArguments, e, `\`${call.expression.getText()}\` takes a \`${kernelLayout(struct).name}\` returned by ${makers.join(" or ")}${loops}`);
+}
+
+/** `for (const x of bpf_iter_…(…))`: the kernel's iterator of that name. Returns false when the loop is over something else. */
+export function iterateKernel(fb: FunctionBuilder, stmt: ts.ForOfStatement): boolean {
   const call = stmt.expression;
-  if (!ts.isCallExpression(call) || fb.intrinsics.dialectSymbol(call.expression)?.name !== "bpf_iter_task") return false;
+  const name = ts.isCallExpression(call) ? fb.intrinsics.dialectSymbol(call.expression)?.name : undefined;
+  const iterator = name ? kernelIterators.get(name) : undefined;
+  if (!name || !iterator || !ts.isCallExpression(call)) return false;
   const decl = ts.isVariableDeclarationList(stmt.initializer) ? stmt.initializer.declarations[0] : undefined;
   if (!decl || !ts.isIdentifier(decl.name) || !(stmt.initializer.flags & ts.NodeFlags.Const)) {
-    throw fb.fail(Codes.unsupportedLoop, stmt.initializer, "the task of each iteration is a new `const`: `for (const t of bpf_iter_task(BPF_TASK_ITER_ALL_PROCS))`");
+    throw fb.fail(Codes.unsupportedLoop, stmt.initializer, `each iteration's value is a new \`const\`: \`for (const x of ${iterator.form})\``);
   }
-  const [flagsArg] = call.arguments;
-  if (call.arguments.length !== 1) throw fb.fail(Codes.callArguments, call, "`bpf_iter_task` takes the flags: `bpf_iter_task(BPF_TASK_ITER_ALL_PROCS)`");
+  if (call.arguments.length !== iterator.arity) throw fb.fail(Codes.callArguments, call, `\`${name}\` takes ${iterator.takes}: \`${iterator.form}\``);
   const leaving = findReturn(stmt.statement);
   if (leaving) {
-    throw fb.fail(Codes.unsupportedLoop, leaving, "a loop over tasks is left with `break`, not `return`: the kernel's iterator must be destroyed after it", {
+    throw fb.fail(Codes.unsupportedLoop, leaving, `a loop over \`${name}\` is left with \`break\`, not \`return\`: the kernel's iterator must be destroyed after it`, {
       hints: ["set a variable and `break`, then return after the loop"],
     });
   }
-  const flags = convertTo(fb, lowerExpression(fb, flagsArg!, u32), u32, flagsArg!) as Operand;
+  const args = iterator.args(fb, call);
   const it = fb.temp(stackPtr);
-  fb.emit({ op: "stack_alloc", dst: it, size: 24, name: "iter", node: stmt });
+  fb.emit({ op: "stack_alloc", dst: it, size: Number(iteratorWords[name]!) * 8, name: "iter", node: stmt });
   const status = fb.temp(i32);
-  fb.emit({ op: "kfunc", dst: status, name: "bpf_iter_task_new", args: [it, constant(0n, u64), flags], node: call });
+  fb.emit({ op: "kfunc", dst: status, name: `${name}_new`, args: [it, ...args], node: call });
   const header = fb.newBlock();
   iteratorHeaders.add(header);
   const body = fb.newBlock();
@@ -199,14 +259,21 @@ export function iterateTasks(fb: FunctionBuilder, stmt: ts.ForOfStatement): bool
   fb.jump(header, stmt);
   fb.current = header;
   const next = fb.temp(mapValuePtr);
-  fb.emit({ op: "kfunc", dst: next, name: "bpf_iter_task_next", args: [it], node: call });
+  fb.emit({ op: "kfunc", dst: next, name: `${name}_next`, args: [it], node: call });
   const more = fb.temp(bool);
   fb.emit({ op: "cmp", dst: more, pred: "ne", a: next, b: constant(0n, u64), node: call });
   fb.terminate({ op: "cond_br", cond: more, then: body, else: exit, node: call });
   fb.current = body;
-  const layout = kernelLayout("task_struct");
+  let element = next;
+  const returned = kfunc(`${name}_next`).returns;
+  if (returned.kind === "ptr" && returned.to.kind === "struct" && returned.to.name !== iterator.element) {
+    // A css: its cgroup, read through CO-RE (`pos->cgroup`); the verifier lets the program read through it.
+    element = fb.temp(mapValuePtr);
+    fb.emit({ op: "load", dst: element, ptr: next, region: "map", offset: 0, size: 8, core: kernelLayout(returned.to.name), node: call });
+  }
+  const layout = kernelLayout(iterator.element);
   const sym = fb.symbolOf(decl.name)!;
-  fb.bindings.set(sym, { kind: "value", value: { kind: "view", region: "map", ptr: next, offset: 0, shape: { kind: "struct", layout }, nullable: false, readOnly: layout.name } });
+  fb.bindings.set(sym, { kind: "value", value: { kind: "view", region: "map", ptr: element, offset: 0, shape: { kind: "struct", layout }, nullable: false, readOnly: layout.name } });
   fb.jumpTargets.push({ break: exit, continue: header });
   try {
     fb.statement(stmt.statement);
@@ -216,7 +283,7 @@ export function iterateTasks(fb: FunctionBuilder, stmt: ts.ForOfStatement): bool
   fb.jump(header, stmt.statement);
   checkSettles(fb, header, preheader, call);
   fb.current = exit;
-  fb.emit({ op: "kfunc", name: "bpf_iter_task_destroy", args: [it], node: stmt });
+  fb.emit({ op: "kfunc", name: `${name}_destroy`, args: [it], node: stmt });
   return true;
 }
 

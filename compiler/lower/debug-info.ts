@@ -11,7 +11,7 @@
  */
 import path from "node:path";
 import type ts from "typescript";
-import { type KfuncSpec, type KfuncType, kernelFields } from "../dialect/kfuncs";
+import { type KfuncSpec, type KfuncType, iteratorWords, kernelFields } from "../dialect/kfuncs";
 import type { GlobalDecl, MapDecl, ModuleIR, ProgramIR, Subprogram } from "../ir/ir";
 import { type IntType, type ValueType, u64 as u64Type } from "../ir/types";
 import { type FieldType, type Layout, sizeOfField } from "../ir/layout";
@@ -163,7 +163,7 @@ export class DebugInfo {
         const members: LLVMMetadataRef[] = [];
         let size = 0n;
         // Iterator state: `__u64 __opaque[n]`, as the kernel's uapi declares it.
-        const words = t.name === "bpf_iter_num" ? 1n : t.name === "bpf_iter_task" ? 3n : 0n;
+        const words = iteratorWords[t.name] ?? 0n;
         if (words) {
           const u64 = this.integerType(u64Type);
           const opaque = L.LLVMDIBuilderCreateArrayType(di, 64n * words, 64, u64, [L.LLVMDIBuilderGetOrCreateSubrange(di, 0n, words)], 1);
@@ -173,7 +173,8 @@ export class DebugInfo {
         // The fields read through CO-RE: BTF names them for libbpf's relocations.
         for (const field of kernelFields.get(t.name) ?? []) {
           const bits = BigInt(field.type.bits);
-          members.push(L.LLVMDIBuilderCreateMemberType(di, this.cu, field.name, field.name.length, this.file, 0, bits, field.type.bits, BigInt(field.offset * 8), DIFlags.Zero, this.integerType(field.type)));
+          const type = field.pointsTo ? this.kernelType({ kind: "ptr", to: { kind: "struct", name: field.pointsTo } })! : this.integerType(field.type);
+          members.push(L.LLVMDIBuilderCreateMemberType(di, this.cu, field.name, field.name.length, this.file, 0, bits, field.type.bits, BigInt(field.offset * 8), DIFlags.Zero, type));
           size = size > BigInt(field.offset * 8) + bits ? size : BigInt(field.offset * 8) + bits;
         }
         // Padded to the struct's 8-byte alignment, as clang sizes it.
