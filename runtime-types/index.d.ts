@@ -796,6 +796,16 @@ export declare function bpf_get_current_task_btf(): TaskStruct;
 /** The address of `task`'s saved user registers, its `struct pt_regs` (`bpf_task_pt_regs`, kernel 5.15, GPL), to read with `bpf_probe_read_kernel`. */
 export declare function bpf_task_pt_regs(task: TaskStruct): u64;
 /**
+ * DANGER: panics the machine into its crash kernel (kexec), as a kernel
+ * panic does; returns only when no crash kernel is loaded (`crash_kexec`, a
+ * destructive kfunc, kernel 6.1). `regs` is what `bpf_task_pt_regs` returns
+ * (the call, or a const holding it), saved in the crash dump. The kernel
+ * loads such a program only with CAP_SYS_BOOT, and only if it was built
+ * with CONFIG_KEXEC_CORE: otherwise its BTF has no `crash_kexec` and the
+ * load fails naming it.
+ */
+export declare function crash_kexec(regs: u64): void;
+/**
  * Whether a packet fits the MTU of device `ifindex` (0: the receiving one)
  * (`bpf_check_mtu`, kernel 5.12). `mtuLen.value` is the L3 length to check
  * (0: this packet's), plus `lenDiff`; it comes back holding the device's MTU.

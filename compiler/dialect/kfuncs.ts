@@ -60,6 +60,8 @@ export type KfuncArg =
   | { readonly kind: "object"; readonly from: readonly string[]; readonly release?: boolean }
   /** A parameter the kernel ignores (`__ign`): NULL. */
   | { readonly kind: "null" }
+  /** A task's saved registers as `bpf_task_pt_regs` returned them (the verifier's PTR_TO_BTF_ID of struct pt_regs): the call, or a const holding it. */
+  | { readonly kind: "ptRegs" }
   /** One of the file's maps, as clang passes `&map`: its address, which libbpf relocates (the verifier's CONST_PTR_TO_MAP). */
   | { readonly kind: "map" };
 
@@ -84,6 +86,10 @@ export interface KfuncSpec {
   readonly deviceBound?: boolean;
   /** First kernel with the kfunc usable from XDP, for messages. */
   readonly since: string;
+  /** Only in kernels built with this option: absent from the others' BTF, where libbpf cannot resolve it and the load fails. */
+  readonly requires?: string;
+  /** KF_DESTRUCTIVE: the kernel loads a program calling it only with CAP_SYS_BOOT. */
+  readonly destructive?: boolean;
 }
 
 const void_: KfuncType = { kind: "void" };
@@ -247,6 +253,9 @@ export const kfuncs: ReadonlyMap<string, KfuncSpec> = new Map(
       },
 
       // Generic kfuncs an XDP program can call.
+      // KF_DESTRUCTIVE (kernel/bpf/helpers.c, CONFIG_KEXEC_CORE only): panics the machine into its crash
+      // kernel, or returns when none is loaded; the load needs CAP_SYS_BOOT.
+      { name: "crash_kexec", params: [p("regs", ptr(struct("pt_regs")))], call: [{ kind: "ptRegs" }], returns: void_, destructive: true, requires: "CONFIG_KEXEC_CORE", since: "6.1" },
       // The kernel's struct xdp_buff behind the program's context: the verifier types the result as
       // that (trusted, never NULL), whatever the prototype says; its fields are read through CO-RE.
       { name: "bpf_cast_to_kern_ctx", params: [p("obj", ptr(void_))], call: [{ kind: "ctx" }], returns: ptr(void_), since: "6.2" },

@@ -70,6 +70,7 @@ export function kfuncCall(fb: FunctionBuilder, spec: KfuncSpec, e: ts.CallExpres
     }
     if (p.kind === "dynptr") return dynptr(fb, spec, argExpr, p.uninit === true);
     if (p.kind === "anyPointer") return anyPointer(fb, spec, argExpr);
+    if (p.kind === "ptRegs") return ptRegs(fb, spec, argExpr);
     if (p.kind === "map") {
       map = declaredMap(fb, spec, argExpr);
       return constant(0n, u64);
@@ -256,6 +257,19 @@ function natManip(fb: FunctionBuilder, manip: Operand, argExpr: ts.Expression): 
   if (manip.kind !== "const" || manip.value > 1n) {
     throw fb.fail(Codes.callArguments, argExpr, "`bpf_ct_set_nat_info` takes `NF_NAT_MANIP_SRC` or `NF_NAT_MANIP_DST` here, a constant (the kernel warns on anything else)");
   }
+}
+
+/** `bpf_task_pt_regs(task)`'s result, which the verifier types as the kernel's struct pt_regs: the call, or a const holding it. */
+function ptRegs(fb: FunctionBuilder, spec: KfuncSpec, argExpr: ts.Expression): Operand {
+  const expr = ts.isParenthesizedExpression(argExpr) ? argExpr.expression : argExpr;
+  const isRegsCall = (x: ts.Expression | undefined) => x !== undefined && ts.isCallExpression(x) && fb.intrinsics.dialectSymbol(x.expression)?.name === "bpf_task_pt_regs";
+  let ok = isRegsCall(expr);
+  if (!ok && ts.isIdentifier(expr)) {
+    const decl = fb.symbolOf(expr)?.valueDeclaration;
+    ok = decl !== undefined && ts.isVariableDeclaration(decl) && ts.isVariableDeclarationList(decl.parent) && (decl.parent.flags & ts.NodeFlags.Const) !== 0 && isRegsCall(decl.initializer);
+  }
+  if (!ok) throw fb.fail(Codes.callArguments, argExpr, `\`${spec.name}\` takes the registers \`bpf_task_pt_regs(task)\` returns: the call, or a const holding it`);
+  return convertTo(fb, lowerExpression(fb, expr, u64), u64, expr) as Operand;
 }
 
 /** One of the file's maps, by its name: an inner map of a map of maps has no address of its own here. */

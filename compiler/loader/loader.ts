@@ -36,6 +36,7 @@ import type { LoadedMap } from "./maps";
 import { applyRodata, decodeRodata, rodataInitialValue, rodataLayout } from "./rodata";
 import type { RodataValue } from "./rodata";
 import type { Decoded } from "../object/btf-types";
+import { kfuncs } from "../dialect/kfuncs";
 
 export interface LoadOptions {
   /** kernel verifier log level for each program: 0 none (default; on failure the load is retried once at level 1 to get the log), 1, 2 */
@@ -134,10 +135,12 @@ export class LoadError extends Error {
   readonly libbpfLog: string;
   readonly verifierLog: string;
   readonly program?: string;
+  /** Kfuncs the object calls that the running kernel's BTF lacks: libbpf refused the load before the verifier saw it. */
+  readonly missingKfuncs: readonly string[];
 
   constructor(
     message: string,
-    details: { errno: number; libbpfLog: string; verifierLog: string; program?: string | undefined },
+    details: { errno: number; libbpfLog: string; verifierLog: string; program?: string | undefined; missingKfuncs?: readonly string[] },
   ) {
     super(message);
     this.name = "LoadError";
@@ -145,6 +148,7 @@ export class LoadError extends Error {
     this.libbpfLog = details.libbpfLog;
     this.verifierLog = details.verifierLog;
     if (details.program !== undefined) this.program = details.program;
+    this.missingKfuncs = details.missingKfuncs ?? [];
   }
 }
 
@@ -418,10 +422,16 @@ export function loadObject(source: string | Uint8Array, opts: LoadOptions = {}):
   const errno = attempt.errno;
   const what = attempt.atOpen ? "cannot open BPF object" : "cannot load BPF object";
   const subject = typeof source === "string" ? `${what} '${source}'` : `${what} '${objectName}'`;
+  // libbpf resolves kfuncs against the kernel's BTF before loading: its bare errno would not say which one.
+  const missingKfuncs = [...new Set([...libbpfLog.matchAll(/extern \(func ksym\) '([^']+)': not found in kernel or module BTFs/g)].map((m) => m[1]!))];
+  const reason =
+    missingKfuncs.length > 0
+      ? missingKfuncs.map((k) => `the running kernel has no kfunc '${k}' (not in its BTF${kfuncs.get(k)?.requires ? `: it is built without ${kfuncs.get(k)!.requires}` : ""})`).join("; ")
+      : describeErrno(errno);
   const message =
-    `${subject}${program !== undefined ? `, program '${program}'` : ""}: ${describeErrno(errno)}` +
+    `${subject}${program !== undefined ? `, program '${program}'` : ""}: ${reason}` +
     verifierReason(verifierLog).map((line) => `\n  verifier: ${line}`).join("");
-  throw new LoadError(message, { errno, libbpfLog, verifierLog, program });
+  throw new LoadError(message, { errno, libbpfLog, verifierLog, program, missingKfuncs });
 }
 
 function closeQuietly(attempt: Extract<Attempt, { ok: true }>): void {

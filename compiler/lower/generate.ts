@@ -511,7 +511,10 @@ class ProgramLowering {
         const callee = this.kfunc(i.name);
         // A constant where the kernel takes a pointer is an absent buffer: NULL.
         const params = kfunc(i.name).params;
-        const args = i.args.map((a, k) => (a.kind === "const" && params[k]!.type.kind === "ptr" ? L.LLVMConstPointerNull(t.ptr) : this.operand(a)));
+        // A pointer the program holds as an integer (bpf_task_pt_regs's) is passed as the pointer it is.
+        const args = i.args.map((a, k) =>
+          a.kind === "const" && params[k]!.type.kind === "ptr" ? L.LLVMConstPointerNull(t.ptr) : a.type.kind === "int" && params[k]!.type.kind === "ptr" ? L.LLVMBuildIntToPtr(b, this.operand(a), t.ptr, "") : this.operand(a),
+        );
         if (i.typeId && kfunc(i.name).call?.[0]?.kind === "typeId") args[0] = this.localTypeId(i.typeId, i.dst!.id);
         if (i.kernelType) args[1] = this.kernelTypeId(i.kernelType, i.dst!.id);
         if (i.map) args[kfunc(i.name).call!.findIndex((a) => a.kind === "map")] = L.LLVMBuildBitCast(b, this.maps.get(i.map)!, t.ptr, "");
