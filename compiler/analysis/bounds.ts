@@ -269,8 +269,15 @@ export function checkPacketBounds(program: ProgramIR, outer: DiagnosticBag, entr
             const read: MemoryLoad = { op: "load", dst: instr.dst, ptr: r.ptr, region: "packet", offset: r.offset, size: r.size as 1, node: instr.node };
             if (!isRefused(valueOf(r.ptr)) && !stale(valueOf(r.ptr), instr.node)) checkAccess(read, valueOf(r.ptr), state, program, diagnostics, accessed, bases);
           }
-          // A socket from a lookup: null until tested, like a map value.
-          values.set(instr.dst.id, instr.helper.acquires ? { kind: "mapval", id: instr.dst.id } : { kind: "scalar", max: limit(bitsOf(instr.dst.type)) });
+          // A per-CPU object read from a PercpuKptr field: tested first, as the verifier wants it non-null.
+          for (const [k, p] of instr.helper.params.entries()) {
+            const a = instr.args[k];
+            if (p.kind === "object" && !p.release && a?.kind === "temp") checkMapValue(instr, valueOf(a), state, diagnostics);
+          }
+          // A socket from a lookup, an object out of a kptr field or a CPU's copy of one: null until tested, like a map value.
+          values.set(instr.dst.id, instr.helper.returns.kind === "ptr" ? { kind: "mapval", id: instr.dst.id, ...(instr.helper.acquires ? {} : { from: instr.helper.name }) } : { kind: "scalar", max: limit(bitsOf(instr.dst.type)) });
+          // bpf_this_cpu_ptr: never NULL for an object (RET_PTR_TO_MEM_OR_BTF_ID without MAYBE_NULL).
+          if (instr.helper.name === "bpf_this_cpu_ptr") state = { ...state, nonNull: new Set([...state.nonNull, instr.dst.id]) };
           if (instr.helper.changesPacket) {
             // clear_all_pkt_pointers: nothing proven survives, and every packet pointer is dead.
             state = { ...state, epoch: state.epoch + 1, movedBy: instr.node, ranges: new Map(), meta: nothing, beyond: new Map() };
@@ -379,6 +386,12 @@ export function checkPacketBounds(program: ProgramIR, outer: DiagnosticBag, entr
             checkMapValue(instr, valueOf(instr.ptr), state, diagnostics);
             values.set(instr.dst.id, { kind: "mapval", id: instr.dst.id });
             state = { ...state, nonNull: new Set([...state.nonNull, instr.dst.id]) };
+            break;
+          }
+          if (instr.region === "map" && instr.dst.type.kind === "ptr") {
+            // A kptr field read: the object it holds, or NULL (PTR_MAYBE_NULL), tested before use.
+            checkMapValue(instr, valueOf(instr.ptr), state, diagnostics);
+            values.set(instr.dst.id, { kind: "mapval", id: instr.dst.id, from: "kptr" });
             break;
           }
           values.set(instr.dst.id, { kind: "scalar", max: limit(instr.size * 8) });
@@ -734,6 +747,12 @@ function checkMapValue(access: { node: ts.Node; op: string }, ptr: Abstract, sta
     return;
   }
   if (state.nonNull.has(ptr.id)) return;
+  if (ptr.from === "kptr") {
+    d.report(Codes.mapValueNull, access.node, "this object read from a kptr field may be null here: the field is empty until `bpf_kptr_xchg` puts one in", {
+      hints: ["test it first: `const flow = ref.value.flow; if (!flow) return XdpAction.PASS;`"],
+    });
+    return;
+  }
   if (ptr.from) {
     d.report(Codes.mapValueNull, access.node, `this result of \`${ptr.from}\` may be null here: the kernel returns NULL when it has nothing (for a slice: bytes past the end, or not contiguous without a buffer)`, {
       hints: ["test it first: `const eth = bpf_dynptr_slice(dp, 0, buf); if (!eth) return XdpAction.DROP;`"],

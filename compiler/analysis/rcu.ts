@@ -5,11 +5,16 @@
  * one too ("unmatched rcu read unlock"), and so is leaving the program
  * inside a section. Each function must end its own sections on every path;
  * paths that meet must agree on whether a section is open.
+ *
+ * An object read from a kptr field inside a section (MEM_RCU) is forgotten
+ * at its bpf_rcu_read_unlock (the verifier makes it untrusted there): using
+ * it afterwards is refused. Read outside one, it lasts the whole program, an
+ * XDP program being always in an RCU read section.
  */
 import type ts from "typescript";
 import { Codes } from "../diagnostics/codes";
 import { type DiagnosticBag, locationOf } from "../diagnostics/diagnostic";
-import { type Block, type ModuleIR, type ProgramIR, reversePostOrder, successors } from "../ir/ir";
+import { type Block, type Instr, type ModuleIR, type ProgramIR, reversePostOrder, successors } from "../ir/ir";
 
 /** The lock of the open section, or undefined outside one. */
 type Open = ts.Node | undefined;
@@ -23,12 +28,30 @@ function line(node: ts.Node): string {
   return `line ${locationOf(node).line}`;
 }
 
+/** Objects read from kptr fields in the open section (`inside`), and those whose section has ended (`ended`, with its unlock). */
+interface Reads {
+  readonly inside: ReadonlySet<number>;
+  readonly ended: ReadonlyMap<number, ts.Node>;
+}
+
 function checkFunction(ir: ProgramIR, d: DiagnosticBag): void {
   const entry = new Map<Block, Open>([[ir.entry, undefined]]);
+  const reads = new Map<Block, Reads>();
   for (const block of reversePostOrder(ir.entry)) {
     if (!entry.has(block)) continue;
     let open = entry.get(block);
+    const inside = new Set(reads.get(block)?.inside ?? []);
+    const ended = new Map(reads.get(block)?.ended ?? []);
     for (const i of block.instrs) {
+      if (!staleUse(i, ended, d)) return;
+      // A kptr field's object, or a CPU's copy of a per-CPU one: valid until this section ends.
+      const kptrRead = i.op === "load" && i.region === "map" && i.dst.type.kind === "ptr" && !i.core;
+      const copy = i.op === "call" && (i.helper.name === "bpf_this_cpu_ptr" || i.helper.name === "bpf_per_cpu_ptr") && i.args[0]?.kind === "temp" && inside.has(i.args[0].id);
+      if (open && (kptrRead || copy)) inside.add(i.dst.id);
+      if (i.op === "kfunc" && i.name === "bpf_rcu_read_unlock") {
+        for (const id of inside) ended.set(id, i.node);
+        inside.clear();
+      }
       if (i.op !== "kfunc" || (i.name !== "bpf_rcu_read_lock" && i.name !== "bpf_rcu_read_unlock")) continue;
       if (i.name === "bpf_rcu_read_lock") {
         if (open) {
@@ -57,6 +80,8 @@ function checkFunction(ir: ProgramIR, d: DiagnosticBag): void {
       continue;
     }
     for (const next of successors(block)) {
+      const r = reads.get(next);
+      reads.set(next, { inside: new Set([...(r?.inside ?? []), ...inside]), ended: new Map([...(r?.ended ?? []), ...ended]) });
       if (!entry.has(next)) {
         entry.set(next, open);
         continue;
@@ -71,4 +96,20 @@ function checkFunction(ir: ProgramIR, d: DiagnosticBag): void {
       }
     }
   }
+}
+
+/** An object whose RCU section has ended, used: the verifier refuses it (its pointer is untrusted now). */
+function staleUse(i: Instr, ended: ReadonlyMap<number, ts.Node>, d: DiagnosticBag): boolean {
+  const used = i.op === "load" || i.op === "store" || i.op === "atomic" ? [i.ptr] : i.op === "call" ? i.args : [];
+  for (const u of used) {
+    if (u.kind !== "temp") continue;
+    const unlock = ended.get(u.id);
+    if (!unlock) continue;
+    d.report(Codes.rcuSection, i.node, `this object was read from a kptr field inside an RCU read section that has ended (${line(unlock)}): the kernel forgets it at bpf_rcu_read_unlock`, {
+      hints: ["use it before `bpf_rcu_read_unlock()`, or read the field again after it (an XDP program may read it outside any section)"],
+      related: [{ message: "the section ends here", location: locationOf(unlock) }],
+    });
+    return false;
+  }
+  return true;
 }

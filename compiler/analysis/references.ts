@@ -56,8 +56,23 @@ function describe(at: Acquire) {
       leakHint: `call \`${drop}(obj)\` on every path after the null test; the kernel refuses a program that can return holding it (Unreleased reference)`,
       untested: "before using it",
       untestedHint: made === "bpf_refcount_acquire" ? "`const again = bpf_refcount_acquire(obj); if (!again) return XdpAction.PASS;`" : `\`const obj = ${made}<${at.typeId.name}>(); if (!obj) return XdpAction.PASS;\``,
-      released: "was already dropped on this path",
-      releasedHint: `use the object before \`${drop}\`; the kernel frees it there`,
+      released: "was already dropped, or moved into a map by `bpf_kptr_xchg`, on this path",
+      releasedHint: `use the object before \`${drop}\` or \`bpf_kptr_xchg\`; after them it is freed, or the map's`,
+    };
+  }
+  if (at.op === "call" && at.kptr) {
+    // The object that was in a kptr field: the program's now, to drop or put back.
+    const drop = at.kptr.percpu ? "bpf_percpu_obj_drop" : "bpf_obj_drop";
+    return {
+      what: `the \`${at.kptr.target.name}\` from \`bpf_kptr_xchg\``,
+      leakCode: Codes.kfuncLeak,
+      releasedCode: Codes.kfuncReleased,
+      leak: "is not dropped or put back",
+      leakHint: `call \`${drop}(old)\` or \`bpf_kptr_xchg(field, old)\` on every path after the null test; the kernel refuses a program that can return holding it (Unreleased reference)`,
+      untested: "before using it",
+      untestedHint: "`const old = bpf_kptr_xchg(ref.value.flow, null); if (old) bpf_obj_drop(old);`",
+      released: "was already dropped, or moved into a map, on this path",
+      releasedHint: `use the object before \`${drop}\` or \`bpf_kptr_xchg\`; after them it is freed, or the map's`,
     };
   }
   if (at.op === "kfunc" && (at.name === "bpf_task_from_pid" || at.name === "bpf_task_acquire")) {
@@ -218,7 +233,7 @@ function transfer(program: ProgramIR, block: Block, input: Map<number, State>, r
         // A socket argument is used (and, for bpf_sk_release, released) before any result exists.
         i.helper.params.forEach((p, k) => {
           const a = i.args[k];
-          if (p.kind === "sock" && a?.kind === "temp") use(a.id, i.node, p.release === true);
+          if ((p.kind === "sock" || p.kind === "object") && a?.kind === "temp") use(a.id, i.node, p.release === true);
         });
         if (i.helper.acquires) acquire(i.dst.id, i.node, "before it is looked up again");
         break;

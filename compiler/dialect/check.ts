@@ -39,8 +39,6 @@ function checkNode(node: ts.Node, intrinsics: Intrinsics, d: DiagnosticBag): "sk
     case ts.SyntaxKind.TemplateExpression:
     case ts.SyntaxKind.TaggedTemplateExpression:
       if (isLicenseArgument(node, intrinsics)) return;
-      // `ListHead<T, "node">`: the name of T's node field, a type only.
-      if (isGraphNodeName(node, intrinsics)) return;
       // A trace message: the template's text becomes the format, its values the arguments.
       if (isPrintkArgument(node, intrinsics) && node.kind !== ts.SyntaxKind.TaggedTemplateExpression) return;
       // bpf_strncmp's second string and bpf_snprintf's format: constants in .rodata.
@@ -121,8 +119,8 @@ function checkNode(node: ts.Node, intrinsics: Intrinsics, d: DiagnosticBag): "sk
       return;
     }
     case ts.SyntaxKind.NullKeyword:
-      // An absent buffer of a helper or kfunc that allows one (bpf_csum_diff, bpf_dynptr_slice).
-      if (ts.isCallExpression(node.parent) && node.parent.arguments.includes(node as ts.Expression) && ["helper", "kfunc"].includes(intrinsics.resolve(node.parent.expression)?.kind ?? "")) return;
+      // An absent buffer of a helper or kfunc that allows one (bpf_csum_diff, bpf_dynptr_slice), bpf_kptr_xchg's empty field.
+      if (ts.isCallExpression(node.parent) && node.parent.arguments.includes(node as ts.Expression) && ["helper", "kfunc", "kptr"].includes(intrinsics.resolve(node.parent.expression)?.kind ?? "")) return;
       d.report(Codes.unsupportedNullish, node, `\`${node.getText()}\` is not a value in an XDP program`);
       return "skip";
     case ts.SyntaxKind.UndefinedKeyword:
@@ -269,14 +267,6 @@ function isStrncmpText(node: ts.Node, intrinsics: Intrinsics): boolean {
 function isLicenseArgument(node: ts.Node, intrinsics: Intrinsics): boolean {
   const call = node.parent;
   return ts.isCallExpression(call) && call.arguments[0] === node && intrinsics.resolve(call.expression)?.kind === "license";
-}
-
-function isGraphNodeName(node: ts.Node, intrinsics: Intrinsics): boolean {
-  const literal = node.parent;
-  const ref = literal?.parent;
-  if (!ts.isLiteralTypeNode(literal) || !ref || !ts.isTypeReferenceNode(ref) || ref.typeArguments?.[1] !== literal) return false;
-  const name = intrinsics.dialectSymbol(ref.typeName)?.name;
-  return name === "ListHead" || name === "RbRoot";
 }
 
 function firstToken(node: ts.Node): ts.Node {

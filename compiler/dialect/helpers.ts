@@ -26,7 +26,11 @@ export type HelperParam =
    */
   | { readonly kind: "task" }
   /** The byte count of the `mem` argument just before it (ARG_CONST_SIZE): filled in by the compiler, not written. */
-  | { readonly kind: "size"; readonly type: IntType };
+  | { readonly kind: "size"; readonly type: IntType }
+  /** The address of a map value's `Kptr`/`PercpuKptr` field (ARG_PTR_TO_KPTR). */
+  | { readonly kind: "kptr" }
+  /** An allocated object, tested, or NULL where the helper allows it; `release`: the call takes it from the program (OBJ_RELEASE). */
+  | { readonly kind: "object"; readonly release?: boolean };
 
 export interface HelperSpec {
   readonly name: string;
@@ -146,6 +150,23 @@ export const helpers: ReadonlyMap<string, HelperSpec> = new Map(
       // The task's saved user registers (struct pt_regs, PTR_TO_BTF_ID), as an address to read from.
       { name: "bpf_task_pt_regs", id: 175, params: [{ kind: "task" }], returns: u64, since: "5.15", gplOnly: true },
       { name: "bpf_check_mtu", id: 163, params: [ctx, int(u32), { kind: "mem", access: "write", size: 4 }, int(i32), int(u64)], returns: i64, since: "5.12", gplOnly: true },
+    ] satisfies HelperSpec[]
+  ).map((h) => [h.name, h]),
+);
+
+/**
+ * Helpers on objects kept in map values (compiler/ir/kptrs.ts lowers their
+ * calls): bpf_kptr_xchg moves an object into a kptr field and the old one
+ * out (a reference the program then holds); bpf_this_cpu_ptr and
+ * bpf_per_cpu_ptr give a CPU's copy of a per-CPU object read from a
+ * `PercpuKptr` field (MEM_RCU | MEM_PERCPU; kernel/bpf/helpers.c).
+ */
+export const kptrHelpers: ReadonlyMap<string, HelperSpec> = new Map(
+  (
+    [
+      { name: "bpf_kptr_xchg", id: 194, params: [{ kind: "kptr" }, { kind: "object", release: true }], returns: mapValuePtr, acquires: true, since: "6.4" },
+      { name: "bpf_per_cpu_ptr", id: 153, params: [{ kind: "object" }, int(u32)], returns: mapValuePtr, since: "6.7" },
+      { name: "bpf_this_cpu_ptr", id: 154, params: [{ kind: "object" }], returns: mapValuePtr, since: "6.7" },
     ] satisfies HelperSpec[]
   ).map((h) => [h.name, h]),
 );

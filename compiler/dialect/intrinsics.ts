@@ -6,7 +6,7 @@
 import ts from "typescript";
 import type { SectionName } from "../ir/ir";
 import { type IntType, intTypeByName } from "../ir/types";
-import { type HelperSpec, helpers } from "./helpers";
+import { type HelperSpec, helpers, kptrHelpers } from "./helpers";
 import { type KfuncSpec, kfuncsBySpelling } from "./kfuncs";
 
 export type Intrinsic =
@@ -29,6 +29,8 @@ export type Intrinsic =
   | { readonly kind: "constant"; readonly value: bigint }
   | { readonly kind: "action"; readonly name: string; readonly value: bigint }
   | { readonly kind: "helper"; readonly helper: HelperSpec }
+  /** bpf_kptr_xchg, bpf_this_cpu_ptr, bpf_per_cpu_ptr: on kptr fields and what they hold (ir/kptrs.ts). */
+  | { readonly kind: "kptr"; readonly helper: HelperSpec }
   | { readonly kind: "kfunc"; readonly kfunc: KfuncSpec };
 
 export type ByteSwapName = "htons" | "ntohs" | "htonl" | "ntohl" | "htonll" | "ntohll" | "bswap16" | "bswap32" | "bswap64";
@@ -215,6 +217,8 @@ export class Intrinsics {
     }
     const helper = helpers.get(sym.name);
     if (helper) return { kind: "helper", helper };
+    const kptr = kptrHelpers.get(sym.name);
+    if (kptr) return { kind: "kptr", helper: kptr };
     const k = kfuncsBySpelling.get(sym.name);
     if (k?.call) return { kind: "kfunc", kfunc: k };
     return undefined;

@@ -16,6 +16,7 @@ import { mapClasses, redirectMaps } from "../dialect/intrinsics";
 import { type IntType, u32 } from "./types";
 import { Layouts } from "./layout";
 import { lockedMapAllowed } from "../analysis/locks";
+import { kptrMapAllowed } from "./kptrs";
 
 export type { BuildOptions } from "./builder";
 
@@ -273,6 +274,7 @@ function mapDefinition(
     value = key && slotType(valueNode);
     if (!key || !value) return undefined;
     if (!lockedMapAllowed(d, className, key, value, keyNode ?? valueNode, valueNode)) return undefined;
+    if (!kptrMapAllowed(d, className, key, value, keyNode ?? valueNode, valueNode)) return undefined;
     const lpmProblem = className === "LpmTrie" ? lpmKeyProblem(key) : undefined;
     if (lpmProblem) {
       d.report(Codes.mapType, keyNode!, lpmProblem, { hints: ["e.g. `interface V4Key { prefixlen: u32; addr: be32 }`"] });

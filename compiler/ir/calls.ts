@@ -264,6 +264,7 @@ export function helperCall(fb: FunctionBuilder, helper: HelperSpec, e: ts.CallEx
       fb.emit({ op: "ctx_ptr", dst, node: argExpr });
       return dst;
     }
+    if (p.kind !== "int") throw fb.fail(Codes.internal, argExpr, `\`${helper.name}\` is lowered in ir/kptrs.ts`);
     return convertTo(fb, v, p.type, argExpr) as Operand;
   });
   const dst = fb.temp(helper.returns);

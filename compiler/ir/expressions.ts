@@ -39,6 +39,7 @@ import { forEachCall } from "./for-each";
 import { spinLockCall } from "./locks";
 import { snprintfBtfCall, snprintfCall, strncmpCall } from "./strings";
 import { timerCall } from "./timers";
+import { kptrCall, kptrRead } from "./kptrs";
 import { type IntType, type ValueType, bool, byteSwap, int, mapValuePtr, metaPtr, packetEnd, packetPtr, typeName, u16, u32, u64, i64, isInt } from "./types";
 
 /**
@@ -160,6 +161,7 @@ function fieldOf(fb: FunctionBuilder, view: View, name: string, node: ts.Node): 
   const field = view.shape.layout.fields.get(name);
   if (!field) throw fb.fail(Codes.unsupportedReference, node, `\`${view.shape.layout.name}\` has no field \`${name}\``);
   if (field.type.kind === "scalar") return { field, view };
+  if (field.type.kind === "struct" && field.type.layout.kptr) return kptrRead(fb, view, field, node);
   return { kind: "view", region: view.region, ptr: view.ptr, offset: view.offset + field.offset, shape: field.type, nullable: false, readOnly: view.readOnly };
 }
 
@@ -291,6 +293,8 @@ function call(fb: FunctionBuilder, e: ts.CallExpression): Value {
       return zeroedCall(fb, e);
     case "helper":
       return helperCall(fb, intrinsic.helper, e);
+    case "kptr":
+      return kptrCall(fb, intrinsic.helper, e);
     case "kfunc":
       return kfuncCall(fb, intrinsic.kfunc, e);
     case "section":

@@ -10,7 +10,7 @@
  */
 import type ts from "typescript";
 import type { HelperSpec } from "../dialect/helpers";
-import type { FieldType, Layout } from "./layout";
+import type { FieldType, KptrTarget, Layout } from "./layout";
 import type { BoolType, IntType, PointerType, ValueType } from "./types";
 
 export interface Temp {
@@ -303,6 +303,8 @@ export interface HelperCall extends InstrBase {
   readonly args: readonly Operand[];
   /** Packet bytes the helper reads through a pointer argument: proven within data_end like a load. */
   readonly packetReads?: readonly { readonly ptr: Temp; readonly offset: number; readonly size: number }[];
+  /** bpf_kptr_xchg's: what the field holds, so what the object it returns is (a reference, dropped or put back). */
+  readonly kptr?: KptrTarget;
 }
 
 export interface LocalGet extends InstrBase {
@@ -442,8 +444,6 @@ export interface KfuncCall extends InstrBase {
   readonly kernelType?: string;
   /** The map whose address is the `map` argument (bpf_map_sum_elem_count's), a placeholder here. */
   readonly map?: MapDecl;
-  /** The function whose address is the `callback` argument (bpf_rbtree_add_impl's `less`), a placeholder here. */
-  readonly callback?: Subprogram;
 }
 
 /** The context pointer itself, as an argument to helpers. */
@@ -542,8 +542,6 @@ export interface Subprogram {
   readonly forEachOf?: MapDecl;
   /** With `forEachOf`: the callback of timers in that map's values, `(key, value)`, returning 0. */
   readonly timer?: boolean;
-  /** bpf_rbtree_add's `less(a, b)`: run by the kernel with the tree's lock held (no calls). */
-  readonly rbtreeLess?: boolean;
   /** The body, once built. */
   ir?: ProgramIR;
 }

@@ -10,9 +10,8 @@ import { Codes } from "../diagnostics/codes";
 import { type KfuncSpec, type KfuncType, implicitArgs, kernelFields, kfuncs } from "../dialect/kfuncs";
 import type { FunctionBuilder } from "./builder";
 import { castTo, convertTo, lowerExpression, type Value } from "./expressions";
-import type { MapDecl, Operand, Subprogram, Temp } from "./ir";
-import { type Field, type FieldType, type GraphRoot, type Layout, sameShape, shapeName, refcountLayout, sizeOfField, spinLockLayout, timerLayout } from "./layout";
-import { graphRootArg, lessCallback, nonOwningArg, sameObject } from "./graphs";
+import type { MapDecl, Operand, Temp } from "./ir";
+import { type Field, type FieldType, type Layout, sameShape, shapeName, refcountLayout, sizeOfField, spinLockLayout, timerLayout } from "./layout";
 import { btfShownStructs } from "./strings";
 import { helperMemory, structShape } from "./structs";
 import { constant } from "./typing";
@@ -49,8 +48,6 @@ export function kfuncCall(fb: FunctionBuilder, spec: KfuncSpec, e: ts.CallExpres
   let sliced: FieldType | undefined;
   let kernelType: string | undefined;
   let map: MapDecl | undefined;
-  let graph: GraphRoot | undefined;
-  let callback: Subprogram | undefined;
   const args = call.map((p, i): Operand => {
     if (p.kind === "size") return constant(BigInt(lastSize), p.type);
     if (p.kind === "null") return constant(0n, u64);
@@ -65,19 +62,8 @@ export function kfuncCall(fb: FunctionBuilder, spec: KfuncSpec, e: ts.CallExpres
       return m.ptr;
     }
     if (p.kind === "ref") return reference(fb, spec, p.struct, argExpr);
-    if (p.kind === "graphRoot") {
-      const r = graphRootArg(fb, spec, p.graph, argExpr);
-      graph = r.graph;
-      return r.ptr;
-    }
-    if (p.kind === "callback") {
-      callback = lessCallback(fb, spec, graph!, argExpr);
-      return constant(0n, u64);
-    }
-    if (p.kind === "nonOwning") return nonOwningArg(fb, spec, graph!, argExpr);
     if (p.kind === "object") {
       const o = object(fb, spec, p.from, argExpr);
-      if (graph) sameObject(fb, spec, graph, o.layout, argExpr);
       // The new reference is to the same struct: its fields, its drop.
       if (spec.name === "bpf_refcount_acquire_impl") allocated = refcounted(fb, spec, o.layout, argExpr);
       return o.ptr;
@@ -114,11 +100,9 @@ export function kfuncCall(fb: FunctionBuilder, spec: KfuncSpec, e: ts.CallExpres
     return p.kind === "int" && kernel.kind === "int" && kernel.type !== p.type ? castTo(fb, converted, kernel.type, argExpr) : converted;
   });
   if (spec.name === "bpf_ct_set_nat_info") natManip(fb, args[3]!, e.arguments[3]!);
-  // A node a list or tree gives back is its object (the node is the first field).
-  if (graph && spec.returns.kind === "ptr") allocated = graph.of;
   const type = resultType(spec.returns);
   const dst = type ? fb.temp(type) : undefined;
-  fb.emit({ op: "kfunc", ...(dst ? { dst } : {}), name: spec.name, args, ...(allocated ? { typeId: allocated } : {}), ...(kernelType ? { kernelType } : {}), ...(map ? { map } : {}), ...(callback ? { callback } : {}), node: e });
+  fb.emit({ op: "kfunc", ...(dst ? { dst } : {}), name: spec.name, args, ...(allocated ? { typeId: allocated } : {}), ...(kernelType ? { kernelType } : {}), ...(map ? { map } : {}), node: e });
   if (!dst) return constant(0n, i32);
   // A per-CPU object: only a handle to drop (the verifier gives an owned one no per-CPU address).
   if (allocated && spec.name === "bpf_percpu_obj_new_impl") {
@@ -325,7 +309,7 @@ function objectType(fb: FunctionBuilder, spec: KfuncSpec, e: ts.CallExpression):
 function scalarsOnly(t: FieldType): boolean {
   if (t.kind === "scalar") return true;
   if (t.kind === "array") return scalarsOnly(t.element);
-  if (t.layout === spinLockLayout || t.layout === timerLayout || t.layout === refcountLayout) return false;
+  if (t.layout === spinLockLayout || t.layout === timerLayout || t.layout === refcountLayout || t.layout.kptr) return false;
   return [...t.layout.fields.values()].every((f) => scalarsOnly(f.type));
 }
 
@@ -333,6 +317,8 @@ function scalarsOnly(t: FieldType): boolean {
 function object(fb: FunctionBuilder, spec: KfuncSpec, from: readonly string[], argExpr: ts.Expression): { ptr: Temp; layout: Layout } {
   const v = lowerExpression(fb, argExpr);
   const def = v.kind === "view" ? fb.defs.get(v.ptr.id) : undefined;
+  // An object bpf_kptr_xchg took out of a field is owned like the one its maker returned.
+  if (v.kind === "view" && v.offset === 0 && def?.op === "call" && def.kptr && from.includes(def.kptr.percpu ? "bpf_percpu_obj_new_impl" : "bpf_obj_new_impl")) return { ptr: v.ptr, layout: def.kptr.target };
   if (v.kind !== "view" || v.offset !== 0 || def?.op !== "kfunc" || !def.typeId || !from.includes(def.name)) {
     const names = from.map((f) => `\`${kfuncs.get(f)?.spelled ?? f}\``).join(" or ");
     throw fb.fail(Codes.callArguments, argExpr, `\`${spec.spelled ?? spec.name}\` takes an object ${names} returned`);

@@ -14,7 +14,7 @@ import type ts from "typescript";
 import { type KfuncSpec, type KfuncType, iteratorWords, kernelFields } from "../dialect/kfuncs";
 import type { GlobalDecl, MapDecl, ModuleIR, ProgramIR, Subprogram } from "../ir/ir";
 import { type IntType, type ValueType, u64 as u64Type } from "../ir/types";
-import { type FieldType, type Layout, listHeadLayout, listNodeLayout, rbNodeLayout, rbRootLayout, sizeOfField } from "../ir/layout";
+import { type FieldType, type Layout, sizeOfField } from "../ir/layout";
 import type { MapAttribute } from "./generate";
 import type { BtfTag } from "../object/btf-tags";
 import {
@@ -35,8 +35,6 @@ import {
 } from "../llvm/llvm-c";
 
 const producer = "tsxdp";
-
-const graphStructs: ReadonlyMap<string, Layout> = new Map([listHeadLayout, listNodeLayout, rbRootLayout, rbNodeLayout].map((l) => [l.name, l]));
 
 export class DebugInfo {
   private readonly di: LLVMDIBuilderRef;
@@ -162,13 +160,6 @@ export class DebugInfo {
         break;
       }
       case "struct": {
-        // The list and tree structs are the program's own too (in map values and objects): one
-        // struct of each in BTF, or the kernel finds the empty one by name and refuses the BTF.
-        const graph = graphStructs.get(t.name);
-        if (graph) {
-          out = this.slotType(graph);
-          break;
-        }
         const members: LLVMMetadataRef[] = [];
         let size = 0n;
         // Iterator state: `__u64 __opaque[n]`, as the kernel's uapi declares it.
@@ -197,12 +188,6 @@ export class DebugInfo {
       case "enum":
         out = L.LLVMDIBuilderCreateEnumerationType(di, this.cu, t.name, t.name.length, this.file, 0, 32n, 32, [], 0, this.intType);
         break;
-      case "func": {
-        // A callback's type, as libbpf compares it: FUNC_PROTO with the kernel's parameter kinds.
-        const types = [t.returns, ...t.params].map((x) => (x.kind === "void" ? null : this.kernelType(x)));
-        out = L.LLVMDIBuilderCreateSubroutineType(di, this.file, types, types.length, DIFlags.Prototyped);
-        break;
-      }
     }
     if (out) this.kernelTypes.set(key, out);
     return out;
@@ -312,13 +297,13 @@ export class DebugInfo {
   /** A map key or value type: an integer, or a header struct with its members, as BTF shows them. */
   private slotType(t: IntType | Layout): LLVMMetadataRef {
     if (!("fields" in t)) return this.integerType(t);
-    // Every ListHead<T, …> is the one struct bpf_list_head (its decl tag is on the field holding it).
-    if (t.graph) t = t.graph.kind === "list" ? listHeadLayout : rbRootLayout;
     const cached = this.structs.get(t);
     if (cached) return cached;
     const { L, di } = this;
     const fieldType = (f: FieldType): LLVMMetadataRef => {
       if (f.kind === "scalar") return this.integerType(f.type);
+      // A kptr field: `struct T *`, its pointee tagged "kptr" or "percpu_kptr" below, as clang writes `struct T __kptr *`.
+      if (f.kind === "struct" && f.layout.kptr) return L.LLVMDIBuilderCreatePointerType(di, this.slotType(f.layout.kptr.target), 64, 0, 0, "", 0);
       if (f.kind === "struct") return this.slotType(f.layout);
       const element = fieldType(f.element);
       return L.LLVMDIBuilderCreateArrayType(di, BigInt(sizeOfField(f) * 8), 8, element, [L.LLVMDIBuilderGetOrCreateSubrange(di, 0n, BigInt(f.count))], 1);
@@ -329,6 +314,9 @@ export class DebugInfo {
     const out = L.LLVMDIBuilderCreateStructType(di, this.cu, t.name, Buffer.byteLength(t.name), this.file, 0, BigInt(t.size * 8), t.align * 8, DIFlags.Zero, null, members, members.length, 0, null, "", 0);
     this.structs.set(t, out);
     for (const f of t.fields.values()) for (const tag of f.declTags ?? []) this.btfTags.push({ on: "member", struct: t.name, member: f.name, tag });
+    for (const f of t.fields.values()) {
+      if (f.type.kind === "struct" && f.type.layout.kptr) this.btfTags.push({ on: "pointee", struct: t.name, member: f.name, tag: f.type.layout.kptr.percpu ? "percpu_kptr" : "kptr" });
+    }
     return out;
   }
 

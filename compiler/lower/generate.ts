@@ -86,6 +86,7 @@ export function generateObject(module: ModuleIR, opts: GenerateOptions): Generat
     emitLicense(L, llmod, types, module.license);
     const maps = new Map(module.maps.map((m) => [m, emitMap(L, llmod, types, debug, m)] as const));
     for (const m of module.maps) if (m.className === "RingBuf" || m.className === "PerfEventArray") emitRecordType(L, llmod, types, debug, m);
+    emitKptrTargets(L, llmod, types, debug, module.maps);
     const globals = new Map(module.globals.map((g) => [g, emitGlobal(L, llmod, types, debug, g)] as const));
     const functions = new Map(module.subprograms.map((s) => [s, declareSubprogram(L, llmod, types, s)] as const));
     for (const program of module.programs) {
@@ -216,6 +217,26 @@ function emitRecordType(L: LLVMC, llmod: ReturnType<LLVMC["LLVMModuleCreateWithN
   debug.recordVariable(g, name, map.node, map.value);
 }
 
+/**
+ * The structs kptr fields point to, whole in BTF: LLVM writes a struct that
+ * only a pointer member reaches as a FWD, which the kernel cannot take a
+ * kptr's type from. A zeroed `<T>__kptr` of each in `.tsxdp.types` (as a
+ * record type) refers to it.
+ */
+function emitKptrTargets(L: LLVMC, llmod: ReturnType<LLVMC["LLVMModuleCreateWithNameInContext"]>, t: LlvmTypes, debug: DebugInfo, maps: readonly MapDecl[]): void {
+  const targets = new Set<Layout>();
+  for (const m of maps) if (isLayout(m.value)) for (const f of m.value.fields.values()) if (f.type.kind === "struct" && f.type.layout.kptr) targets.add(f.type.layout.kptr.target);
+  for (const target of targets) {
+    const name = `${target.name}__kptr`;
+    const g = L.LLVMAddGlobal(llmod, L.LLVMArrayType(t.i8, target.size), name);
+    L.LLVMSetInitializer(g, L.LLVMConstNull(L.LLVMArrayType(t.i8, target.size)));
+    L.LLVMSetSection(g, ".tsxdp.types");
+    L.LLVMSetAlignment(g, 8);
+    L.LLVMSetLinkage(g, Linkage.External);
+    debug.recordVariable(g, name, maps[0]!.node, target);
+  }
+}
+
 /** A module-level variable in `.rodata`, `.data` or `.bss`, with the BTF libbpf uses to find it by name. */
 function emitGlobal(L: LLVMC, llmod: ReturnType<LLVMC["LLVMModuleCreateWithNameInContext"]>, t: LlvmTypes, debug: DebugInfo, global: GlobalDecl): LLVMValueRef {
   const type = t.of(global.type);
@@ -319,7 +340,6 @@ class ProgramLowering {
     this.debug.at(this.b, program.handler);
     this.retval = L.LLVMBuildAlloca(this.b, sub?.returns ? t.of(sub.returns) : t.i32, "retval");
     for (const local of program.locals) this.locals.set(local.id, L.LLVMBuildAlloca(this.b, t.of(local.type), local.name));
-    if (!sub) this.keepGraphObjects();
     for (const block of program.blocks) {
       for (const i of block.instrs) {
         if (i.op === "stack_alloc") {
@@ -431,25 +451,6 @@ class ProgramLowering {
     return call;
   }
 
-  /**
-   * The structs the file's lists and trees hold must be in BTF, or the kernel refuses the map
-   * whose decl tag names them; a program that never allocates one would not put it there. A
-   * type id of each, kept by an empty asm, makes the BPF backend emit it (one move per struct).
-   */
-  private keepGraphObjects(): void {
-    const { L, b, t } = this;
-    const held = new Set<Layout>();
-    for (const map of this.maps.keys()) if (isLayout(map.value)) for (const f of map.value.fields.values()) if (f.type.kind === "struct" && f.type.layout.graph) held.add(f.type.layout.graph.of);
-    const sinkType = L.LLVMFunctionType(L.LLVMVoidTypeInContext(t.context), [t.i64], 1, 0);
-    const sink = L.LLVMGetInlineAsm(sinkType, "", 0, "r", 1, 1, 0, 0, 0);
-    let seq = 1 << 20;
-    for (const of of held) {
-      const id = this.localTypeId(of, seq++);
-      const wide = L.LLVMGetIntTypeWidth(L.LLVMTypeOf(id)) === 64 ? id : L.LLVMBuildZExt(b, id, t.i64, "");
-      L.LLVMBuildCall2(b, sinkType, sink, [wide], 1, "");
-    }
-  }
-
   /** `bpf_core_type_id_kernel(struct name)` as clang emits it: llvm.bpf.btf.type.id with flag 1 (BPF_TYPE_ID_TARGET), libbpf's CO-RE relocation against vmlinux. */
   private kernelTypeId(name: string, seq: number): LLVMValueRef {
     const { L, b, t } = this;
@@ -538,8 +539,6 @@ class ProgramLowering {
         if (i.typeId && kfunc(i.name).call?.[0]?.kind === "typeId") args[0] = this.localTypeId(i.typeId, i.dst!.id);
         if (i.kernelType) args[1] = this.kernelTypeId(i.kernelType, i.dst!.id);
         if (i.map) args[kfunc(i.name).call!.findIndex((a) => a.kind === "map")] = L.LLVMBuildBitCast(b, this.maps.get(i.map)!, t.ptr, "");
-        // The callback's address: a ld_imm64 of the function that libbpf relocates (BPF_PSEUDO_FUNC), as for bpf_loop.
-        if (i.callback) args[kfunc(i.name).call!.findIndex((a) => a.kind === "callback")] = L.LLVMBuildBitCast(b, this.functions.get(i.callback)!.fn, t.ptr, "");
         const call = L.LLVMBuildCall2(b, callee.type, callee.fn, args, args.length, "");
         if (i.dst) this.define(i.dst.id, call);
         return;
@@ -831,8 +830,8 @@ class ProgramLowering {
         const params = i.helper.params.map((p) => (p.kind === "int" || p.kind === "size" ? t.of(p.type) : p.kind === "task" ? t.i64 : t.ptr));
         const fnType = L.LLVMFunctionType(t.of(i.helper.returns), params, params.length, 0);
         const callee = L.LLVMConstIntToPtr(t.constI64(BigInt(i.helper.id)), L.LLVMPointerType(fnType, 0));
-        // A constant where memory is expected is NULL (bpf_csum_diff's absent buffer).
-        const args = i.args.map((a, k) => (i.helper.params[k]!.kind === "mem" && a.kind === "const" ? L.LLVMConstPointerNull(t.ptr) : this.operand(a)));
+        // A constant where memory or an object is expected is NULL (bpf_csum_diff's absent buffer, bpf_kptr_xchg's empty field).
+        const args = i.args.map((a, k) => (["mem", "object"].includes(i.helper.params[k]!.kind) && a.kind === "const" ? L.LLVMConstPointerNull(t.ptr) : this.operand(a)));
         return this.define(i.dst.id, L.LLVMBuildCall2(b, fnType, callee, args, args.length, ""));
       }
       case "printk": {
