@@ -40,7 +40,9 @@ describe.skipIf(!fs.existsSync(vmlinux) && !inCI)("the kernel struct fields prog
       const m = member(kernel, f.name);
       expect(m, `${struct}.${f.name}`).toBeDefined();
       const t = btf.resolve(m!.type).type;
-      expect([t.kind, t.size], `${struct}.${f.name}`).toEqual([BTF_KIND.INT, f.type.bits / 8]);
+      // A pointer field (a css's cgroup) points to the kernel struct the table names.
+      if (f.pointsTo) expect([t.kind, btf.resolve(t.type).type.name], `${struct}.${f.name}`).toEqual([BTF_KIND.PTR, f.pointsTo]);
+      else expect([t.kind, t.size], `${struct}.${f.name}`).toEqual([BTF_KIND.INT, f.type.bits / 8]);
     }
   });
 });
