@@ -1109,6 +1109,51 @@ export interface Refcount {
  * `bpf_obj_drop` on every path, apart from the object it was taken from.
  */
 export declare function bpf_refcount_acquire<T extends object>(obj: T): T | null;
+declare const listHeadBrand: unique symbol;
+declare const listNodeBrand: unique symbol;
+declare const rbRootBrand: unique symbol;
+declare const rbNodeBrand: unique symbol;
+/**
+ * A `struct bpf_list_head` field of a HashMap or ArrayMap value that also
+ * holds a `SpinLock`: a list of `T`s (objects from `bpf_obj_new`) linked
+ * through their `ListNode` field `Node`, which is `T`'s first field. Only the
+ * bpf_list_* kfuncs touch it, with that lock held.
+ */
+export interface ListHead<T extends object, Node extends string> {
+  readonly [listHeadBrand]: { readonly of: T; readonly node: Node };
+}
+/** A `struct bpf_list_node`: the first field of a struct kept in a `ListHead`. Never read or written itself. */
+export interface ListNode {
+  readonly [listNodeBrand]: never;
+}
+/** A `struct bpf_rb_root`: a red-black tree of `T`s by their `RbNode` field `Node` (first), as `ListHead` is a list. */
+export interface RbRoot<T extends object, Node extends string> {
+  readonly [rbRootBrand]: { readonly of: T; readonly node: Node };
+}
+/** A `struct bpf_rb_node`: the first field of a struct kept in an `RbRoot`. Never read or written itself. */
+export interface RbNode {
+  readonly [rbNodeBrand]: never;
+}
+/** A list of `T`s, whatever its node field is called. */
+export type ListOf<T extends object> = ListHead<T, string>;
+/** A tree of `T`s, whatever its node field is called. */
+export type TreeOf<T extends object> = RbRoot<T, string>;
+/** A tree's order for `bpf_rbtree_add`: a top-level function telling whether `a` goes before `b`; it reads fields only (the lock is held). */
+export type Less<T extends object> = (a: T, b: T) => boolean;
+/** Puts `obj` first in the list (`bpf_list_push_front`, kernel 6.2), the lock held: the list owns it now, and `obj` is gone. */
+export declare function bpf_list_push_front<T extends object>(head: ListOf<T>, obj: T): i32;
+/** Puts `obj` last in the list (`bpf_list_push_back`), as `bpf_list_push_front`. */
+export declare function bpf_list_push_back<T extends object>(head: ListOf<T>, obj: T): i32;
+/** Takes the first object out of the list (`bpf_list_pop_front`), the lock held; null when empty. Yours: push it back or drop it on every path. */
+export declare function bpf_list_pop_front<T extends object>(head: ListOf<T>): T | null;
+/** Takes the last object out of the list (`bpf_list_pop_back`), as `bpf_list_pop_front`. */
+export declare function bpf_list_pop_back<T extends object>(head: ListOf<T>): T | null;
+/** Adds `obj` to the tree in `less`'s order (`bpf_rbtree_add`, kernel 6.3), the lock held: the tree owns it now, and `obj` is gone. */
+export declare function bpf_rbtree_add<T extends object>(root: TreeOf<T>, obj: T, less: Less<T>): i32;
+/** The tree's least object (`bpf_rbtree_first`), or null; the tree keeps it: read it, or pass it to `bpf_rbtree_remove`, before the unlock. */
+export declare function bpf_rbtree_first<T extends object>(root: TreeOf<T>): T | null;
+/** Takes `node`, from `bpf_rbtree_first`, out of the tree (`bpf_rbtree_remove`); null if it was not there. Yours: add it back or drop it on every path. */
+export declare function bpf_rbtree_remove<T extends object>(root: TreeOf<T>, node: T): T | null;
 /** A per-CPU object of a `T` (`bpf_percpu_obj_new`): a handle only, as the kernel gives an owned one no per-CPU address. */
 export interface PercpuObj<T extends object> {
   readonly __percpu: T;

@@ -23,6 +23,8 @@ function show(t: KfuncType): string {
       return `${t.type.signed ? "s" : "u"}${t.type.bits}`;
     case "ptr":
       return `${t.const ? "const " : ""}${show(t.to)} *`;
+    case "func":
+      return `FUNC_PROTO (${[t.returns, ...t.params].map(show).join(", ")})`;
     default:
       return `${t.kind} ${t.name}`;
   }
@@ -45,6 +47,8 @@ function showKernel(btf: BtfTypes, id: number): string {
       return `${prefix}${t.int!.encoding & 1 ? "s" : "u"}${t.int!.bits}`;
     case BTF_KIND.PTR:
       return `${showKernel(btf, t.type)} *`;
+    case BTF_KIND.FUNC_PROTO:
+      return `FUNC_PROTO (${[t.type, ...t.params!.map((p) => p.type)].map((x) => showKernel(btf, x)).join(", ")})`;
     case BTF_KIND.STRUCT:
       return `${prefix}struct ${t.name}`;
     case BTF_KIND.UNION:

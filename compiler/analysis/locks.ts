@@ -6,12 +6,19 @@
  * lock's own bytes never loaded or stored (nor a timer's). A map value may
  * hold a lock or a timer only in the maps whose BTF the kernel accepts it in
  * (map_check_btf).
+ *
+ * The list and tree kfuncs are the calls allowed under a lock, and only under
+ * the lock of the value holding the list or tree (check_reg_allocation_locked);
+ * a node bpf_rbtree_first lends is valid until that lock is released
+ * (invalidate_non_owning_refs), and a tree's `less` runs with it held.
  */
 import type ts from "typescript";
 import { Codes } from "../diagnostics/codes";
 import { type DiagnosticBag, locationOf } from "../diagnostics/diagnostic";
-import { type Block, type Instr, type MapDecl, type ModuleIR, type ProgramIR, type SlotType, isLayout, reversePostOrder, successors } from "../ir/ir";
+import { type Block, type Instr, type MapDecl, type ModuleIR, type Operand, type ProgramIR, type SlotType, isLayout, reversePostOrder, successors } from "../ir/ir";
 import { type FieldType, type Layout, spinLockLayout, timerLayout } from "../ir/layout";
+import { graphKfuncs } from "../ir/graphs";
+import { kfunc } from "../dialect/kfuncs";
 
 interface Held {
   readonly key: string;
@@ -36,11 +43,39 @@ function checkFunction(ir: ProgramIR, d: DiagnosticBag): void {
   const order = reversePostOrder(ir.entry);
   const entryState = new Map<Block, Held | undefined>([[ir.entry, undefined]]);
   const exitState = new Map<Block, Held | undefined>();
+  // Nodes bpf_rbtree_first lent, with the lock they were lent under.
+  const lent = new Map<number, Held>();
+  const less = ir.subprogram?.rbtreeLess === true;
   for (const block of order) {
     if (!entryState.has(block)) continue;
     let held = entryState.get(block);
     for (const i of block.instrs) {
       checkLockBytes(ir, i, d);
+      if (lent.size > 0 && !checkLent(i, held, lent, d)) return;
+      if (less && !plain.has(i.op)) {
+        d.report(Codes.lockCall, i.node, `\`${ir.name}\` orders a tree for \`bpf_rbtree_add\`, which calls it with the tree's lock held: the verifier allows no call there`, {
+          hints: ["compare fields only, and return the boolean"],
+        });
+        return;
+      }
+      if (i.op === "kfunc" && graphKfuncs.has(i.name)) {
+        const name = kfunc(i.name).spelled ?? i.name;
+        const root = i.args[0]!;
+        const base = root.kind === "temp" && ir.defs.get(root.id)?.op === "ptr_add" ? (ir.defs.get(root.id) as { base: Operand }).base : root;
+        if (!held || base.kind !== "temp" || !held.key.startsWith(`${base.id}+`)) {
+          d.report(
+            Codes.graphLock,
+            i.node,
+            held
+              ? `the lock taken at ${line(held.node)} is not the one beside this ${i.name.includes("list") ? "list" : "tree"}: \`${name}\` needs the lock of the same map value held`
+              : `\`${name}\` needs the lock of the map value holding the ${i.name.includes("list") ? "list" : "tree"} held: the verifier refuses the call without it`,
+            { hints: ["`bpf_spin_lock(ref.value.lock);` before the call, and `bpf_spin_unlock(ref.value.lock);` after it, `ref` the value holding the root"] },
+          );
+          return;
+        }
+        if (i.name === "bpf_rbtree_first" && i.dst) lent.set(i.dst.id, held);
+        continue;
+      }
       if (i.op === "spin_lock") {
         const key = `${i.ptr.id}+${i.offset}`;
         if (!i.unlock) {
@@ -90,6 +125,20 @@ function checkFunction(ir: ProgramIR, d: DiagnosticBag): void {
       }
     }
   }
+}
+
+/** A lent node used after the lock it was lent under was released: the verifier has invalidated it. */
+function checkLent(i: Instr, held: Held | undefined, lent: ReadonlyMap<number, Held>, d: DiagnosticBag): boolean {
+  const used = i.op === "load" || i.op === "store" || i.op === "atomic" ? [i.ptr] : i.op === "kfunc" ? i.args : [];
+  for (const o of used) {
+    const under = o.kind === "temp" ? lent.get(o.id) : undefined;
+    if (!under || under === held) continue;
+    d.report(Codes.graphNonOwning, i.node, `this node from \`bpf_rbtree_first\` (under the lock taken at ${line(under.node)}) is used after that lock was released: the tree may have freed it`, {
+      hints: ["read it, or take it out with `bpf_rbtree_remove`, before `bpf_spin_unlock`"],
+    });
+    return false;
+  }
+  return true;
 }
 
 /** The kernel's special fields of a map value: never loaded or stored, allowed in some maps only (map_check_btf). */
@@ -161,6 +210,14 @@ export function lockedMapAllowed(d: DiagnosticBag, className: string, key: SlotT
       d.report(Codes.mapType, valueNode, `a map value holds one ${special.name}, as a field of the value struct itself`, { hints: [`keep a single ${special.name} field at the top level of the value`] });
       return false;
     }
+  }
+  // btf_parse_fields: a list head or tree root needs the lock that guards it in the same value.
+  const root = isLayout(value) ? [...value.fields.values()].find((f) => f.type.kind === "struct" && f.type.layout.graph) : undefined;
+  if (root && specialOffset(value, spinLockLayout) === undefined) {
+    d.report(Codes.mapType, valueNode, `\`${root.name}\` needs a \`SpinLock\` beside it in the value: the kernel refuses a list or tree without the lock that guards it`, {
+      hints: ["add `lock: SpinLock` to the value struct"],
+    });
+    return false;
   }
   return true;
 }

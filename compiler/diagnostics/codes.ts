@@ -70,6 +70,8 @@ export const Codes = {
   kfuncReleased: kind(3021, "kfunc reference used after its release"),
   dynptrUninit: kind(3022, "dynptr used before it is initialised"),
   rcuSection: kind(3023, "RCU read section not paired on every path"),
+  graphLock: kind(3030, "list or tree kfunc without its lock held"),
+  graphNonOwning: kind(3031, "node from bpf_rbtree_first used after the unlock"),
 
   // 4xxx: programs, sections, license
   programShape: kind(4001, "a program is `export const name = xdp((ctx) => { … })`"),

@@ -39,6 +39,8 @@ function checkNode(node: ts.Node, intrinsics: Intrinsics, d: DiagnosticBag): "sk
     case ts.SyntaxKind.TemplateExpression:
     case ts.SyntaxKind.TaggedTemplateExpression:
       if (isLicenseArgument(node, intrinsics)) return;
+      // `ListHead<T, "node">`: the name of T's node field, a type only.
+      if (isGraphNodeName(node, intrinsics)) return;
       // A trace message: the template's text becomes the format, its values the arguments.
       if (isPrintkArgument(node, intrinsics) && node.kind !== ts.SyntaxKind.TaggedTemplateExpression) return;
       // bpf_strncmp's second string and bpf_snprintf's format: constants in .rodata.
@@ -267,6 +269,14 @@ function isStrncmpText(node: ts.Node, intrinsics: Intrinsics): boolean {
 function isLicenseArgument(node: ts.Node, intrinsics: Intrinsics): boolean {
   const call = node.parent;
   return ts.isCallExpression(call) && call.arguments[0] === node && intrinsics.resolve(call.expression)?.kind === "license";
+}
+
+function isGraphNodeName(node: ts.Node, intrinsics: Intrinsics): boolean {
+  const literal = node.parent;
+  const ref = literal?.parent;
+  if (!ts.isLiteralTypeNode(literal) || !ref || !ts.isTypeReferenceNode(ref) || ref.typeArguments?.[1] !== literal) return false;
+  const name = intrinsics.dialectSymbol(ref.typeName)?.name;
+  return name === "ListHead" || name === "RbRoot";
 }
 
 function firstToken(node: ts.Node): ts.Node {

@@ -26,7 +26,9 @@ export type KfuncType =
   | { readonly kind: "int"; readonly type: IntType }
   | { readonly kind: "bool" }
   | { readonly kind: "struct" | "union" | "enum"; readonly name: string }
-  | { readonly kind: "ptr"; readonly to: KfuncType; readonly const?: boolean };
+  | { readonly kind: "ptr"; readonly to: KfuncType; readonly const?: boolean }
+  /** A function type (a callback's, behind a pointer). */
+  | { readonly kind: "func"; readonly returns: KfuncType; readonly params: readonly KfuncType[] };
 
 export interface KfuncParam {
   readonly name: string;
@@ -63,7 +65,13 @@ export type KfuncArg =
   /** A task's saved registers as `bpf_task_pt_regs` returned them (the verifier's PTR_TO_BTF_ID of struct pt_regs): the call, or a const holding it. */
   | { readonly kind: "ptRegs" }
   /** One of the file's maps, as clang passes `&map`: its address, which libbpf relocates (the verifier's CONST_PTR_TO_MAP). */
-  | { readonly kind: "map" };
+  | { readonly kind: "map" }
+  /** A map value's `ListHead` or `RbRoot` field, its lock held; the objects it holds are its `T`s. */
+  | { readonly kind: "graphRoot"; readonly graph: "list" | "rbtree" }
+  /** A top-level function the kernel calls, compiled as a static subprogram (bpf_rbtree_add's `less`). */
+  | { readonly kind: "callback" }
+  /** A node `bpf_rbtree_first` returned: not owned, valid while the lock is held. */
+  | { readonly kind: "nonOwning" };
 
 /** Call parameters the compiler fills in, not written in the dialect's call. */
 export const implicitArgs: ReadonlySet<KfuncArg["kind"]> = new Set(["size", "typeId", "null"]);
@@ -123,6 +131,14 @@ const ref = (name: string, release?: boolean): KfuncArg => ({ kind: "ref", struc
 const arg = (type: IntType): KfuncArg => ({ kind: "int", type });
 /** A local `Cell` of that many bytes the kfunc writes its result into (no size follows). */
 const out = (size: number): KfuncArg => ({ kind: "mem", access: "write", size });
+const listHead = ptr(struct("bpf_list_head"));
+const listNode = ptr(struct("bpf_list_node"));
+const rbRoot = ptr(struct("bpf_rb_root"));
+const rbNode = ptr(struct("bpf_rb_node"));
+/** The kfuncs whose objects a program owns: what it may push into a list or add to a tree, or drop. */
+const owners = ["bpf_obj_new_impl", "bpf_refcount_acquire_impl", "bpf_list_pop_front", "bpf_list_pop_back", "bpf_rbtree_remove"];
+const listPush = [p("head", listHead), p("node", listNode), p("meta__ign", ptr(void_)), p("off", u64)];
+const listPushCall: readonly KfuncArg[] = [{ kind: "graphRoot", graph: "list" }, { kind: "object", from: owners, release: true }, { kind: "null" }, { kind: "null" }];
 const slice = [p("p", dynptr), p("offset", u32), p("buffer__opt", ptr(void_)), p("buffer__szk", u32)];
 
 export const kfuncs: ReadonlyMap<string, KfuncSpec> = new Map(
@@ -218,7 +234,7 @@ export const kfuncs: ReadonlyMap<string, KfuncSpec> = new Map(
       // bpf_experimental.h's bpf_obj_new(T) / bpf_obj_drop(p): a new one is zeroed, or NULL, and
       // must be dropped on every path.
       { name: "bpf_obj_new_impl", spelled: "bpf_obj_new", params: [p("local_type_id__k", u64), p("meta__ign", ptr(void_))], call: [{ kind: "typeId" }, { kind: "null" }], returns: ptr(void_), acquires: true, nullable: true, since: "6.2" },
-      { name: "bpf_obj_drop_impl", spelled: "bpf_obj_drop", params: [p("p__alloc", ptr(void_)), p("meta__ign", ptr(void_))], call: [{ kind: "object", from: ["bpf_obj_new_impl", "bpf_refcount_acquire_impl"], release: true }, { kind: "null" }], returns: void_, releases: true, since: "6.2" },
+      { name: "bpf_obj_drop_impl", spelled: "bpf_obj_drop", params: [p("p__alloc", ptr(void_)), p("meta__ign", ptr(void_))], call: [{ kind: "object", from: owners, release: true }, { kind: "null" }], returns: void_, releases: true, since: "6.2" },
       // A second reference to an object with a `struct bpf_refcount` field, dropped on its own; NULL when the count was 0.
       {
         name: "bpf_refcount_acquire_impl",
@@ -235,6 +251,24 @@ export const kfuncs: ReadonlyMap<string, KfuncSpec> = new Map(
       // bpf_per_cpu_ptr refuse an owned per-CPU pointer (MEM_ALLOC), so it is opaque here.
       { name: "bpf_percpu_obj_new_impl", spelled: "bpf_percpu_obj_new", params: [p("local_type_id__k", u64), p("meta__ign", ptr(void_))], call: [{ kind: "typeId" }, { kind: "null" }], returns: ptr(void_), acquires: true, nullable: true, since: "6.7" },
       { name: "bpf_percpu_obj_drop_impl", spelled: "bpf_percpu_obj_drop", params: [p("p__alloc", ptr(void_)), p("meta__ign", ptr(void_))], call: [{ kind: "object", from: ["bpf_percpu_obj_new_impl"], release: true }, { kind: "null" }], returns: void_, releases: true, since: "6.7" },
+
+      // Lists and red-black trees of such objects (kernel/bpf/helpers.c, bpf_experimental.h), rooted
+      // in a map value beside the SpinLock that guards them: push and add take ownership (the
+      // verifier fills in meta and off), pop and remove hand an object back, first lends one.
+      { name: "bpf_list_push_front_impl", spelled: "bpf_list_push_front", params: listPush, call: listPushCall, returns: int, since: "6.2" },
+      { name: "bpf_list_push_back_impl", spelled: "bpf_list_push_back", params: listPush, call: listPushCall, returns: int, since: "6.2" },
+      { name: "bpf_list_pop_front", params: [p("head", listHead)], call: [{ kind: "graphRoot", graph: "list" }], returns: listNode, acquires: true, nullable: true, since: "6.2" },
+      { name: "bpf_list_pop_back", params: [p("head", listHead)], call: [{ kind: "graphRoot", graph: "list" }], returns: listNode, acquires: true, nullable: true, since: "6.2" },
+      {
+        name: "bpf_rbtree_add_impl",
+        spelled: "bpf_rbtree_add",
+        params: [p("root", rbRoot), p("node", rbNode), p("less", ptr({ kind: "func", returns: bool, params: [rbNode, constPtr(struct("bpf_rb_node"))] })), p("meta__ign", ptr(void_)), p("off", u64)],
+        call: [{ kind: "graphRoot", graph: "rbtree" }, { kind: "object", from: owners, release: true }, { kind: "callback" }, { kind: "null" }, { kind: "null" }],
+        returns: int,
+        since: "6.3",
+      },
+      { name: "bpf_rbtree_first", params: [p("root", rbRoot)], call: [{ kind: "graphRoot", graph: "rbtree" }], returns: rbNode, nullable: true, since: "6.3" },
+      { name: "bpf_rbtree_remove", params: [p("root", rbRoot), p("node", rbNode)], call: [{ kind: "graphRoot", graph: "rbtree" }, { kind: "nonOwning" }], returns: rbNode, acquires: true, nullable: true, since: "6.3" },
 
       // Exceptions (kernel/bpf/helpers.c): the program ends at once, all frames unwound; without an
       // exception callback the verifier's default one returns the cookie, here the XDP action.

@@ -444,6 +444,8 @@ export interface KfuncCall extends InstrBase {
   readonly kernelType?: string;
   /** The map whose address is the `map` argument (bpf_map_sum_elem_count's), a placeholder here. */
   readonly map?: MapDecl;
+  /** The function whose address is the `callback` argument (bpf_rbtree_add_impl's `less`), a placeholder here. */
+  readonly callback?: Subprogram;
 }
 
 /** The context pointer itself, as an argument to helpers. */
@@ -542,6 +544,8 @@ export interface Subprogram {
   readonly forEachOf?: MapDecl;
   /** With `forEachOf`: the callback of timers in that map's values, `(key, value)`, returning 0. */
   readonly timer?: boolean;
+  /** bpf_rbtree_add's `less(a, b)`: run by the kernel with the tree's lock held (no calls). */
+  readonly rbtreeLess?: boolean;
   /** The body, once built. */
   ir?: ProgramIR;
 }

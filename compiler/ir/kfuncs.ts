@@ -10,8 +10,9 @@ import { Codes } from "../diagnostics/codes";
 import { type KfuncSpec, type KfuncType, implicitArgs, kernelFields, kfuncs } from "../dialect/kfuncs";
 import type { FunctionBuilder } from "./builder";
 import { castTo, convertTo, lowerExpression, type Value } from "./expressions";
-import type { MapDecl, Operand, Temp } from "./ir";
-import { type Field, type FieldType, type Layout, sameShape, shapeName, refcountLayout, sizeOfField, spinLockLayout, timerLayout } from "./layout";
+import type { MapDecl, Operand, Subprogram, Temp } from "./ir";
+import { type Field, type FieldType, type GraphRoot, type Layout, sameShape, shapeName, refcountLayout, sizeOfField, spinLockLayout, timerLayout } from "./layout";
+import { graphRootArg, lessCallback, nonOwningArg, sameObject } from "./graphs";
 import { btfShownStructs } from "./strings";
 import { helperMemory, structShape } from "./structs";
 import { constant } from "./typing";
@@ -48,6 +49,8 @@ export function kfuncCall(fb: FunctionBuilder, spec: KfuncSpec, e: ts.CallExpres
   let sliced: FieldType | undefined;
   let kernelType: string | undefined;
   let map: MapDecl | undefined;
+  let graph: GraphRoot | undefined;
+  let callback: Subprogram | undefined;
   const args = call.map((p, i): Operand => {
     if (p.kind === "size") return constant(BigInt(lastSize), p.type);
     if (p.kind === "null") return constant(0n, u64);
@@ -62,8 +65,19 @@ export function kfuncCall(fb: FunctionBuilder, spec: KfuncSpec, e: ts.CallExpres
       return m.ptr;
     }
     if (p.kind === "ref") return reference(fb, spec, p.struct, argExpr);
+    if (p.kind === "graphRoot") {
+      const r = graphRootArg(fb, spec, p.graph, argExpr);
+      graph = r.graph;
+      return r.ptr;
+    }
+    if (p.kind === "callback") {
+      callback = lessCallback(fb, spec, graph!, argExpr);
+      return constant(0n, u64);
+    }
+    if (p.kind === "nonOwning") return nonOwningArg(fb, spec, graph!, argExpr);
     if (p.kind === "object") {
       const o = object(fb, spec, p.from, argExpr);
+      if (graph) sameObject(fb, spec, graph, o.layout, argExpr);
       // The new reference is to the same struct: its fields, its drop.
       if (spec.name === "bpf_refcount_acquire_impl") allocated = refcounted(fb, spec, o.layout, argExpr);
       return o.ptr;
@@ -100,9 +114,11 @@ export function kfuncCall(fb: FunctionBuilder, spec: KfuncSpec, e: ts.CallExpres
     return p.kind === "int" && kernel.kind === "int" && kernel.type !== p.type ? castTo(fb, converted, kernel.type, argExpr) : converted;
   });
   if (spec.name === "bpf_ct_set_nat_info") natManip(fb, args[3]!, e.arguments[3]!);
+  // A node a list or tree gives back is its object (the node is the first field).
+  if (graph && spec.returns.kind === "ptr") allocated = graph.of;
   const type = resultType(spec.returns);
   const dst = type ? fb.temp(type) : undefined;
-  fb.emit({ op: "kfunc", ...(dst ? { dst } : {}), name: spec.name, args, ...(allocated ? { typeId: allocated } : {}), ...(kernelType ? { kernelType } : {}), ...(map ? { map } : {}), node: e });
+  fb.emit({ op: "kfunc", ...(dst ? { dst } : {}), name: spec.name, args, ...(allocated ? { typeId: allocated } : {}), ...(kernelType ? { kernelType } : {}), ...(map ? { map } : {}), ...(callback ? { callback } : {}), node: e });
   if (!dst) return constant(0n, i32);
   // A per-CPU object: only a handle to drop (the verifier gives an owned one no per-CPU address).
   if (allocated && spec.name === "bpf_percpu_obj_new_impl") {

@@ -34,6 +34,8 @@ export interface Layout {
    * offsets are CO-RE relocations that libbpf fixes against the running kernel's BTF.
    */
   readonly kernel?: string;
+  /** A `ListHead<T, "node">` or `RbRoot<T, "node">`: the kernel's struct, holding `T`s by their `node` field. */
+  readonly graph?: GraphRoot;
   /** A `Kptr<T>` or `PercpuKptr<T>` field: a pointer to an allocated `T` (BTF: `struct T __kptr *`). */
   readonly kptr?: KptrTarget;
 }
@@ -42,6 +44,13 @@ export interface Layout {
 export interface KptrTarget {
   readonly target: Layout;
   readonly percpu: boolean;
+}
+
+/** What a list head or tree root holds: objects of `of`, linked through their field `node` (at offset 0). */
+export interface GraphRoot {
+  readonly kind: "list" | "rbtree";
+  readonly of: Layout;
+  readonly node: string;
 }
 
 /** Why a type is not a header struct, with the node to point at. */
@@ -137,6 +146,36 @@ export class Layouts {
 
   private readonly percpuKptrs = new Map<Layout, Layout>();
 
+  private readonly graphRoots = new Map<Layout, Map<string, Layout>>();
+
+  /** `ListHead<T, "node">` / `RbRoot<T, "node">`: one layout per struct held and node field. */
+  private graphRoot(node: ts.TypeReferenceNode, kind: "list" | "rbtree"): Layout {
+    const spelled = kind === "list" ? "ListHead" : "RbRoot";
+    const nodeType = kind === "list" ? "ListNode" : "RbNode";
+    const [ofNode, nameNode] = node.typeArguments ?? [];
+    const decl = ofNode ? this.declarationOf(ofNode) : undefined;
+    if (!ofNode || !decl || !nameNode || !ts.isLiteralTypeNode(nameNode) || !ts.isStringLiteral(nameNode.literal)) {
+      throw new LayoutError(`write \`${spelled}<Flow, "node">\`: one of the program's structs, and the name of its \`${nodeType}\` field`, node);
+    }
+    const of = this.ofDeclaration(decl, ofNode);
+    const name = nameNode.literal.text;
+    const field = of.fields.get(name);
+    if (field?.type.kind !== "struct" || field.type.layout !== (kind === "list" ? listNodeLayout : rbNodeLayout)) {
+      throw new LayoutError(`\`${of.name}\` has no \`${nodeType}\` field \`${name}\``, nameNode);
+    }
+    // The kfuncs take and return the node's address; at offset 0 it is the object's, with no container_of.
+    if (field.offset !== 0) throw new LayoutError(`\`${name}\` must be \`${of.name}\`'s first field: tsxdp hands objects to the kernel at their \`${nodeType}\``, nameNode);
+    const byNode = this.graphRoots.get(of) ?? new Map<string, Layout>();
+    this.graphRoots.set(of, byNode);
+    const key = `${kind}:${name}`;
+    let l = byNode.get(key);
+    if (!l) {
+      l = { ...(kind === "list" ? listHeadLayout : rbRootLayout), graph: { kind, of, node: name } };
+      byNode.set(key, l);
+    }
+    return l;
+  }
+
   private declarationOf(node: ts.TypeNode, depth = 0): ts.InterfaceDeclaration | ts.TypeLiteralNode | undefined {
     if (ts.isTypeLiteralNode(node)) return node;
     if (!ts.isTypeReferenceNode(node) || depth > 8) return undefined;
@@ -174,6 +213,9 @@ export class Layouts {
           throw new LayoutError("a header struct has plain fields with a type only (no methods, optional or computed fields)", member);
         }
         const type = this.fieldType(member.type);
+        // A list head or tree root tells the verifier what it holds (btf_decl_tag "contains:T:node").
+        const graph = type.kind === "struct" ? type.layout.graph : undefined;
+        const declTags = graph ? { declTags: [`contains:${graph.of.name}:${graph.node}`] } : {};
         const fieldAlign = packed ? 1 : alignOf(type);
         const size = sizeOfField(type);
         if (union) {
@@ -181,7 +223,7 @@ export class Layouts {
           offset = Math.max(offset, size);
         } else {
           offset = alignUp(offset, fieldAlign);
-          fields.set(member.name.text, { name: member.name.text, offset, size, type });
+          fields.set(member.name.text, { name: member.name.text, offset, size, type, ...declTags });
           offset += size;
         }
         align = Math.max(align, fieldAlign);
@@ -210,6 +252,10 @@ export class Layouts {
     if (ts.isTypeReferenceNode(node) && this.intrinsics.dialectSymbol(node.typeName)?.name === "SpinLock") return { kind: "struct", layout: spinLockLayout };
     if (ts.isTypeReferenceNode(node) && this.intrinsics.dialectSymbol(node.typeName)?.name === "Timer") return { kind: "struct", layout: timerLayout };
     if (ts.isTypeReferenceNode(node) && this.intrinsics.dialectSymbol(node.typeName)?.name === "Refcount") return { kind: "struct", layout: refcountLayout };
+    const graphName = ts.isTypeReferenceNode(node) ? this.intrinsics.dialectSymbol(node.typeName)?.name : undefined;
+    if (graphName === "ListNode") return { kind: "struct", layout: listNodeLayout };
+    if (graphName === "RbNode") return { kind: "struct", layout: rbNodeLayout };
+    if (graphName === "ListHead" || graphName === "RbRoot") return { kind: "struct", layout: this.graphRoot(node as ts.TypeReferenceNode, graphName === "ListHead" ? "list" : "rbtree") };
     const kptr = ts.isTypeReferenceNode(node) ? this.intrinsics.dialectSymbol(node.typeName)?.name : undefined;
     if (kptr === "Kptr" || kptr === "PercpuKptr") return { kind: "struct", layout: this.kptr(node as ts.TypeReferenceNode, kptr === "PercpuKptr") };
     if (ts.isTypeReferenceNode(node) && this.intrinsics.dialectSymbol(node.typeName)?.name === "Cell") {
@@ -253,6 +299,23 @@ export const refcountLayout: Layout = {
   packed: false,
   fields: new Map([["__opaque", { name: "__opaque", offset: 0, size: 4, type: { kind: "array", element: { kind: "scalar", type: u32 }, count: 1 } }]]),
 };
+
+/** Words of opaque state the kernel keeps in a struct (uapi: `__u64 __opaque[n]`, aligned 8). */
+function opaque(name: string, words: number): Layout {
+  return {
+    name,
+    size: words * 8,
+    align: 8,
+    packed: false,
+    fields: new Map([["__opaque", { name: "__opaque", offset: 0, size: words * 8, type: { kind: "array", element: { kind: "scalar", type: u64 }, count: words } }]]),
+  };
+}
+
+/** `ListHead`'s and `RbRoot`'s structs, found in a map value's BTF by name (btf_find_struct_field), and their nodes'. */
+export const listHeadLayout = opaque("bpf_list_head", 2);
+export const listNodeLayout = opaque("bpf_list_node", 3);
+export const rbRootLayout = opaque("bpf_rb_root", 2);
+export const rbNodeLayout = opaque("bpf_rb_node", 4);
 
 export function sizeOfField(t: FieldType): number {
   switch (t.kind) {

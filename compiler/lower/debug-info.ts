@@ -14,7 +14,7 @@ import type ts from "typescript";
 import { type KfuncSpec, type KfuncType, iteratorWords, kernelFields } from "../dialect/kfuncs";
 import type { GlobalDecl, MapDecl, ModuleIR, ProgramIR, Subprogram } from "../ir/ir";
 import { type IntType, type ValueType, u64 as u64Type } from "../ir/types";
-import { type FieldType, type Layout, sizeOfField } from "../ir/layout";
+import { type FieldType, type Layout, listHeadLayout, listNodeLayout, rbNodeLayout, rbRootLayout, sizeOfField } from "../ir/layout";
 import type { MapAttribute } from "./generate";
 import type { BtfTag } from "../object/btf-tags";
 import {
@@ -35,6 +35,8 @@ import {
 } from "../llvm/llvm-c";
 
 const producer = "tsxdp";
+
+const graphStructs: ReadonlyMap<string, Layout> = new Map([listHeadLayout, listNodeLayout, rbRootLayout, rbNodeLayout].map((l) => [l.name, l]));
 
 export class DebugInfo {
   private readonly di: LLVMDIBuilderRef;
@@ -160,6 +162,13 @@ export class DebugInfo {
         break;
       }
       case "struct": {
+        // The list and tree structs are the program's own too (in map values and objects): one
+        // struct of each in BTF, or the kernel finds the empty one by name and refuses the BTF.
+        const graph = graphStructs.get(t.name);
+        if (graph) {
+          out = this.slotType(graph);
+          break;
+        }
         const members: LLVMMetadataRef[] = [];
         let size = 0n;
         // Iterator state: `__u64 __opaque[n]`, as the kernel's uapi declares it.
@@ -188,6 +197,12 @@ export class DebugInfo {
       case "enum":
         out = L.LLVMDIBuilderCreateEnumerationType(di, this.cu, t.name, t.name.length, this.file, 0, 32n, 32, [], 0, this.intType);
         break;
+      case "func": {
+        // A callback's type, as libbpf compares it: FUNC_PROTO with the kernel's parameter kinds.
+        const types = [t.returns, ...t.params].map((x) => (x.kind === "void" ? null : this.kernelType(x)));
+        out = L.LLVMDIBuilderCreateSubroutineType(di, this.file, types, types.length, DIFlags.Prototyped);
+        break;
+      }
     }
     if (out) this.kernelTypes.set(key, out);
     return out;
@@ -297,6 +312,8 @@ export class DebugInfo {
   /** A map key or value type: an integer, or a header struct with its members, as BTF shows them. */
   private slotType(t: IntType | Layout): LLVMMetadataRef {
     if (!("fields" in t)) return this.integerType(t);
+    // Every ListHead<T, …> is the one struct bpf_list_head (its decl tag is on the field holding it).
+    if (t.graph) t = t.graph.kind === "list" ? listHeadLayout : rbRootLayout;
     const cached = this.structs.get(t);
     if (cached) return cached;
     const { L, di } = this;

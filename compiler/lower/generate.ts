@@ -340,6 +340,7 @@ class ProgramLowering {
     this.debug.at(this.b, program.handler);
     this.retval = L.LLVMBuildAlloca(this.b, sub?.returns ? t.of(sub.returns) : t.i32, "retval");
     for (const local of program.locals) this.locals.set(local.id, L.LLVMBuildAlloca(this.b, t.of(local.type), local.name));
+    if (!sub) this.keepGraphObjects();
     for (const block of program.blocks) {
       for (const i of block.instrs) {
         if (i.op === "stack_alloc") {
@@ -451,6 +452,25 @@ class ProgramLowering {
     return call;
   }
 
+  /**
+   * The structs the file's lists and trees hold must be in BTF, or the kernel refuses the map
+   * whose decl tag names them; a program that never allocates one would not put it there. A
+   * type id of each, kept by an empty asm, makes the BPF backend emit it (one move per struct).
+   */
+  private keepGraphObjects(): void {
+    const { L, b, t } = this;
+    const held = new Set<Layout>();
+    for (const map of this.maps.keys()) if (isLayout(map.value)) for (const f of map.value.fields.values()) if (f.type.kind === "struct" && f.type.layout.graph) held.add(f.type.layout.graph.of);
+    const sinkType = L.LLVMFunctionType(L.LLVMVoidTypeInContext(t.context), [t.i64], 1, 0);
+    const sink = L.LLVMGetInlineAsm(sinkType, "", 0, "r", 1, 1, 0, 0, 0);
+    let seq = 1 << 20;
+    for (const of of held) {
+      const id = this.localTypeId(of, seq++);
+      const wide = L.LLVMGetIntTypeWidth(L.LLVMTypeOf(id)) === 64 ? id : L.LLVMBuildZExt(b, id, t.i64, "");
+      L.LLVMBuildCall2(b, sinkType, sink, [wide], 1, "");
+    }
+  }
+
   /** `bpf_core_type_id_kernel(struct name)` as clang emits it: llvm.bpf.btf.type.id with flag 1 (BPF_TYPE_ID_TARGET), libbpf's CO-RE relocation against vmlinux. */
   private kernelTypeId(name: string, seq: number): LLVMValueRef {
     const { L, b, t } = this;
@@ -539,6 +559,8 @@ class ProgramLowering {
         if (i.typeId && kfunc(i.name).call?.[0]?.kind === "typeId") args[0] = this.localTypeId(i.typeId, i.dst!.id);
         if (i.kernelType) args[1] = this.kernelTypeId(i.kernelType, i.dst!.id);
         if (i.map) args[kfunc(i.name).call!.findIndex((a) => a.kind === "map")] = L.LLVMBuildBitCast(b, this.maps.get(i.map)!, t.ptr, "");
+        // The callback's address: a ld_imm64 of the function that libbpf relocates (BPF_PSEUDO_FUNC), as for bpf_loop.
+        if (i.callback) args[kfunc(i.name).call!.findIndex((a) => a.kind === "callback")] = L.LLVMBuildBitCast(b, this.functions.get(i.callback)!.fn, t.ptr, "");
         const call = L.LLVMBuildCall2(b, callee.type, callee.fn, args, args.length, "");
         if (i.dst) this.define(i.dst.id, call);
         return;
