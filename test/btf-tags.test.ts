@@ -78,8 +78,9 @@ function declTags(object: Uint8Array): string[] {
 }
 
 function describeTags(dump: string): string[] {
-  const types = new Map<number, { kind: string; name: string; members: string[] }>();
-  let last: { members: string[] } | undefined;
+  type Entry = { kind: string; name: string; members: string[] };
+  const types = new Map<number, Entry>();
+  let last: Entry | undefined;
   for (const line of dump.split("\n")) {
     const t = /^\[(\d+)\] (\w+) '([^']*)'/.exec(line);
     if (t) types.set(Number(t[1]), (last = { kind: t[2]!, name: t[3]!, members: [] }));
