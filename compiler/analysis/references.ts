@@ -17,6 +17,7 @@
 import { Codes } from "../diagnostics/codes";
 import { type DiagnosticBag, locationOf } from "../diagnostics/diagnostic";
 import { kfunc } from "../dialect/kfuncs";
+import { graphKfuncs } from "../ir/graphs";
 import { type Block, type HelperCall, type Instr, type KfuncCall, type Operand, type ProgramIR, type RingBufReserve, type Terminator, reversePostOrder, successors } from "../ir/ir";
 
 /** none: not acquired yet on this path; pending: acquired, not tested; held: non-null; done: null or released; mixed: paths disagree. */
@@ -42,6 +43,21 @@ function describe(at: Acquire) {
       untestedHint: "`const r = events.reserve(); if (!r) return XdpAction.PASS;`",
       released: "was already submitted or discarded on this path",
       releasedHint: "fill the record before `submit`; after `submit` or `discard` it belongs to the reader (or to no one)",
+    };
+  }
+  if (at.op === "kfunc" && at.typeId && graphKfuncs.has(at.name)) {
+    // An object out of a list or tree: the program's, to drop or to push or add back.
+    const root = at.name.startsWith("bpf_list") ? "ref.value.head" : "ref.value.root, least";
+    return {
+      what: `the \`${at.typeId.name}\` from \`${at.name}\``,
+      leakCode: Codes.kfuncLeak,
+      releasedCode: Codes.kfuncReleased,
+      leak: "is not dropped or put back",
+      leakHint: "call `bpf_obj_drop(obj)`, or push or add it back under the lock, on every path after the null test; the kernel refuses a program that can return holding it (Unreleased reference)",
+      untested: "before using it",
+      untestedHint: `\`const obj = ${at.name}(${root}); if (!obj) …\``,
+      released: "was already dropped, or handed to a list or tree, on this path",
+      releasedHint: "use the object before `bpf_obj_drop`, `bpf_list_push_*` or `bpf_rbtree_add`; after them it is freed, or the list's or tree's",
     };
   }
   if (at.op === "kfunc" && at.typeId) {
