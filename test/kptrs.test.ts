@@ -23,7 +23,7 @@ import { inCI, kernelUnavailable, which } from "./support/kernel";
 const bpftool = which("bpftool");
 const unavailable = kernelUnavailable() ?? (clang19 === undefined ? "clang-19 is not installed (apt-get install clang-19)" : bpftool === undefined ? "bpftool is not installed" : undefined);
 
-const imports = `import { xdp, XdpAction, ArrayMap, u8, u32, u64, Kptr, PercpuKptr, bpf_obj_new, bpf_obj_drop, bpf_percpu_obj_new, bpf_percpu_obj_drop, bpf_kptr_xchg, bpf_this_cpu_ptr, bpf_per_cpu_ptr, bpf_rcu_read_lock, bpf_rcu_read_unlock } from "tsxdp";
+const imports = `import { xdp, XdpAction, ArrayMap, HashMap, Refcount, zeroed, u8, u32, u64, Kptr, PercpuKptr, bpf_obj_new, bpf_refcount_acquire, bpf_obj_drop, bpf_percpu_obj_new, bpf_percpu_obj_drop, bpf_kptr_xchg, bpf_this_cpu_ptr, bpf_per_cpu_ptr, bpf_rcu_read_lock, bpf_rcu_read_unlock } from "tsxdp";
 
 interface Flow {
   packets: u64;
@@ -41,8 +41,17 @@ interface CounterSlot {
   counters: PercpuKptr<Counters>;
 }
 
+interface Shared {
+  hits: u64;
+  ref: Refcount;
+}
+interface SharedSlot {
+  shared: Kptr<Shared>;
+}
+
 const flows = new ArrayMap<FlowSlot>({ maxEntries: 4 });
 const percpu = new ArrayMap<CounterSlot>({ maxEntries: 1 });
+const sharing = new HashMap<u32, SharedSlot>({ maxEntries: 8 });
 `;
 
 const source = `${imports}
@@ -119,6 +128,36 @@ export const forget = xdp((ctx) => {
   return XdpAction.DROP;
 });
 
+// A hash map entry per first byte, made by the program, then its object; later runs count through
+// a second reference to the object read in place (bpf_refcount_acquire takes an RCU one).
+export const share = xdp((ctx) => {
+  const data = ctx.data;
+  if (data + 24 > ctx.data_end) return XdpAction.ABORTED;
+  const key = u32(data.load<u8>(0));
+  const slot = sharing.lookup(key);
+  if (!slot) {
+    const fresh = zeroed<SharedSlot>();
+    sharing.update(key, fresh);
+    return XdpAction.PASS;
+  }
+  const s = slot.value.shared;
+  if (!s) {
+    const o = bpf_obj_new<Shared>();
+    if (!o) return XdpAction.DROP;
+    o.hits = 1;
+    data.store<u64>(8, o.hits);
+    const old = bpf_kptr_xchg(slot.value.shared, o);
+    if (old) bpf_obj_drop(old);
+    return XdpAction.TX;
+  }
+  const again = bpf_refcount_acquire(s);
+  if (!again) return XdpAction.DROP;
+  again.hits += 1;
+  data.store<u64>(8, again.hits);
+  bpf_obj_drop(again);
+  return XdpAction.TX;
+});
+
 // Puts a fresh per-CPU object in; TX when one was there (dropped).
 export const install = xdp((ctx) => {
   const slot = percpu.lookup(0);
@@ -186,6 +225,7 @@ extern void *bpf_obj_new_impl(__u64 local_type_id__k, void *meta__ign) __ksym;
 extern void bpf_obj_drop_impl(void *p__alloc, void *meta__ign) __ksym;
 extern void *bpf_percpu_obj_new_impl(__u64 local_type_id__k, void *meta__ign) __ksym;
 extern void bpf_percpu_obj_drop_impl(void *p__alloc, void *meta__ign) __ksym;
+extern void *bpf_refcount_acquire_impl(void *p__refcounted_kptr, void *meta__ign) __ksym;
 extern void bpf_rcu_read_lock(void) __ksym;
 extern void bpf_rcu_read_unlock(void) __ksym;
 /* bpf_experimental.h's and bpf_helpers.h's */
@@ -193,6 +233,7 @@ extern void bpf_rcu_read_unlock(void) __ksym;
 #define bpf_obj_drop(kptr) bpf_obj_drop_impl(kptr, NULL)
 #define bpf_percpu_obj_new(type) ((type *)bpf_percpu_obj_new_impl(__builtin_btf_type_id(*(type *)0, 0), NULL))
 #define bpf_percpu_obj_drop(kptr) bpf_percpu_obj_drop_impl(kptr, NULL)
+#define bpf_refcount_acquire(kptr) ((typeof(kptr))bpf_refcount_acquire_impl(kptr, NULL))
 #define __kptr __attribute__((btf_type_tag("kptr")))
 #define __percpu_kptr __attribute__((btf_type_tag("percpu_kptr")))
 char LICENSE[] SEC("license") = "GPL";
@@ -202,6 +243,10 @@ struct Counters { __u64 packets; __u64 bytes; };
 struct CounterSlot { struct Counters __percpu_kptr *counters; };
 struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 4); __type(key, __u32); __type(value, struct FlowSlot); } flows SEC(".maps");
 struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, __u32); __type(value, struct CounterSlot); } percpu SEC(".maps");
+struct bpf_refcount { __u32 __opaque[1]; } __attribute__((aligned(4)));
+struct Shared { __u64 hits; struct bpf_refcount ref; };
+struct SharedSlot { struct Shared __kptr *shared; };
+struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 8); __type(key, __u32); __type(value, struct SharedSlot); } sharing SEC(".maps");
 #define PACKET(n) void *data = (void *)(long)ctx->data; if (data + (n) > (void *)(long)ctx->data_end) return XDP_ABORTED;
 `;
 
@@ -292,6 +337,38 @@ int forget(struct xdp_md *ctx)
 	*(__u64 *)(data + 8) = old->packets;
 	bpf_obj_drop(old);
 	return XDP_DROP;
+}
+
+SEC("xdp")
+int share(struct xdp_md *ctx)
+{
+	PACKET(24)
+	__u32 key = *(__u8 *)data;
+	struct SharedSlot *slot = bpf_map_lookup_elem(&sharing, &key);
+	if (!slot) {
+		struct SharedSlot fresh = {};
+		bpf_map_update_elem(&sharing, &key, &fresh, BPF_ANY);
+		return XDP_PASS;
+	}
+	struct Shared *s = slot->shared;
+	if (!s) {
+		struct Shared *o = bpf_obj_new(struct Shared);
+		if (!o)
+			return XDP_DROP;
+		o->hits = 1;
+		*(__u64 *)(data + 8) = o->hits;
+		struct Shared *old = bpf_kptr_xchg(&slot->shared, o);
+		if (old)
+			bpf_obj_drop(old);
+		return XDP_TX;
+	}
+	struct Shared *again = bpf_refcount_acquire(s);
+	if (!again)
+		return XDP_DROP;
+	again->hits += 1;
+	*(__u64 *)(data + 8) = again->hits;
+	bpf_obj_drop(again);
+	return XDP_TX;
 }
 
 SEC("xdp")
@@ -515,6 +592,24 @@ describe.skipIf(unavailable !== undefined && !inCI)(`Kptr, PercpuKptr, bpf_kptr_
     const key = new Uint8Array(4);
     key[0] = 1;
     expect(ours.map("flows").lookup(key)).toEqual(theirs.map("flows").lookup(key));
+  });
+
+  it("an object in a hash map entry the program made, counted through second references to the one read in place; deleting the entry frees it: the C twin's", () => {
+    const seen: string[] = [];
+    const run = (first: number) => {
+      const a = ours.program("share").testRun({ data: packet(first, 0) });
+      const b = theirs.program("share").testRun({ data: packet(first, 0) });
+      expect(a.action).toBe(b.action);
+      expect(a.data).toEqual(b.data);
+      seen.push(`${first} ${a.action} ${u64At(a.data, 8)}`);
+    };
+    for (const first of [1, 1, 1, 2, 1, 2]) run(first);
+    const key = new Uint8Array(4);
+    key[0] = 1;
+    expect(ours.map("sharing").delete(key)).toBe(true);
+    expect(theirs.map("sharing").delete(key)).toBe(true);
+    for (const first of [1, 1, 1]) run(first);
+    expect(seen).toEqual(["1 PASS 0", "1 TX 1", "1 TX 2", "2 PASS 0", "1 TX 3", "2 TX 1", "1 PASS 0", "1 TX 1", "1 TX 2"]);
   });
 
   it("per-CPU counters in a per-CPU object, counted on chosen CPUs and read back CPU by CPU: the C twin's", () => {
