@@ -100,7 +100,7 @@ function checkFunction(ir: ProgramIR, d: DiagnosticBag): void {
 
 /** An object whose RCU section has ended, used: the verifier refuses it (its pointer is untrusted now). */
 function staleUse(i: Instr, ended: ReadonlyMap<number, ts.Node>, d: DiagnosticBag): boolean {
-  const used = i.op === "load" || i.op === "store" || i.op === "atomic" ? [i.ptr] : i.op === "call" ? i.args : [];
+  const used = i.op === "load" || i.op === "store" || i.op === "atomic" ? [i.ptr] : i.op === "call" || i.op === "kfunc" ? i.args : [];
   for (const u of used) {
     if (u.kind !== "temp") continue;
     const unlock = ended.get(u.id);

@@ -334,6 +334,10 @@ function object(fb: FunctionBuilder, spec: KfuncSpec, from: readonly string[], a
   const v = lowerExpression(fb, argExpr);
   const def = v.kind === "view" ? fb.defs.get(v.ptr.id) : undefined;
   // An object bpf_kptr_xchg took out of a field is owned like the one its maker returned.
+  // One read from a Kptr field (RCU) may be counted again: bpf_refcount_acquire is KF_RCU.
+  if (spec.name === "bpf_refcount_acquire_impl" && v.kind === "view" && v.offset === 0 && v.shape.kind === "struct" && def?.op === "load" && def.region === "map" && def.dst.type.kind === "ptr" && !def.core) {
+    return { ptr: v.ptr, layout: v.shape.layout };
+  }
   if (v.kind === "view" && v.offset === 0 && def?.op === "call" && def.kptr && from.includes(def.kptr.percpu ? "bpf_percpu_obj_new_impl" : "bpf_obj_new_impl")) return { ptr: v.ptr, layout: def.kptr.target };
   if (v.kind !== "view" || v.offset !== 0 || def?.op !== "kfunc" || !def.typeId || !from.includes(def.name)) {
     const names = from.map((f) => `\`${kfuncs.get(f)?.spelled ?? f}\``).join(" or ");
