@@ -1266,7 +1266,7 @@ export declare function bpf_rcu_read_unlock(): void;
  * them (CO-RE relocations libbpf resolves).
  */
 export declare function bpf_task_from_pid(pid: i32): TaskStruct | null;
-/** A second reference to a task the program holds, or null (`bpf_task_acquire`, kernel 6.2): release it too. */
+/** A reference to a task the program holds or a `bpf_iter_task` loop is at, or null (`bpf_task_acquire`, kernel 6.2): release it too. */
 export declare function bpf_task_acquire(task: TaskStruct): TaskStruct | null;
 /** Releases a task reference `bpf_task_from_pid` or `bpf_task_acquire` returned (`bpf_task_release`, kernel 6.2). */
 export declare function bpf_task_release(task: TaskStruct): void;
@@ -1283,7 +1283,7 @@ export interface Cgroup {
 }
 /** The cgroup v2 of that id (its cgroupfs directory's inode number), or null (`bpf_cgroup_from_id`, kernel 6.2). */
 export declare function bpf_cgroup_from_id(id: u64): Cgroup | null;
-/** `task`'s cgroup in the cgroup v1 hierarchy `hierarchyId` (the first field of /proc/PID/cgroup), or null (`bpf_task_get_cgroup1`, kernel 6.8). */
+/** `task`'s cgroup (held, or a task loop's) in the cgroup v1 hierarchy `hierarchyId` (the first field of /proc/PID/cgroup), or null (`bpf_task_get_cgroup1`, kernel 6.8). */
 export declare function bpf_task_get_cgroup1(task: TaskStruct, hierarchyId: i32): Cgroup | null;
 /** A second reference to a cgroup the program holds, or null (`bpf_cgroup_acquire`, kernel 6.2). */
 export declare function bpf_cgroup_acquire(cgroup: Cgroup): Cgroup | null;
@@ -1291,7 +1291,7 @@ export declare function bpf_cgroup_acquire(cgroup: Cgroup): Cgroup | null;
 export declare function bpf_cgroup_ancestor(cgroup: Cgroup, level: i32): Cgroup | null;
 /** Releases a cgroup reference (`bpf_cgroup_release`, kernel 6.2). */
 export declare function bpf_cgroup_release(cgroup: Cgroup): void;
-/** 1 if `task` is in `ancestor` or below it in the cgroup v2 hierarchy, else 0 (`bpf_task_under_cgroup`, kernel 6.5). */
+/** 1 if `task` (held, or a task loop's) is in `ancestor` or below it in the cgroup v2 hierarchy, else 0 (`bpf_task_under_cgroup`, kernel 6.5): with a `bpf_iter_task` loop, a cgroup's tasks. */
 export declare function bpf_task_under_cgroup(task: TaskStruct, ancestor: Cgroup): i64;
 /**
  * The tasks of the system, for a loop only: `for (const t of

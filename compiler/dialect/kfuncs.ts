@@ -39,11 +39,12 @@ export interface KfuncParam {
  * How the dialect's call passes one parameter: the context, an integer, a
  * local struct (`mem`, with the `size` after it filled in by the compiler),
  * or a reference a kfunc returned (`ref`: tested non-null, of the kernel
- * struct `struct`; `release`: the call releases it).
+ * struct `struct`; `release`: the call releases it; `rcu`: KF_RCU, so also
+ * the task a `bpf_iter_task` loop is at, RCU-protected).
  */
 export type KfuncArg =
   | Extract<HelperParam, { kind: "ctx" | "int" | "mem" | "size" }>
-  | { readonly kind: "ref"; readonly struct: string; readonly release?: boolean }
+  | { readonly kind: "ref"; readonly struct: string; readonly release?: boolean; readonly rcu?: boolean }
   /** A local `BpfDynptr` (16 bytes of stack that the kernel owns once initialised); `uninit`: the call initialises it. */
   | { readonly kind: "dynptr"; readonly uninit?: boolean }
   /**
@@ -128,6 +129,8 @@ const dynptrArg: KfuncArg = { kind: "dynptr" };
 const dynptrOut: KfuncArg = { kind: "dynptr", uninit: true };
 const sliceCall: readonly KfuncArg[] = [dynptrArg, { kind: "int", type: u32Type }, { kind: "buffer" }, { kind: "size", type: u32Type }];
 const ref = (name: string, release?: boolean): KfuncArg => ({ kind: "ref", struct: name, ...(release ? { release } : {}) });
+/** A task taken as KF_RCU: held, or a task loop's. */
+const rcuTask: KfuncArg = { kind: "ref", struct: "task_struct", rcu: true };
 const arg = (type: IntType): KfuncArg => ({ kind: "int", type });
 /** A local `Cell` of that many bytes the kfunc writes its result into (no size follows). */
 const out = (size: number): KfuncArg => ({ kind: "mem", access: "write", size });
@@ -187,16 +190,16 @@ export const kfuncs: ReadonlyMap<string, KfuncSpec> = new Map(
 
       // Tasks (kernel/bpf/helpers.c): from_pid and acquire take a reference (or NULL), release ends it.
       { name: "bpf_task_from_pid", params: [p("pid", int)], call: [arg(i32)], returns: task, acquires: true, nullable: true, since: "6.2" },
-      { name: "bpf_task_acquire", params: [p("p", task)], call: [ref("task_struct")], returns: task, acquires: true, nullable: true, since: "6.2" },
+      { name: "bpf_task_acquire", params: [p("p", task)], call: [rcuTask], returns: task, acquires: true, nullable: true, since: "6.2" },
       { name: "bpf_task_release", params: [p("p", task)], call: [ref("task_struct", true)], returns: void_, releases: true, since: "6.2" },
       // Cgroups (kernel/bpf/helpers.c): from_id (cgroup v2), a task's cgroup v1 of a hierarchy,
       // acquire and ancestor take a reference (or NULL), release ends it.
       { name: "bpf_cgroup_from_id", params: [p("cgid", u64)], call: [arg(u64Type)], returns: cgroup, acquires: true, nullable: true, since: "6.2" },
-      { name: "bpf_task_get_cgroup1", params: [p("task", task), p("hierarchy_id", int)], call: [ref("task_struct"), arg(i32)], returns: cgroup, acquires: true, nullable: true, since: "6.8" },
+      { name: "bpf_task_get_cgroup1", params: [p("task", task), p("hierarchy_id", int)], call: [rcuTask, arg(i32)], returns: cgroup, acquires: true, nullable: true, since: "6.8" },
       { name: "bpf_cgroup_acquire", params: [p("cgrp", cgroup)], call: [ref("cgroup")], returns: cgroup, acquires: true, nullable: true, since: "6.2" },
       { name: "bpf_cgroup_ancestor", params: [p("cgrp", cgroup), p("level", int)], call: [ref("cgroup"), arg(i32)], returns: cgroup, acquires: true, nullable: true, since: "6.2" },
       { name: "bpf_cgroup_release", params: [p("cgrp", cgroup)], call: [ref("cgroup", true)], returns: void_, releases: true, since: "6.2" },
-      { name: "bpf_task_under_cgroup", params: [p("task", task), p("ancestor", cgroup)], call: [ref("task_struct"), ref("cgroup")], returns: s64, since: "6.5" },
+      { name: "bpf_task_under_cgroup", params: [p("task", task), p("ancestor", cgroup)], call: [rcuTask, ref("cgroup")], returns: s64, since: "6.5" },
       // Open-coded task iterator (kernel/bpf/task_iter.c), the loop form `for (const t of bpf_iter_task(…))`:
       // new and destroy in pairs, next an RCU-protected task (not a reference) or NULL at the end.
       { name: "bpf_iter_task_new", params: [p("it", ptr(struct("bpf_iter_task"))), p("task__nullable", task), p("flags", u32)], returns: int, since: "6.7" },
@@ -361,14 +364,24 @@ export const kernelFields: ReadonlyMap<string, readonly KernelField[]> = new Map
 ]);
 
 /**
- * Kfuncs of the sets the kernel registers for XDP that take a `struct
- * __sk_buff` context: the verifier refuses XDP's context there ("arg#0
- * pointer type STRUCT __sk_buff must point to scalar"), so they are named
- * with their XDP counterpart instead.
+ * Kfuncs of the sets the kernel registers for XDP that the verifier refuses
+ * there all the same: why (its words), and what an XDP program uses instead.
+ * The conntrack ones take a tc program's `struct __sk_buff` context; the css
+ * task iterator is for LSM, bpf_iter and sleepable programs only
+ * (check_css_task_iter_allowlist), by its kfuncs' names or the loop's.
  */
-export const kfuncsNotInXdp: ReadonlyMap<string, string> = new Map([
-  ["bpf_skb_ct_lookup", "bpf_xdp_ct_lookup"],
-  ["bpf_skb_ct_alloc", "bpf_xdp_ct_alloc"],
+const skbContext = 'takes a tc program\'s `struct __sk_buff` context: the kernel refuses it in XDP programs ("arg#0 pointer type STRUCT __sk_buff must point to scalar")';
+const cssTask = {
+  why: 'walks the tasks of a cgroup: the kernel lets only LSM, bpf_iter and sleepable programs make this iterator ("css_task_iter is only allowed in bpf_lsm, bpf_iter and sleepable progs")',
+  instead: "`for (const t of bpf_iter_task(BPF_TASK_ITER_ALL_PROCS))`, testing each task with `bpf_task_under_cgroup(t, cgroup)`",
+};
+export const kfuncsNotInXdp: ReadonlyMap<string, { readonly why: string; readonly instead: string }> = new Map([
+  ["bpf_skb_ct_lookup", { why: skbContext, instead: "`bpf_xdp_ct_lookup(ctx, tuple, opts)`" }],
+  ["bpf_skb_ct_alloc", { why: skbContext, instead: "`bpf_xdp_ct_alloc(ctx, tuple, opts)`" }],
+  ["bpf_iter_css_task", cssTask],
+  ["bpf_iter_css_task_new", cssTask],
+  ["bpf_iter_css_task_next", cssTask],
+  ["bpf_iter_css_task_destroy", cssTask],
 ]);
 
 /** The kfuncs the dialect calls, by the name it spells them with. */

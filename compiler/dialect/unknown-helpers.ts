@@ -40,15 +40,9 @@ const SPELLED_OTHERWISE: ReadonlyMap<string, string> = new Map([
 export function explainUnknownHelper(d: Diagnostic, exported: ReadonlySet<string>): Diagnostic {
   if (!UNKNOWN_NAME.has(d.code)) return d;
   const name = /'(bpf_\w+)'/.exec(d.message)?.[1];
-  const xdpKfunc = name && kfuncsNotInXdp.get(name);
-  if (xdpKfunc) {
-    return {
-      ...d,
-      code: codeString(Codes.kfuncNotInXdp.code),
-      message: `\`${name}\` (kfunc) takes a tc program's \`struct __sk_buff\` context: the kernel refuses it in XDP programs ("arg#0 pointer type STRUCT __sk_buff must point to scalar")`,
-      hints: [`in XDP, use \`${xdpKfunc}(ctx, tuple, opts)\``],
-      related: [],
-    };
+  const refused = name && kfuncsNotInXdp.get(name);
+  if (refused) {
+    return { ...d, code: codeString(Codes.kfuncNotInXdp.code), message: `\`${name}\` (kfunc) ${refused.why}`, hints: [`in XDP, use ${refused.instead}`], related: [] };
   }
   const id = name ? KERNEL_HELPERS.indexOf(name.slice(4)) : -1;
   if (!name || id <= 0) return d;

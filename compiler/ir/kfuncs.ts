@@ -64,7 +64,7 @@ export function kfuncCall(fb: FunctionBuilder, spec: KfuncSpec, e: ts.CallExpres
       lastSize = m.size;
       return m.ptr;
     }
-    if (p.kind === "ref") return reference(fb, spec, p.struct, argExpr);
+    if (p.kind === "ref") return reference(fb, spec, p.struct, argExpr, p.rcu === true);
     if (p.kind === "graphRoot") {
       const r = graphRootArg(fb, spec, p.graph, argExpr);
       graph = r.graph;
@@ -296,12 +296,15 @@ function declaredMap(fb: FunctionBuilder, spec: KfuncSpec, argExpr: ts.Expressio
 }
 
 /** A reference a kfunc returned (tested or not: analysis/references.ts follows that, and its release). */
-function reference(fb: FunctionBuilder, spec: KfuncSpec, struct: string, argExpr: ts.Expression): Temp {
+function reference(fb: FunctionBuilder, spec: KfuncSpec, struct: string, argExpr: ts.Expression, rcu: boolean): Temp {
   const v = lowerExpression(fb, argExpr);
   const def = v.kind === "view" ? fb.defs.get(v.ptr.id) : undefined;
   const from = def?.op === "kfunc" ? kfuncs.get(def.name) : undefined;
-  if (v.kind !== "view" || v.offset !== 0 || !from?.acquires || from.returns.kind !== "ptr" || from.returns.to.kind !== "struct" || from.returns.to.name !== struct) {
-    throw fb.fail(Codes.callArguments, argExpr, `\`${spec.name}\` takes ${refNames[struct] ? `${refNames[struct].startsWith("N") ? "an" : "a"} \`${refNames[struct]}\`` : `a \`struct ${struct}\``} returned by ${producers(struct)}`);
+  // KF_RCU: a task loop's task (bpf_iter_task_next's, RCU-protected) as well as a held one.
+  const walked = rcu && from?.name === "bpf_iter_task_next";
+  if (v.kind !== "view" || v.offset !== 0 || !(from?.acquires || walked) || from.returns.kind !== "ptr" || from.returns.to.kind !== "struct" || from.returns.to.name !== struct) {
+    const loop = rcu ? ", or the task of a `bpf_iter_task` loop" : "";
+    throw fb.fail(Codes.callArguments, argExpr, `\`${spec.name}\` takes ${refNames[struct] ? `${refNames[struct].startsWith("N") ? "an" : "a"} \`${refNames[struct]}\`` : `a \`struct ${struct}\``} returned by ${producers(struct)}${loop}`);
   }
   return v.ptr;
 }
