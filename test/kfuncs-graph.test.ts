@@ -18,7 +18,7 @@ import { rng } from "./support/packets";
 
 const unavailable = kernelUnavailable() ?? (clang === undefined ? "clang-14 is not installed (apt-get install clang-14)" : undefined);
 
-const imports = `import { xdp, XdpAction, ArrayMap, u8, u32, u64, SpinLock, ListHead, ListNode, RbRoot, RbNode, bpf_obj_new, bpf_obj_drop, bpf_spin_lock, bpf_spin_unlock, bpf_list_push_front, bpf_list_push_back, bpf_list_pop_front, bpf_list_pop_back, bpf_rbtree_add, bpf_rbtree_first, bpf_rbtree_remove } from "tsxdp";
+const imports = `import { xdp, XdpAction, ArrayMap, u8, u32, u64, SpinLock, ListHead, ListNode, RbRoot, RbNode, bpf_obj_new, bpf_obj_drop, bpf_spin_lock, bpf_spin_unlock, bpf_list_push_front, bpf_list_push_back, bpf_list_pop_front, bpf_list_pop_back, bpf_rbtree_add, bpf_rbtree_first, bpf_rbtree_remove, bpf_percpu_obj_new, bpf_percpu_obj_drop } from "tsxdp";
 
 interface Rec {
   node: ListNode;
@@ -485,6 +485,17 @@ describe.skipIf(unavailable !== undefined && !inCI)(`bpf_list_* and bpf_rbtree_*
     const late = "static bool late(struct bpf_rb_node *a, const struct bpf_rb_node *b)\n{\n\treturn bpf_ktime_get_ns() > 0 && ((struct Flow *)a)->key < ((const struct Flow *)b)->key;\n}\n";
     expect(load("struct Flow *f = bpf_obj_new(struct Flow); if (!f) return XDP_PASS; bpf_spin_lock(&t->lock); bpf_rbtree_add(&t->root, &f->node, late); bpf_spin_unlock(&t->lock); return XDP_PASS;", true, late)).toContain(
       "function calls are not allowed while holding a lock",
+    );
+  });
+
+  it("a per-CPU object with a list node: refused at compile time, and by the kernel in C", () => {
+    expect(refusal("const p = bpf_percpu_obj_new<Rec>(); if (p) bpf_percpu_obj_drop(p); return XdpAction.PASS;")).toEqual([
+      expect.stringMatching(/^TSX2011 `Rec` holds a .* list or tree field/),
+    ]);
+    const percpu =
+      "extern void *bpf_percpu_obj_new_impl(__u64 local_type_id__k, void *meta__ign) __ksym;\nextern void bpf_percpu_obj_drop_impl(void *p__alloc, void *meta__ign) __ksym;\n";
+    expect(load("struct Rec *p = bpf_percpu_obj_new_impl(__builtin_btf_type_id(*(struct Rec *)0, 0), NULL); if (p) bpf_percpu_obj_drop_impl(p, NULL); return XDP_PASS;", true, percpu)).toContain(
+      "bpf_percpu_obj_new type ID argument must not contain special fields",
     );
   });
 

@@ -11,7 +11,7 @@ import { type KfuncSpec, type KfuncType, implicitArgs, kernelFields, kfuncs } fr
 import type { FunctionBuilder } from "./builder";
 import { castTo, convertTo, lowerExpression, type Value } from "./expressions";
 import type { MapDecl, Operand, Subprogram, Temp } from "./ir";
-import { type Field, type FieldType, type GraphRoot, type Layout, sameShape, shapeName, refcountLayout, sizeOfField, spinLockLayout, timerLayout } from "./layout";
+import { type Field, type FieldType, type GraphRoot, type Layout, listNodeLayout, rbNodeLayout, sameShape, shapeName, refcountLayout, sizeOfField, spinLockLayout, timerLayout } from "./layout";
 import { graphRootArg, lessCallback, nonOwningArg, sameObject } from "./graphs";
 import { btfShownStructs } from "./strings";
 import { helperMemory, structShape } from "./structs";
@@ -318,7 +318,7 @@ function objectType(fb: FunctionBuilder, spec: KfuncSpec, e: ts.CallExpression):
   if (shape?.kind !== "struct") throw fb.fail(Codes.typeMismatch, typeArg, `\`${typeArg.getText()}\` is not a struct: \`${name}\` allocates structs only (the kernel refuses other types)`);
   if (spec.name === "bpf_percpu_obj_new_impl") {
     // The verifier's limits: "must be of a struct of scalars", and at most BPF_GLOBAL_PERCPU_MA_MAX_SIZE bytes.
-    if (!scalarsOnly(shape)) throw fb.fail(Codes.typeMismatch, typeArg, `\`${typeArg.getText()}\` holds a \`SpinLock\`, \`Timer\` or \`Refcount\`: \`${name}\` allocates structs of integers only (the kernel refuses others)`);
+    if (!scalarsOnly(shape)) throw fb.fail(Codes.typeMismatch, typeArg, `\`${typeArg.getText()}\` holds a \`SpinLock\`, \`Timer\`, \`Refcount\`, \`Kptr\` or list or tree field: \`${name}\` allocates structs of integers only (the kernel refuses others)`);
     if (shape.layout.size > 512) throw fb.fail(Codes.typeMismatch, typeArg, `\`${typeArg.getText()}\` is ${shape.layout.size} bytes: \`${name}\` allocates at most 512 (the kernel refuses larger)`);
   }
   return shape.layout;
@@ -329,6 +329,7 @@ function scalarsOnly(t: FieldType): boolean {
   if (t.kind === "scalar") return true;
   if (t.kind === "array") return scalarsOnly(t.element);
   if (t.layout === spinLockLayout || t.layout === timerLayout || t.layout === refcountLayout || t.layout.kptr) return false;
+  if (t.layout.graph || t.layout === listNodeLayout || t.layout === rbNodeLayout) return false;
   return [...t.layout.fields.values()].every((f) => scalarsOnly(f.type));
 }
 
