@@ -660,7 +660,7 @@ describe.skipIf(unavailable !== undefined && !inCI)(`Kptr, PercpuKptr, bpf_kptr_
     expect(load("struct Flow *f = bpf_obj_new(struct Flow); if (!f) return XDP_PASS; struct Flow *old = bpf_kptr_xchg(&slot->flow, f); if (old) bpf_obj_drop(old); f->packets = 2; return XDP_DROP;")).toMatch(/invalid mem access 'scalar'/);
 
     expect(refusal("bpf_rcu_read_lock(); const f = slot.value.flow; if (!f) { bpf_rcu_read_unlock(); return XdpAction.PASS; } bpf_rcu_read_unlock(); f.packets += 1; return XdpAction.DROP;")).toEqual([
-      expect.stringMatching(/^TSX3023 this object was read from a kptr field inside an RCU read section that has ended/),
+      expect.stringMatching(/^TSX3032 this object was read from a kptr field inside an RCU read section that has ended/),
     ]);
     expect(load("bpf_rcu_read_lock(); struct Flow *f = slot->flow; if (!f) { bpf_rcu_read_unlock(); return XDP_PASS; } bpf_rcu_read_unlock(); f->packets += 1; return XDP_DROP;")).not.toBe("");
   });

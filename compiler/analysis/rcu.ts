@@ -105,7 +105,7 @@ function staleUse(i: Instr, ended: ReadonlyMap<number, ts.Node>, d: DiagnosticBa
     if (u.kind !== "temp") continue;
     const unlock = ended.get(u.id);
     if (!unlock) continue;
-    d.report(Codes.rcuSection, i.node, `this object was read from a kptr field inside an RCU read section that has ended (${line(unlock)}): the kernel forgets it at bpf_rcu_read_unlock`, {
+    d.report(Codes.kptrAfterRcu, i.node, `this object was read from a kptr field inside an RCU read section that has ended (${line(unlock)}): the kernel forgets it at bpf_rcu_read_unlock`, {
       hints: ["use it before `bpf_rcu_read_unlock()`, or read the field again after it (an XDP program may read it outside any section)"],
       related: [{ message: "the section ends here", location: locationOf(unlock) }],
     });

@@ -72,6 +72,7 @@ export const Codes = {
   rcuSection: kind(3023, "RCU read section not paired on every path"),
   graphLock: kind(3030, "list or tree kfunc without its lock held"),
   graphNonOwning: kind(3031, "node from bpf_rbtree_first used after the unlock"),
+  kptrAfterRcu: kind(3032, "object read from a kptr field used after its RCU section"),
 
   // 4xxx: programs, sections, license
   programShape: kind(4001, "a program is `export const name = xdp((ctx) => { … })`"),
