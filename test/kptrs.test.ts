@@ -17,6 +17,8 @@ import koffi from "koffi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compile, formatDiagnostics } from "../compiler/index";
 import { type LoadedObject, LoadError, loadObject } from "../compiler/loader/index";
+import { kptrHelpers } from "../compiler/dialect/helpers";
+import { KERNEL_HELPERS } from "../compiler/dialect/kernel-helpers";
 import { clang19, compileC } from "./support/clang";
 import { inCI, kernelUnavailable, which } from "./support/kernel";
 
@@ -493,14 +495,21 @@ function load(c: string): string {
   return "";
 }
 
-/** Pins the calling thread (the test's, which runs BPF_PROG_TEST_RUN) to one CPU, or to all again. */
+let affinity: Uint8Array | undefined;
+
+/** Pins the calling thread (the test's, which runs BPF_PROG_TEST_RUN) to one CPU, or back to the CPUs it had. */
 function pinTo(cpu: number | undefined): void {
   const libc = koffi.load("libc.so.6");
+  const getAffinity = libc.func("int sched_getaffinity(int pid, size_t size, _Out_ uint8_t *mask)");
   const setAffinity = libc.func("int sched_setaffinity(int pid, size_t size, const uint8_t *mask)");
   const errno = libc.func("int *__errno_location(void)");
-  const mask = new Uint8Array(128);
-  for (let c = 0; c < cpus(); c++) if (cpu === undefined || c === cpu) mask[c >> 3]! |= 1 << (c & 7);
-  if (setAffinity(0, mask.length, mask) !== 0) throw new Error(`sched_setaffinity(${cpu ?? "all"}) failed: errno ${koffi.decode(errno(), "int")}`);
+  if (!affinity) {
+    affinity = new Uint8Array(128);
+    if (getAffinity(0, affinity.length, affinity) < 0) throw new Error(`sched_getaffinity failed: errno ${koffi.decode(errno(), "int")}`);
+  }
+  const mask = cpu === undefined ? affinity : new Uint8Array(128);
+  if (cpu !== undefined) mask[cpu >> 3]! |= 1 << (cpu & 7);
+  if (setAffinity(0, mask.length, mask) !== 0) throw new Error(`sched_setaffinity(${cpu ?? "as before"}) failed: errno ${koffi.decode(errno(), "int")}`);
 }
 
 /** The CPUs the kernel has (bpf_per_cpu_ptr's bound), not the ones this process may use. */
@@ -534,9 +543,13 @@ describe.skipIf(unavailable !== undefined && !inCI)(`Kptr, PercpuKptr, bpf_kptr_
   });
 
   afterAll(() => {
-    pinTo(undefined);
+    if (affinity) pinTo(undefined);
     ours?.close();
     theirs?.close();
+  });
+
+  it("the helpers are the kernel's by ID", () => {
+    for (const [name, h] of kptrHelpers) expect(KERNEL_HELPERS.indexOf(name.slice(4)), name).toBe(h.id);
   });
 
   it("the fields are what clang writes for `struct T __kptr *` and `__percpu_kptr *`, and the kernel loads them with BTF", () => {
