@@ -678,12 +678,15 @@ describe.skipIf(unavailable !== undefined && !inCI)(`Kptr, PercpuKptr, bpf_kptr_
     expect(load("bpf_rcu_read_lock(); struct Flow *f = slot->flow; if (!f) { bpf_rcu_read_unlock(); return XDP_PASS; } bpf_rcu_read_unlock(); f->packets += 1; return XDP_DROP;")).not.toBe("");
   });
 
-  it("an object read from a field (the map's) moved in, or dropped: refused at compile time, as the kernel refuses the C", () => {
+  it("an object read from a field (the map's) moved in, dropped or stored: refused at compile time, as the kernel refuses the C", () => {
     expect(refusal("const f = slot.value.flow; if (!f) return XdpAction.PASS; const old = bpf_kptr_xchg(slot.value.flow, f); if (old) bpf_obj_drop(old); return XdpAction.DROP;")).toEqual([
       expect.stringMatching(/^TSX2010 `bpf_kptr_xchg` moves into the field an object the program owns/),
     ]);
     expect(load("struct Flow *f = slot->flow; if (!f) return XDP_PASS; struct Flow *old = bpf_kptr_xchg(&slot->flow, f); if (old) bpf_obj_drop(old); return XDP_DROP;")).not.toBe("");
     expect(refusal("const f = slot.value.flow; if (!f) return XdpAction.PASS; bpf_obj_drop(f); return XdpAction.DROP;")).toEqual([expect.stringMatching(/^TSX2010 `bpf_obj_drop` takes an object/)]);
     expect(load("struct Flow *f = slot->flow; if (!f) return XDP_PASS; bpf_obj_drop(f); return XDP_DROP;")).not.toBe("");
+    expect(refusal("slot.value.flow = slot.value.flow; return XdpAction.PASS;")).toEqual([expect.stringMatching(/^TSX3003 `slot.value.flow` holds an object: the kernel refuses a store to it/)]);
+    expect(refusal("slot.value.flow = null; return XdpAction.PASS;")).toEqual([expect.stringMatching(/^TSX1014 `null` is not a value/)]);
+    expect(load("slot->flow = NULL; return XDP_PASS;")).toContain("store to referenced kptr disallowed");
   });
 });
