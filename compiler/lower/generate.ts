@@ -826,7 +826,9 @@ class ProgramLowering {
         // Natural alignment, like clang's header-struct fields: the BPF backend would split an align-1 load into bytes.
         L.LLVMSetAlignment(v, accessAlign(i));
         const from = this.program.defs.get(i.ptr.id);
-        if (from?.op === "call" && from.helper.acquires) {
+        // (Sockets only: bpf_kptr_xchg's object is the program's struct, and the empty asm would give
+        // its read a line_info record at the next one's offset, which the kernel refuses.)
+        if (from?.op === "call" && from.helper.acquires && !from.kptr) {
           // The kernel rewrites a socket's field reads per instruction and refuses one instruction
           // reading through two pointer types (sock and sock_common), which LLVM's sinking and
           // tail merging make of like reads in two branches (clang's too). An empty asm, its
