@@ -1116,21 +1116,21 @@ declare const rbNodeBrand: unique symbol;
 /**
  * A `struct bpf_list_head` field of a HashMap or ArrayMap value that also
  * holds a `SpinLock`: a list of `T`s (objects from `bpf_obj_new`) linked
- * through their `ListNode` field `Node`, which is `T`'s first field. Only the
+ * through their `ListNode` field `Node`. Only the
  * bpf_list_* kfuncs touch it, with that lock held.
  */
 export interface ListHead<T extends object, Node extends string> {
   readonly [listHeadBrand]: { readonly of: T; readonly node: Node };
 }
-/** A `struct bpf_list_node`: the first field of a struct kept in a `ListHead`. Never read or written itself. */
+/** A `struct bpf_list_node`: the field of a struct that a `ListHead` links it by. Never read or written itself. */
 export interface ListNode {
   readonly [listNodeBrand]: never;
 }
-/** A `struct bpf_rb_root`: a red-black tree of `T`s by their `RbNode` field `Node` (first), as `ListHead` is a list. */
+/** A `struct bpf_rb_root`: a red-black tree of `T`s by their `RbNode` field `Node`, as `ListHead` is a list. */
 export interface RbRoot<T extends object, Node extends string> {
   readonly [rbRootBrand]: { readonly of: T; readonly node: Node };
 }
-/** A `struct bpf_rb_node`: the first field of a struct kept in an `RbRoot`. Never read or written itself. */
+/** A `struct bpf_rb_node`: the field of a struct that an `RbRoot` orders it by. Never read or written itself. */
 export interface RbNode {
   readonly [rbNodeBrand]: never;
 }

@@ -21,8 +21,8 @@ const unavailable = kernelUnavailable() ?? (clang === undefined ? "clang-14 is n
 const imports = `import { xdp, XdpAction, ArrayMap, u8, u32, u64, SpinLock, ListHead, ListNode, RbRoot, RbNode, bpf_obj_new, bpf_obj_drop, bpf_spin_lock, bpf_spin_unlock, bpf_list_push_front, bpf_list_push_back, bpf_list_pop_front, bpf_list_pop_back, bpf_rbtree_add, bpf_rbtree_first, bpf_rbtree_remove, bpf_percpu_obj_new, bpf_percpu_obj_drop } from "tsxdp";
 
 interface Rec {
-  node: ListNode;
   stamp: u64;
+  node: ListNode;
   tag: u32;
 }
 interface Queue {
@@ -31,9 +31,9 @@ interface Queue {
   size: u32;
 }
 interface Flow {
-  node: RbNode;
   key: u64;
   bytes: u32;
+  node: RbNode;
 }
 interface Tree {
   lock: SpinLock;
@@ -174,11 +174,12 @@ extern struct bpf_rb_node *bpf_rbtree_remove(struct bpf_rb_root *root, struct bp
 #define bpf_list_push_front(head, node) bpf_list_push_front_impl(head, node, NULL, 0)
 #define bpf_list_push_back(head, node) bpf_list_push_back_impl(head, node, NULL, 0)
 #define bpf_rbtree_add(head, node, less) bpf_rbtree_add_impl(head, node, less, NULL, 0)
+#define container_of(ptr, type, member) ((type *)((void *)(ptr) - __builtin_offsetof(type, member)))
 #define __contains(name, node) __attribute__((btf_decl_tag("contains:" #name ":" #node)))
 char LICENSE[] SEC("license") = "GPL";
-struct Rec { struct bpf_list_node node; __u64 stamp; __u32 tag; };
+struct Rec { __u64 stamp; struct bpf_list_node node; __u32 tag; };
 struct Queue { struct bpf_spin_lock lock; struct bpf_list_head head __contains(Rec, node); __u32 size; };
-struct Flow { struct bpf_rb_node node; __u64 key; __u32 bytes; };
+struct Flow { __u64 key; __u32 bytes; struct bpf_rb_node node; };
 struct Tree { struct bpf_spin_lock lock; struct bpf_rb_root root __contains(Flow, node); __u32 size; };
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -194,7 +195,7 @@ struct {
 } trees SEC(".maps");
 static bool before(struct bpf_rb_node *a, const struct bpf_rb_node *b)
 {
-	return ((struct Flow *)a)->key < ((const struct Flow *)b)->key;
+	return container_of(a, struct Flow, node)->key < container_of(b, struct Flow, node)->key;
 }
 `;
 
@@ -231,7 +232,7 @@ int fifo(struct xdp_md *ctx)
 		bpf_spin_unlock(&q->lock);
 		if (!n)
 			return XDP_DROP;
-		struct Rec *r = (struct Rec *)n;
+		struct Rec *r = container_of(n, struct Rec, node);
 		*(__u64 *)(data + 8) = r->stamp;
 		*(__u32 *)(data + 4) = r->tag;
 		bpf_obj_drop(r);
@@ -249,7 +250,7 @@ int fifo(struct xdp_md *ctx)
 		}
 		q->size -= 1;
 		bpf_spin_unlock(&q->lock);
-		struct Rec *r = (struct Rec *)n;
+		struct Rec *r = container_of(n, struct Rec, node);
 		*(__u64 *)(data + 8) = r->stamp;
 		*(__u32 *)(data + 4) = r->tag;
 		bpf_obj_drop(r);
@@ -295,7 +296,7 @@ int flows(struct xdp_md *ctx)
 		}
 		t->size -= 1;
 		bpf_spin_unlock(&t->lock);
-		struct Flow *f = (struct Flow *)n;
+		struct Flow *f = container_of(n, struct Flow, node);
 		*(__u64 *)(data + 8) = f->key;
 		*(__u32 *)(data + 4) = f->bytes;
 		bpf_obj_drop(f);
@@ -306,7 +307,7 @@ int flows(struct xdp_md *ctx)
 		bpf_spin_lock(&t->lock);
 		struct bpf_rb_node *least = bpf_rbtree_first(&t->root);
 		if (least)
-			key = ((struct Flow *)least)->key;
+			key = (container_of(least, struct Flow, node))->key;
 		bpf_spin_unlock(&t->lock);
 		*(__u64 *)(data + 8) = key;
 		return XDP_TX;
@@ -464,7 +465,7 @@ describe.skipIf(unavailable !== undefined && !inCI)(`bpf_list_* and bpf_rbtree_*
     expect(refusal("bpf_spin_lock(t.value.lock); const f = bpf_rbtree_first(t.value.root); bpf_spin_unlock(t.value.lock); if (!f) return XdpAction.PASS; return f.key > 5 ? XdpAction.DROP : XdpAction.PASS;")).toEqual([
       expect.stringMatching(/^TSX3031 /),
     ]);
-    expect(load("bpf_spin_lock(&t->lock); struct bpf_rb_node *n = bpf_rbtree_first(&t->root); bpf_spin_unlock(&t->lock); if (!n) return XDP_PASS; return ((struct Flow *)n)->key > 5 ? XDP_DROP : XDP_PASS;")).toMatch(/R\d+ invalid mem access 'scalar'/);
+    expect(load("bpf_spin_lock(&t->lock); struct bpf_rb_node *n = bpf_rbtree_first(&t->root); bpf_spin_unlock(&t->lock); if (!n) return XDP_PASS; return (container_of(n, struct Flow, node))->key > 5 ? XDP_DROP : XDP_PASS;")).toMatch(/R\d+ invalid mem access 'scalar'/);
   });
 
   it("a list under another value's lock: TSX3030, and refused by the kernel in C", () => {
@@ -472,7 +473,7 @@ describe.skipIf(unavailable !== undefined && !inCI)(`bpf_list_* and bpf_rbtree_*
       expect.stringMatching(/^TSX3030 the lock taken at line \d+ is not the one beside this list/),
     ]);
     expect(
-      load("__u32 one = 1; struct Queue *q1 = bpf_map_lookup_elem(&queues, &one); if (!q1) return XDP_PASS; bpf_spin_lock(&q->lock); struct bpf_list_node *n = bpf_list_pop_front(&q1->head); bpf_spin_unlock(&q->lock); if (n) bpf_obj_drop((struct Rec *)n); return XDP_PASS;"),
+      load("__u32 one = 1; struct Queue *q1 = bpf_map_lookup_elem(&queues, &one); if (!q1) return XDP_PASS; bpf_spin_lock(&q->lock); struct bpf_list_node *n = bpf_list_pop_front(&q1->head); bpf_spin_unlock(&q->lock); if (n) bpf_obj_drop(container_of(n, struct Rec, node)); return XDP_PASS;"),
     ).toContain("held lock and object are not in the same allocation");
   });
 
@@ -482,7 +483,7 @@ describe.skipIf(unavailable !== undefined && !inCI)(`bpf_list_* and bpf_rbtree_*
       fileName: "graph_late.ts",
     });
     expect(r.diagnostics.map((d) => `${d.code} ${d.message}`)).toEqual([expect.stringMatching(/^TSX3009 `late` orders a tree for `bpf_rbtree_add`/)]);
-    const late = "static bool late(struct bpf_rb_node *a, const struct bpf_rb_node *b)\n{\n\treturn bpf_ktime_get_ns() > 0 && ((struct Flow *)a)->key < ((const struct Flow *)b)->key;\n}\n";
+    const late = "static bool late(struct bpf_rb_node *a, const struct bpf_rb_node *b)\n{\n\treturn bpf_ktime_get_ns() > 0 && container_of(a, struct Flow, node)->key < container_of(b, struct Flow, node)->key;\n}\n";
     expect(load("struct Flow *f = bpf_obj_new(struct Flow); if (!f) return XDP_PASS; bpf_spin_lock(&t->lock); bpf_rbtree_add(&t->root, &f->node, late); bpf_spin_unlock(&t->lock); return XDP_PASS;", true, late)).toContain(
       "function calls are not allowed while holding a lock",
     );

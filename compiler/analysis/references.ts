@@ -258,7 +258,7 @@ function transfer(program: ProgramIR, block: Block, input: Map<number, State>, r
         const spec = kfunc(i.name);
         spec.call?.forEach((p, k) => {
           const a = i.args[k];
-          if ((p.kind === "ref" || p.kind === "object") && a?.kind === "temp") use(a.id, i.node, p.release === true);
+          if ((p.kind === "ref" || p.kind === "object") && a?.kind === "temp") use(heldBy(program, a.id), i.node, p.release === true);
         });
         // An iterator's `_new` the compiler emits takes the task or cgroup it walks: tested and not released.
         if (!spec.call) for (const a of i.args) if (a.kind === "temp") use(a.id, i.node, false);
@@ -299,6 +299,12 @@ function transfer(program: ProgramIR, block: Block, input: Map<number, State>, r
   out.set(term.then, test.nonNullOnTrue ? held : gone);
   out.set(term.else, test.nonNullOnTrue ? gone : held);
   return out;
+}
+
+/** The reference a pointer was computed from: an object's node, or a popped object's start, is the object. */
+function heldBy(program: ProgramIR, id: number): number {
+  const def = program.defs.get(id);
+  return def?.op === "ptr_add" && def.base.kind === "temp" && def.offset.kind === "const" ? def.base.id : id;
 }
 
 /** `ref != 0` / `ref == 0` on a reference, as the branch condition. */

@@ -518,7 +518,7 @@ export function buildSubprogram(scope: ModuleScope, sub: Subprogram): ProgramIR 
       return;
     }
     if (p.slot) {
-      bindMapSlot(fb, sym, p.slot, dst, p.shape!, decl);
+      bindMapSlot(fb, sym, p.slot, dst, p.shape!, decl, p.at);
       return;
     }
     if (p.shape) {

@@ -114,9 +114,9 @@ export function forEachSubprogram(fb: FunctionBuilder, fn: ts.FunctionDeclaratio
  * is read once into a variable (the kernel refuses writes to the key), a
  * struct key is a read-only view, the value a view of the element itself.
  */
-export function bindMapSlot(fb: FunctionBuilder, sym: ts.Symbol, slot: "key" | "value", ptr: Temp, shape: FieldType, decl: ts.ParameterDeclaration): void {
+export function bindMapSlot(fb: FunctionBuilder, sym: ts.Symbol, slot: "key" | "value", ptr: Temp, shape: FieldType, decl: ts.ParameterDeclaration, at = 0): void {
   if (slot === "value") {
-    fb.bindings.set(sym, { kind: "value", value: { kind: "view", region: "map", ptr, offset: 0, shape, nullable: false } });
+    fb.bindings.set(sym, { kind: "value", value: { kind: "view", region: "map", ptr, offset: at, shape, nullable: false } });
     return;
   }
   if (shape.kind !== "scalar") {

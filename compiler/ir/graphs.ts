@@ -10,7 +10,7 @@ import ts from "typescript";
 import { Codes } from "../diagnostics/codes";
 import { type KfuncSpec, kfuncs } from "../dialect/kfuncs";
 import type { FunctionBuilder } from "./builder";
-import { lowerExpression } from "./expressions";
+import { lowerExpression, type View } from "./expressions";
 import type { Operand, Subprogram, SubprogramParam, Temp } from "./ir";
 import type { GraphRoot, Layout } from "./layout";
 import { structShape } from "./structs";
@@ -18,6 +18,34 @@ import { constant } from "./typing";
 import { i64, mapValuePtr } from "./types";
 
 const spelled = (spec: KfuncSpec) => spec.spelled ?? spec.name;
+
+/**
+ * The objects out of a list or tree, by function and temp: the kernel returns
+ * the node's address, so the object begins `nodeOffset` bytes before it (C's
+ * container_of), read at negative offsets from that pointer.
+ */
+const nodes = new WeakMap<FunctionBuilder, Map<number, number>>();
+
+/** How far into its object the pointer `id` is: a node's offset, or 0. */
+export function nodeOffsetOf(fb: FunctionBuilder, id: number): number {
+  return nodes.get(fb)?.get(id) ?? 0;
+}
+
+/** The object a list or tree kfunc returned at its node, null until tested. */
+export function nodeView(fb: FunctionBuilder, dst: Temp, graph: GraphRoot): View {
+  const known = nodes.get(fb) ?? new Map<number, number>();
+  nodes.set(fb, known);
+  known.set(dst.id, graph.nodeOffset);
+  return { kind: "view", region: "map", ptr: dst, offset: -graph.nodeOffset, shape: { kind: "struct", layout: graph.of }, nullable: true };
+}
+
+/** `ptr + offset`: an object's address from its node's, or its node's from the object's. */
+export function objectAddress(fb: FunctionBuilder, ptr: Temp, offset: number, at: ts.Node): Temp {
+  if (offset === 0) return ptr;
+  const dst = fb.temp(ptr.type);
+  fb.emit({ op: "ptr_add", dst, base: ptr, offset: constant(BigInt(offset), i64), node: at });
+  return dst;
+}
 
 /** `ref.value.head`: the root's address in the map value, and what it holds. */
 export function graphRootArg(fb: FunctionBuilder, spec: KfuncSpec, kind: GraphRoot["kind"], argExpr: ts.Expression): { ptr: Operand; graph: GraphRoot } {
@@ -43,7 +71,7 @@ export function sameObject(fb: FunctionBuilder, spec: KfuncSpec, graph: GraphRoo
 export function nonOwningArg(fb: FunctionBuilder, spec: KfuncSpec, graph: GraphRoot, argExpr: ts.Expression): Temp {
   const v = lowerExpression(fb, argExpr);
   const def = v.kind === "view" ? fb.defs.get(v.ptr.id) : undefined;
-  if (v.kind !== "view" || v.offset !== 0 || def?.op !== "kfunc" || def.name !== "bpf_rbtree_first" || def.typeId !== graph.of) {
+  if (v.kind !== "view" || v.offset !== -graph.nodeOffset || def?.op !== "kfunc" || def.name !== "bpf_rbtree_first" || def.typeId !== graph.of) {
     throw fb.fail(Codes.callArguments, argExpr, `\`${spelled(spec)}\` takes a node \`bpf_rbtree_first\` returned for this tree, tested`, {
       hints: ["`const n = bpf_rbtree_first(ref.value.root); if (n) { const mine = bpf_rbtree_remove(ref.value.root, n); … }`"],
     });
@@ -54,7 +82,7 @@ export function nonOwningArg(fb: FunctionBuilder, spec: KfuncSpec, graph: GraphR
 /**
  * bpf_rbtree_add's `less(a, b)`: one of the file's functions, `(a: T, b: T)
  * => boolean`, a static subprogram the kernel calls with two nodes of the
- * tree (their objects' addresses: the node is the first field), the lock held.
+ * tree (bound as the objects holding them), the lock held.
  */
 export function lessCallback(fb: FunctionBuilder, spec: KfuncSpec, graph: GraphRoot, argExpr: ts.Expression): Subprogram {
   const hint = `write \`function less(a: ${graph.of.name}, b: ${graph.of.name}): boolean { return a.key < b.key; }\` at the top level and pass \`less\``;
@@ -70,8 +98,8 @@ export function lessCallback(fb: FunctionBuilder, spec: KfuncSpec, graph: GraphR
     if (!ts.isIdentifier(p.name) || p.dotDotDotToken || p.initializer || p.questionToken || !p.type) throw fb.fail(Codes.unsupportedSyntax, p, "parameters are plain names with a type (no defaults, rest or optional parameters)");
     const shape = structShape(fb, p.type);
     if (shape?.kind !== "struct" || shape.layout !== graph.of) throw fb.fail(Codes.loopCallback, p.type, `the tree holds \`${graph.of.name}\`s: its order compares two of them`, { hints: [hint] });
-    // The kernel passes the nodes themselves, never null: bound as the objects they begin.
-    return { name: p.name.text, type: mapValuePtr, node: p, shape, slot: "value" };
+    // The kernel passes the nodes themselves, never null: bound as the objects holding them.
+    return { name: p.name.text, type: mapValuePtr, node: p, shape, slot: "value", at: -graph.nodeOffset };
   });
   if (!fn.type) throw fb.fail(Codes.untypedNumber, fn.name!, `\`${name}\` needs its return type written (\`: boolean\`)`);
   const returns = fb.annotatedType(fn.type);

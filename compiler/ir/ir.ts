@@ -521,6 +521,8 @@ export interface SubprogramParam {
   readonly shape?: FieldType;
   readonly slot?: "key" | "value";
   readonly hidden?: boolean;
+  /** Where the struct begins from the pointer the kernel passes (a tree's node inside its object: minus the node's offset). */
+  readonly at?: number;
 }
 
 /**

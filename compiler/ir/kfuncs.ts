@@ -12,7 +12,7 @@ import type { FunctionBuilder } from "./builder";
 import { castTo, convertTo, lowerExpression, type Value } from "./expressions";
 import type { MapDecl, Operand, Subprogram, Temp } from "./ir";
 import { type Field, type FieldType, type GraphRoot, type Layout, listNodeLayout, rbNodeLayout, sameShape, shapeName, refcountLayout, sizeOfField, spinLockLayout, timerLayout } from "./layout";
-import { graphRootArg, lessCallback, nonOwningArg, sameObject } from "./graphs";
+import { graphRootArg, lessCallback, nodeOffsetOf, nodeView, nonOwningArg, objectAddress, sameObject } from "./graphs";
 import { btfShownStructs } from "./strings";
 import { helperMemory, structShape } from "./structs";
 import { constant } from "./typing";
@@ -80,7 +80,8 @@ export function kfuncCall(fb: FunctionBuilder, spec: KfuncSpec, e: ts.CallExpres
       if (graph) sameObject(fb, spec, graph, o.layout, argExpr);
       // The new reference is to the same struct: its fields, its drop.
       if (spec.name === "bpf_refcount_acquire_impl") allocated = refcounted(fb, spec, o.layout, argExpr);
-      return o.ptr;
+      // The object's address (a popped one is held by its node), or the node's for a list or tree.
+      return objectAddress(fb, o.ptr, (o.offset ?? 0) + (graph?.nodeOffset ?? 0), argExpr);
     }
     if (p.kind === "dynptr") return dynptr(fb, spec, argExpr, p.uninit === true);
     if (p.kind === "anyPointer") return anyPointer(fb, spec, argExpr);
@@ -114,7 +115,7 @@ export function kfuncCall(fb: FunctionBuilder, spec: KfuncSpec, e: ts.CallExpres
     return p.kind === "int" && kernel.kind === "int" && kernel.type !== p.type ? castTo(fb, converted, kernel.type, argExpr) : converted;
   });
   if (spec.name === "bpf_ct_set_nat_info") natManip(fb, args[3]!, e.arguments[3]!);
-  // A node a list or tree gives back is its object (the node is the first field).
+  // A node a list or tree gives back stands for its object.
   if (graph && spec.returns.kind === "ptr") allocated = graph.of;
   const type = resultType(spec.returns);
   const dst = type ? fb.temp(type) : undefined;
@@ -125,7 +126,9 @@ export function kfuncCall(fb: FunctionBuilder, spec: KfuncSpec, e: ts.CallExpres
     const handle: Layout = { name: `PercpuObj<${allocated.name}>`, size: 0, align: 8, packed: false, fields: new Map() };
     return { kind: "view", region: "map", ptr: dst, offset: 0, shape: { kind: "struct", layout: handle }, nullable: true, readOnly: handle.name };
   }
-  // The kernel's object of the program's struct: fields read and written in place once tested.
+  // The kernel's object of the program's struct: fields read and written in place once tested
+  // (out of a list or tree, through the node's address the kernel returns).
+  if (allocated && graph) return nodeView(fb, dst, graph);
   if (allocated) return { kind: "view", region: "map", ptr: dst, offset: 0, shape: { kind: "struct", layout: allocated }, nullable: true };
   if (sliced) {
     // PTR_TO_MEM of the buffer's size, or NULL: read (and for _rdwr written) like a tested map value.
@@ -334,7 +337,7 @@ function scalarsOnly(t: FieldType): boolean {
 }
 
 /** An object `from` (bpf_obj_new, bpf_percpu_obj_new) returned: the pointer itself (tested or not: analysis/references.ts follows that, and its drop). */
-function object(fb: FunctionBuilder, spec: KfuncSpec, from: readonly string[], argExpr: ts.Expression): { ptr: Temp; layout: Layout } {
+function object(fb: FunctionBuilder, spec: KfuncSpec, from: readonly string[], argExpr: ts.Expression): { ptr: Temp; layout: Layout; offset?: number } {
   const v = lowerExpression(fb, argExpr);
   const def = v.kind === "view" ? fb.defs.get(v.ptr.id) : undefined;
   // An object bpf_kptr_xchg took out of a field is owned like the one its maker returned.
@@ -343,11 +346,11 @@ function object(fb: FunctionBuilder, spec: KfuncSpec, from: readonly string[], a
     return { ptr: v.ptr, layout: v.shape.layout };
   }
   if (v.kind === "view" && v.offset === 0 && def?.op === "call" && def.kptr && from.includes(def.kptr.percpu ? "bpf_percpu_obj_new_impl" : "bpf_obj_new_impl")) return { ptr: v.ptr, layout: def.kptr.target };
-  if (v.kind !== "view" || v.offset !== 0 || def?.op !== "kfunc" || !def.typeId || !from.includes(def.name)) {
+  if (v.kind !== "view" || v.offset !== -nodeOffsetOf(fb, v.ptr.id) || def?.op !== "kfunc" || !def.typeId || !from.includes(def.name)) {
     const names = from.map((f) => `\`${kfuncs.get(f)?.spelled ?? f}\``).join(" or ");
     throw fb.fail(Codes.callArguments, argExpr, `\`${spec.spelled ?? spec.name}\` takes an object ${names} returned`);
   }
-  return { ptr: v.ptr, layout: def.typeId };
+  return { ptr: v.ptr, layout: def.typeId, offset: v.offset };
 }
 
 /** The kernel counts references only to a struct with a `struct bpf_refcount` field of its own. */

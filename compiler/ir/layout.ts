@@ -46,11 +46,12 @@ export interface KptrTarget {
   readonly percpu: boolean;
 }
 
-/** What a list head or tree root holds: objects of `of`, linked through their field `node` (at offset 0). */
+/** What a list head or tree root holds: objects of `of`, linked through their field `node`, at `nodeOffset`. */
 export interface GraphRoot {
   readonly kind: "list" | "rbtree";
   readonly of: Layout;
   readonly node: string;
+  readonly nodeOffset: number;
 }
 
 /** Why a type is not a header struct, with the node to point at. */
@@ -163,14 +164,12 @@ export class Layouts {
     if (field?.type.kind !== "struct" || field.type.layout !== (kind === "list" ? listNodeLayout : rbNodeLayout)) {
       throw new LayoutError(`\`${of.name}\` has no \`${nodeType}\` field \`${name}\``, nameNode);
     }
-    // The kfuncs take and return the node's address; at offset 0 it is the object's, with no container_of.
-    if (field.offset !== 0) throw new LayoutError(`\`${name}\` must be \`${of.name}\`'s first field: tsxdp hands objects to the kernel at their \`${nodeType}\``, nameNode);
     const byNode = this.graphRoots.get(of) ?? new Map<string, Layout>();
     this.graphRoots.set(of, byNode);
     const key = `${kind}:${name}`;
     let l = byNode.get(key);
     if (!l) {
-      l = { ...(kind === "list" ? listHeadLayout : rbRootLayout), graph: { kind, of, node: name } };
+      l = { ...(kind === "list" ? listHeadLayout : rbRootLayout), graph: { kind, of, node: name, nodeOffset: field.offset } };
       byNode.set(key, l);
     }
     return l;
