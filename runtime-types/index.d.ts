@@ -1138,7 +1138,7 @@ export interface RbNode {
 export type ListOf<T extends object> = ListHead<T, string>;
 /** A tree of `T`s, whatever its node field is called. */
 export type TreeOf<T extends object> = RbRoot<T, string>;
-/** A tree's order for `bpf_rbtree_add`: a top-level function telling whether `a` goes before `b`; it reads fields only (the lock is held). */
+/** A tree's order for `bpf_rbtree_add`: a top-level function telling whether `a` goes before `b`; it calls nothing (the lock is held). */
 export type Less<T extends object> = (a: T, b: T) => boolean;
 /** Puts `obj` first in the list (`bpf_list_push_front`, kernel 6.2), the lock held: the list owns it now, and `obj` is gone. */
 export declare function bpf_list_push_front<T extends object>(head: ListOf<T>, obj: T): i32;
