@@ -14,7 +14,7 @@ import type ts from "typescript";
 import { type KfuncType, kfunc } from "../dialect/kfuncs";
 import { EnvironmentError, InternalError } from "../diagnostics/diagnostic";
 import { type KfuncName, type Subprogram, type SlotType, type StructLiteral, isLayout, slotSize, type Block, type GlobalDecl, type Instr, type MapDecl, type ModuleIR, type Operand, type Predicate, type ProgramIR, ctxFieldOffsets, reversePostOrder } from "../ir/ir";
-import type { Layout } from "../ir/layout";
+import type { FieldType, Layout } from "../ir/layout";
 import { type IntType, type ValueType, i64, u64 } from "../ir/types";
 import { AtomicOrdering, AtomicRMWBinOp, BPF_CPU_SINCE, IntPredicate, LLVMNotFoundError, Linkage, llvm, type LLVMBasicBlockRef, type LLVMC, type LLVMValueRef } from "../llvm/llvm-c";
 import { captureDiagnostics, stopCapture } from "../llvm/diagnostics";
@@ -36,6 +36,8 @@ export interface Generated {
   readonly object: Uint8Array;
   /** BTF tags for addBtfTags to write into the object. */
   readonly btfTags: readonly BtfTag[];
+  /** Names LLVM wrote into .BTF and the ones it must show, for restoreBtfNames. */
+  readonly btfNames: ReadonlyMap<string, string>;
   readonly llvmIr?: string;
   readonly assembly?: string;
 }
@@ -104,7 +106,7 @@ export function generateObject(module: ModuleIR, opts: GenerateOptions): Generat
     const object = L.emitToMemory(tm, llmod, "object");
     const errors = llvmDiagnostics.filter((d) => d.severity === 0);
     if (errors.length > 0) throw new LlvmError(errors.map((d) => d.message));
-    return { object, btfTags: debug.btfTags, llvmIr, assembly };
+    return { object, btfTags: debug.btfTags, btfNames: debug.btfNames, llvmIr, assembly };
   } finally {
     stopCapture();
     L.LLVMDisposeBuilder(builder);
@@ -225,7 +227,12 @@ function emitRecordType(L: LLVMC, llmod: ReturnType<LLVMC["LLVMModuleCreateWithN
  */
 function emitKptrTargets(L: LLVMC, llmod: ReturnType<LLVMC["LLVMModuleCreateWithNameInContext"]>, t: LlvmTypes, debug: DebugInfo, maps: readonly MapDecl[]): void {
   const targets = new Set<Layout>();
-  for (const m of maps) if (isLayout(m.value)) for (const f of m.value.fields.values()) if (f.type.kind === "struct" && f.type.layout.kptr) targets.add(f.type.layout.kptr.target);
+  const visit = (t: FieldType): void => {
+    if (t.kind === "array") visit(t.element);
+    else if (t.kind === "struct" && t.layout.kptr) targets.add(t.layout.kptr.target);
+    else if (t.kind === "struct") for (const f of t.layout.fields.values()) visit(f.type);
+  };
+  for (const m of maps) if (isLayout(m.value)) visit({ kind: "struct", layout: m.value });
   for (const target of targets) {
     const name = `${target.name}__kptr`;
     const g = L.LLVMAddGlobal(llmod, L.LLVMArrayType(t.i8, target.size), name);
