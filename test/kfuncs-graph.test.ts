@@ -316,6 +316,138 @@ int flows(struct xdp_md *ctx)
 }
 `;
 
+// One object in two places: a struct with a Refcount and two nodes, pushed to a list and, as a
+// second reference, added to a tree. 8 adds one keyed by bytes 8..16; 9 takes the oldest out of
+// the list (it stays in the tree) into the frame; 10 reads the tree's least key.
+const both = `${imports}
+import { Refcount, bpf_refcount_acquire } from "tsxdp";
+interface Both {
+  key: u64;
+  ref: Refcount;
+  lnode: ListNode;
+  rnode: RbNode;
+}
+interface Index {
+  lock: SpinLock;
+  order: ListHead<Both, "lnode">;
+  sorted: RbRoot<Both, "rnode">;
+}
+const indexes = new ArrayMap<Index>({ maxEntries: 1 });
+
+function byKey(a: Both, b: Both): boolean {
+  return a.key < b.key;
+}
+
+export const both = xdp((ctx) => {
+  const data = ctx.data;
+  if (data + 16 > ctx.data_end) return XdpAction.ABORTED;
+  const x = indexes.lookup(0);
+  if (!x) return XdpAction.ABORTED;
+  const op = data.load<u8>(0);
+  if (op === 8) {
+    const o = bpf_obj_new<Both>();
+    if (!o) return XdpAction.ABORTED;
+    o.key = data.load<u64>(8);
+    const again = bpf_refcount_acquire(o);
+    if (!again) {
+      bpf_obj_drop(o);
+      return XdpAction.ABORTED;
+    }
+    bpf_spin_lock(x.value.lock);
+    bpf_list_push_back(x.value.order, o);
+    bpf_rbtree_add(x.value.sorted, again, byKey);
+    bpf_spin_unlock(x.value.lock);
+    return XdpAction.PASS;
+  }
+  if (op === 9) {
+    bpf_spin_lock(x.value.lock);
+    const o = bpf_list_pop_front(x.value.order);
+    bpf_spin_unlock(x.value.lock);
+    if (!o) return XdpAction.DROP;
+    data.store<u64>(8, o.key);
+    bpf_obj_drop(o);
+    return XdpAction.TX;
+  }
+  if (op === 10) {
+    let key: u64 = 0;
+    bpf_spin_lock(x.value.lock);
+    const least = bpf_rbtree_first(x.value.sorted);
+    if (least) key = least.key;
+    bpf_spin_unlock(x.value.lock);
+    data.store<u64>(8, key);
+    return XdpAction.TX;
+  }
+  return XdpAction.PASS;
+});
+`;
+
+const bothTwin = `
+struct bpf_refcount { __u32 __opaque[1]; } __attribute__((aligned(4)));
+extern void *bpf_refcount_acquire_impl(void *p__refcounted_kptr, void *meta__ign) __ksym;
+struct Both { __u64 key; struct bpf_refcount ref; struct bpf_list_node lnode; struct bpf_rb_node rnode; };
+struct Index { struct bpf_spin_lock lock; struct bpf_list_head order __contains(Both, lnode); struct bpf_rb_root sorted __contains(Both, rnode); };
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct Index);
+} indexes SEC(".maps");
+static bool byKey(struct bpf_rb_node *a, const struct bpf_rb_node *b)
+{
+	return container_of(a, struct Both, rnode)->key < container_of(b, struct Both, rnode)->key;
+}
+SEC("xdp")
+int both(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	if (data + 16 > (void *)(long)ctx->data_end)
+		return XDP_ABORTED;
+	__u32 k = 0;
+	struct Index *x = bpf_map_lookup_elem(&indexes, &k);
+	if (!x)
+		return XDP_ABORTED;
+	__u8 op = *(__u8 *)data;
+	if (op == 8) {
+		struct Both *o = bpf_obj_new(struct Both);
+		if (!o)
+			return XDP_ABORTED;
+		o->key = *(__u64 *)(data + 8);
+		struct Both *again = bpf_refcount_acquire_impl(o, NULL);
+		if (!again) {
+			bpf_obj_drop(o);
+			return XDP_ABORTED;
+		}
+		bpf_spin_lock(&x->lock);
+		bpf_list_push_back(&x->order, &o->lnode);
+		bpf_rbtree_add(&x->sorted, &again->rnode, byKey);
+		bpf_spin_unlock(&x->lock);
+		return XDP_PASS;
+	}
+	if (op == 9) {
+		bpf_spin_lock(&x->lock);
+		struct bpf_list_node *n = bpf_list_pop_front(&x->order);
+		bpf_spin_unlock(&x->lock);
+		if (!n)
+			return XDP_DROP;
+		struct Both *o = container_of(n, struct Both, lnode);
+		*(__u64 *)(data + 8) = o->key;
+		bpf_obj_drop(o);
+		return XDP_TX;
+	}
+	if (op == 10) {
+		__u64 key = 0;
+		bpf_spin_lock(&x->lock);
+		struct bpf_rb_node *least = bpf_rbtree_first(&x->sorted);
+		if (least)
+			key = container_of(least, struct Both, rnode)->key;
+		bpf_spin_unlock(&x->lock);
+		*(__u64 *)(data + 8) = key;
+		return XDP_TX;
+	}
+	return XDP_PASS;
+}
+`;
+
 /**
  * Keeps struct Rec and struct Flow in a C program's BTF, as the compiler does for the structs a
  * list or tree holds: without them the kernel refuses the BTF of the maps whose tags name them.
@@ -438,6 +570,29 @@ describe.skipIf(unavailable !== undefined && !inCI)(`bpf_list_* and bpf_rbtree_*
     }
     expect(keys.length).toBeGreaterThan(10);
     expect(keys).toEqual([...keys].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0)));
+  });
+
+  it("a counted object in a list and a tree at once: the list keeps arrival order, the tree key order, as the C twin's", () => {
+    const r = compile({ source: both, fileName: "graph_both.ts" });
+    if (!r.ok) throw new Error(formatDiagnostics(r.diagnostics, r.sources));
+    // The twin keeps struct Rec and Flow (named by the other maps' tags) in its BTF as the compiler does.
+    const objects = [loadObject(r.object!), loadObject(compileC(`${header}${bothTwin.replace("__u32 k = 0;", `${keep}\n\t__u32 k = 0;`)}`))];
+    try {
+      const random = rng(11);
+      const seen = new Set<string>();
+      for (let n = 0; n < 200; n++) {
+        const f = frame([8, 8, 9, 10][random() % 4]!, random);
+        const [a, b] = objects.map((o) => {
+          const t = o.program("both").testRun({ data: f });
+          return `${t.action} ${Buffer.from(t.data).toString("hex")}`;
+        });
+        expect(a).toBe(b);
+        seen.add(`${f[0]} ${a!.split(" ")[0]}`);
+      }
+      expect([...seen].sort()).toEqual(expect.arrayContaining(["10 TX", "8 PASS", "9 TX"]));
+    } finally {
+      for (const o of objects) o.close();
+    }
   });
 
   it("a list call without the lock: TSX3030, and refused by the kernel in C", () => {
