@@ -15,6 +15,7 @@
 import ts from "typescript";
 import { Codes } from "../diagnostics/codes";
 import type { HelperSpec } from "../dialect/helpers";
+import { kfunc } from "../dialect/kfuncs";
 import type { FunctionBuilder } from "./builder";
 import { convertTo, lowerExpression, type Value, type View } from "./expressions";
 import { type DiagnosticBag } from "../diagnostics/diagnostic";
@@ -121,15 +122,18 @@ function fieldAddress(fb: FunctionBuilder, helper: HelperSpec, fieldExpr: ts.Exp
   return { ptr, kptr };
 }
 
-/** The kfuncs (and bpf_kptr_xchg) whose objects a field of each kind takes. */
-const makers = { plain: ["bpf_obj_new_impl", "bpf_refcount_acquire_impl"], percpu: ["bpf_percpu_obj_new_impl"] };
+/** The kfuncs whose objects the program owns, as the drop of each kind takes them (bpf_obj_new's, a list's pop, …). */
+function makers(percpu: boolean): readonly string[] {
+  const drop = kfunc(percpu ? "bpf_percpu_obj_drop_impl" : "bpf_obj_drop_impl").call?.[0];
+  return drop?.kind === "object" ? drop.from : [];
+}
 
 /** An object the program owns, of the field's struct: from bpf_obj_new (bpf_percpu_obj_new), or out of a field of the same kind. */
 function ownedObject(fb: FunctionBuilder, helper: HelperSpec, kptr: KptrTarget, objExpr: ts.Expression): Temp {
   const v = lowerExpression(fb, objExpr);
   const def = v.kind === "view" && v.offset === 0 ? fb.defs.get(v.ptr.id) : undefined;
   const layout =
-    def?.op === "kfunc" && def.typeId && (kptr.percpu ? makers.percpu : makers.plain).includes(def.name)
+    def?.op === "kfunc" && def.typeId && makers(kptr.percpu).includes(def.name)
       ? def.typeId
       : def?.op === "call" && def.kptr && def.kptr.percpu === kptr.percpu
         ? def.kptr.target
