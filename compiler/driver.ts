@@ -27,6 +27,7 @@ import { LlvmError, generateObject, type CpuVersion, type OptLevel } from "./low
 import { checkObject } from "./object/check";
 import { fixLineZero } from "./object/line-info";
 import { addBtfTags } from "./object/btf-tags";
+import { restoreBtfNames } from "./object/btf-names";
 
 export interface CompileOptions {
   /** Optimisation level, as clang's -O (default 2). */
@@ -120,6 +121,7 @@ export function compile(input: CompileInput): CompileResult {
       return done({ programs, license: module.license, ir });
     }
     const object = addBtfTags(out.object, out.btfTags);
+    restoreBtfNames(object, out.btfNames);
     fixLineZero(object);
     checkObject(object, module, diagnostics);
     if (diagnostics.hasErrors) return done({ programs, license: module.license, ir });

@@ -35,6 +35,8 @@ import {
 } from "../llvm/llvm-c";
 
 const producer = "tsxdp";
+/** Compiles in this process so far (see `flavor`). */
+let compiles = 0;
 
 const graphStructs: ReadonlyMap<string, Layout> = new Map([listHeadLayout, listNodeLayout, rbRootLayout, rbNodeLayout].map((l) => [l.name, l]));
 
@@ -52,6 +54,9 @@ export class DebugInfo {
   private readonly sourceFile: ts.SourceFile;
   /** Tags the C API cannot attach, added to .BTF after emission. */
   readonly btfTags: BtfTag[] = [];
+  /** Kernel struct names as LLVM saw them, and the names .BTF must show. */
+  readonly btfNames = new Map<string, string>();
+  private readonly flavor: string;
 
   constructor(
     private readonly L: LLVMC,
@@ -61,6 +66,13 @@ export class DebugInfo {
     optimized: boolean,
   ) {
     this.sourceFile = ir.sourceFile;
+    // LLVM's BPF backend keys CO-RE accesses ("struct:kind:offset$path") in a
+    // process-wide map that outlives the module: a later compile with the same
+    // key reuses a freed global and crashes. So each compile names its kernel
+    // structs apart (a `___` flavor, which libbpf ignores when matching the
+    // kernel's; of one length, so that .BTF comes out the same byte for byte)
+    // and the object stage restores the names in .BTF.
+    this.flavor = `___tsxdp${(compiles++).toString(16).padStart(8, "0")}`;
     const i32 = L.LLVMInt32TypeInContext(context);
     const flag = (key: string, value: number) =>
       L.LLVMAddModuleFlag(module, ModuleFlagBehavior.Warning, key, key.length, L.LLVMValueAsMetadata(L.LLVMConstInt(i32, value, 0)));
@@ -188,7 +200,9 @@ export class DebugInfo {
         }
         // Padded to the struct's 8-byte alignment, as clang sizes it.
         size = ((size + 63n) / 64n) * 64n;
-        out = L.LLVMDIBuilderCreateStructType(di, this.cu, t.name, t.name.length, this.file, 0, size, 64, DIFlags.Zero, null, members, members.length, 0, null, "", 0);
+        const name = t.name + this.flavor;
+        this.btfNames.set(name, t.name);
+        out = L.LLVMDIBuilderCreateStructType(di, this.cu, name, name.length, this.file, 0, size, 64, DIFlags.Zero, null, members, members.length, 0, null, "", 0);
         break;
       }
       case "union":

@@ -36,6 +36,8 @@ export interface Generated {
   readonly object: Uint8Array;
   /** BTF tags for addBtfTags to write into the object. */
   readonly btfTags: readonly BtfTag[];
+  /** Names LLVM wrote into .BTF and the ones it must show, for restoreBtfNames. */
+  readonly btfNames: ReadonlyMap<string, string>;
   readonly llvmIr?: string;
   readonly assembly?: string;
 }
@@ -104,7 +106,7 @@ export function generateObject(module: ModuleIR, opts: GenerateOptions): Generat
     const object = L.emitToMemory(tm, llmod, "object");
     const errors = llvmDiagnostics.filter((d) => d.severity === 0);
     if (errors.length > 0) throw new LlvmError(errors.map((d) => d.message));
-    return { object, btfTags: debug.btfTags, llvmIr, assembly };
+    return { object, btfTags: debug.btfTags, btfNames: debug.btfNames, llvmIr, assembly };
   } finally {
     stopCapture();
     L.LLVMDisposeBuilder(builder);
