@@ -128,7 +128,7 @@ function makers(percpu: boolean): readonly string[] {
   return drop?.kind === "object" ? drop.from : [];
 }
 
-/** An object the program owns, of the field's struct: from bpf_obj_new (bpf_percpu_obj_new), or out of a field of the same kind. */
+/** An object the program owns, of the field's struct: one it could drop (bpf_obj_new's, a list's pop, …), or one out of a field of the same kind. */
 function ownedObject(fb: FunctionBuilder, helper: HelperSpec, kptr: KptrTarget, objExpr: ts.Expression): Temp {
   const v = lowerExpression(fb, objExpr);
   const def = v.kind === "view" && v.offset === 0 ? fb.defs.get(v.ptr.id) : undefined;
@@ -140,7 +140,8 @@ function ownedObject(fb: FunctionBuilder, helper: HelperSpec, kptr: KptrTarget, 
         : undefined;
   const made = kptr.percpu ? "bpf_percpu_obj_new" : "bpf_obj_new";
   if (v.kind !== "view" || !layout) {
-    throw fb.fail(Codes.callArguments, objExpr, `\`${helper.name}\` moves into the field an object the program owns: one \`${made}\` (or \`${helper.name}\`) returned, or null`, {
+    const from = kptr.percpu ? `\`${made}\`` : `\`${made}\`, a list's pop, a tree's remove`;
+    throw fb.fail(Codes.callArguments, objExpr, `\`${helper.name}\` moves into the field an object the program owns (from ${from} or \`${helper.name}\`), or null`, {
       hints: [`an object read from a field belongs to the map; \`const obj = ${made}<${kptr.target.name}>(); if (!obj) return XdpAction.PASS;\``],
     });
   }
