@@ -51,7 +51,7 @@ export function objectAddress(fb: FunctionBuilder, ptr: Temp, offset: number, at
 export function graphRootArg(fb: FunctionBuilder, spec: KfuncSpec, kind: GraphRoot["kind"], argExpr: ts.Expression): { ptr: Operand; graph: GraphRoot } {
   const v = lowerExpression(fb, argExpr);
   const graph = v.kind === "view" && v.shape.kind === "struct" ? v.shape.layout.graph : undefined;
-  if (v.kind !== "view" || v.region !== "map" || graph?.kind !== kind || fb.defs.get(v.ptr.id)?.op !== "map_lookup") {
+  if (v.kind !== "view" || v.region !== "map" || graph?.kind !== kind || !mapValue(fb, v.ptr)) {
     const type = kind === "list" ? "ListHead" : "RbRoot";
     throw fb.fail(Codes.callArguments, argExpr, `\`${spelled(spec)}\` takes the \`${type}\` field of a map value: \`${spelled(spec)}(ref.value.${kind === "list" ? "head" : "root"}, …)\`, the lookup tested`);
   }
@@ -59,6 +59,13 @@ export function graphRootArg(fb: FunctionBuilder, spec: KfuncSpec, kind: GraphRo
   const ptr = fb.temp(v.ptr.type);
   fb.emit({ op: "ptr_add", dst: ptr, base: v.ptr, offset: constant(BigInt(v.offset), i64), node: argExpr });
   return { ptr, graph };
+}
+
+/** A map value's address: a lookup's result, or the value a forEach callback visits. */
+function mapValue(fb: FunctionBuilder, ptr: Temp): boolean {
+  const def = fb.defs.get(ptr.id);
+  if (def?.op === "map_lookup") return true;
+  return def?.op === "param" && fb.subprogram?.forEachOf !== undefined && !fb.subprogram.timer && fb.subprogram.params[def.index]?.slot === "value";
 }
 
 /** An object pushed or added must be of the struct the root holds (the verifier compares the node's BTF owner). */
