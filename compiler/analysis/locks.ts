@@ -211,6 +211,10 @@ export function lockedMapAllowed(d: DiagnosticBag, className: string, key: SlotT
       return false;
     }
   }
+  if (isLayout(key) && [...key.fields.values()].some((f) => f.type.kind === "struct" && f.type.layout.graph)) {
+    d.report(Codes.mapType, keyNode, "a map key cannot hold a `ListHead` or `RbRoot`", { hints: ["put it in the value struct, beside a `SpinLock`"] });
+    return false;
+  }
   // btf_parse_fields: a list head or tree root needs the lock that guards it in the same value.
   const root = isLayout(value) ? [...value.fields.values()].find((f) => f.type.kind === "struct" && f.type.layout.graph) : undefined;
   if (root && specialOffset(value, spinLockLayout) === undefined) {
