@@ -56,8 +56,8 @@ function describe(at: Acquire) {
       leakHint: "call `bpf_obj_drop(obj)`, or push or add it back under the lock, on every path after the null test; the kernel refuses a program that can return holding it (Unreleased reference)",
       untested: "before using it",
       untestedHint: `\`const obj = ${at.name}(${root}); if (!obj) …\``,
-      released: "was already dropped, or handed to a list or tree, on this path",
-      releasedHint: "use the object before `bpf_obj_drop`, `bpf_list_push_*` or `bpf_rbtree_add`; after them it is freed, or the list's or tree's",
+      released: "was already dropped, or handed to a list, tree or map, on this path",
+      releasedHint: "use the object before `bpf_obj_drop`, `bpf_list_push_*`, `bpf_rbtree_add` or `bpf_kptr_xchg`; after them it is freed, or the list's, tree's or map's",
     };
   }
   if (at.op === "kfunc" && at.typeId) {
@@ -72,8 +72,8 @@ function describe(at: Acquire) {
       leakHint: `call \`${drop}(obj)\` on every path after the null test; the kernel refuses a program that can return holding it (Unreleased reference)`,
       untested: "before using it",
       untestedHint: made === "bpf_refcount_acquire" ? "`const again = bpf_refcount_acquire(obj); if (!again) return XdpAction.PASS;`" : `\`const obj = ${made}<${at.typeId.name}>(); if (!obj) return XdpAction.PASS;\``,
-      released: "was already dropped, or moved into a map by `bpf_kptr_xchg`, on this path",
-      releasedHint: `use the object before \`${drop}\` or \`bpf_kptr_xchg\`; after them it is freed, or the map's`,
+      released: "was already dropped, or moved into a map by `bpf_kptr_xchg` (or a list or tree), on this path",
+      releasedHint: `use the object before \`${drop}\`, \`bpf_kptr_xchg\` or a push; after them it is freed, or the map's, list's or tree's`,
     };
   }
   if (at.op === "call" && at.kptr) {
@@ -249,7 +249,7 @@ function transfer(program: ProgramIR, block: Block, input: Map<number, State>, r
         // A socket argument is used (and, for bpf_sk_release, released) before any result exists.
         i.helper.params.forEach((p, k) => {
           const a = i.args[k];
-          if ((p.kind === "sock" || p.kind === "object") && a?.kind === "temp") use(a.id, i.node, p.release === true);
+          if ((p.kind === "sock" || p.kind === "object") && a?.kind === "temp") use(heldBy(program, a.id), i.node, p.release === true);
         });
         if (i.helper.acquires) acquire(i.dst.id, i.node, "before it is looked up again");
         break;

@@ -21,6 +21,7 @@ import { convertTo, lowerExpression, type Value, type View } from "./expressions
 import { type DiagnosticBag } from "../diagnostics/diagnostic";
 import { type Operand, type SlotType, type Temp, isLayout } from "./ir";
 import type { Field, FieldType, KptrTarget, Layout } from "./layout";
+import { nodeOffsetOf, objectAddress } from "./graphs";
 import { constant } from "./typing";
 import { i64, mapValuePtr, u32, u64 } from "./types";
 
@@ -131,7 +132,8 @@ function makers(percpu: boolean): readonly string[] {
 /** An object the program owns, of the field's struct: one it could drop (bpf_obj_new's, a list's pop, …), or one out of a field of the same kind. */
 function ownedObject(fb: FunctionBuilder, helper: HelperSpec, kptr: KptrTarget, objExpr: ts.Expression): Temp {
   const v = lowerExpression(fb, objExpr);
-  const def = v.kind === "view" && v.offset === 0 ? fb.defs.get(v.ptr.id) : undefined;
+  // A list's or tree's object is held at its node: the object starts before it (container_of).
+  const def = v.kind === "view" && v.offset === -nodeOffsetOf(fb, v.ptr.id) ? fb.defs.get(v.ptr.id) : undefined;
   const layout =
     def?.op === "kfunc" && def.typeId && makers(kptr.percpu).includes(def.name)
       ? def.typeId
@@ -146,7 +148,7 @@ function ownedObject(fb: FunctionBuilder, helper: HelperSpec, kptr: KptrTarget, 
     });
   }
   if (layout !== kptr.target) throw fb.fail(Codes.typeMismatch, objExpr, `the field holds a \`${kptr.target.name}\`, this object is a \`${layout.name}\``);
-  return v.ptr;
+  return objectAddress(fb, v.ptr, v.offset, objExpr);
 }
 
 /** The maps whose values the kernel lets hold kptrs (map_check_btf: BPF_KPTR_REF and BPF_KPTR_PERCPU). */
