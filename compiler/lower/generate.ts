@@ -88,7 +88,7 @@ export function generateObject(module: ModuleIR, opts: GenerateOptions): Generat
     emitLicense(L, llmod, types, module.license);
     const maps = new Map(module.maps.map((m) => [m, emitMap(L, llmod, types, debug, m)] as const));
     for (const m of module.maps) if (m.className === "RingBuf" || m.className === "PerfEventArray") emitRecordType(L, llmod, types, debug, m);
-    emitKptrTargets(L, llmod, types, debug, module.maps);
+    emitReferencedTypes(L, llmod, types, debug, module.maps);
     const globals = new Map(module.globals.map((g) => [g, emitGlobal(L, llmod, types, debug, g)] as const));
     const functions = new Map(module.subprograms.map((s) => [s, declareSubprogram(L, llmod, types, s)] as const));
     for (const program of module.programs) {
@@ -220,21 +220,23 @@ function emitRecordType(L: LLVMC, llmod: ReturnType<LLVMC["LLVMModuleCreateWithN
 }
 
 /**
- * The structs kptr fields point to, whole in BTF: LLVM writes a struct that
- * only a pointer member reaches as a FWD, which the kernel cannot take a
- * kptr's type from. A zeroed `<T>__kptr` of each in `.tsxdp.types` (as a
- * record type) refers to it.
+ * Structs the kernel looks up in the program's BTF that no map or code may
+ * name whole: what kptr fields point to (LLVM writes a struct only a pointer
+ * member reaches as a FWD, which the kernel cannot take a kptr's type from)
+ * and what lists and trees hold (named only by their decl tag). A zeroed
+ * `<T>__type` of each in `.tsxdp.types` (as a record type) refers to it.
  */
-function emitKptrTargets(L: LLVMC, llmod: ReturnType<LLVMC["LLVMModuleCreateWithNameInContext"]>, t: LlvmTypes, debug: DebugInfo, maps: readonly MapDecl[]): void {
+function emitReferencedTypes(L: LLVMC, llmod: ReturnType<LLVMC["LLVMModuleCreateWithNameInContext"]>, t: LlvmTypes, debug: DebugInfo, maps: readonly MapDecl[]): void {
   const targets = new Set<Layout>();
   const visit = (t: FieldType): void => {
     if (t.kind === "array") visit(t.element);
     else if (t.kind === "struct" && t.layout.kptr) targets.add(t.layout.kptr.target);
+    else if (t.kind === "struct" && t.layout.graph) targets.add(t.layout.graph.of);
     else if (t.kind === "struct") for (const f of t.layout.fields.values()) visit(f.type);
   };
   for (const m of maps) if (isLayout(m.value)) visit({ kind: "struct", layout: m.value });
   for (const target of targets) {
-    const name = `${target.name}__kptr`;
+    const name = `${target.name}__type`;
     const g = L.LLVMAddGlobal(llmod, L.LLVMArrayType(t.i8, target.size), name);
     L.LLVMSetInitializer(g, L.LLVMConstNull(L.LLVMArrayType(t.i8, target.size)));
     L.LLVMSetSection(g, ".tsxdp.types");
@@ -347,7 +349,6 @@ class ProgramLowering {
     this.debug.at(this.b, program.handler);
     this.retval = L.LLVMBuildAlloca(this.b, sub?.returns ? t.of(sub.returns) : t.i32, "retval");
     for (const local of program.locals) this.locals.set(local.id, L.LLVMBuildAlloca(this.b, t.of(local.type), local.name));
-    if (!sub) this.keepGraphObjects();
     for (const block of program.blocks) {
       for (const i of block.instrs) {
         if (i.op === "stack_alloc") {
@@ -457,25 +458,6 @@ class ProgramLowering {
     const kind = L.LLVMGetMDKindIDInContext(t.context, "llvm.preserve.access.index", "llvm.preserve.access.index".length);
     L.LLVMSetMetadata(call, kind, L.LLVMMetadataAsValue(t.context, this.debug.structType(layout)));
     return call;
-  }
-
-  /**
-   * The structs the file's lists and trees hold must be in BTF, or the kernel refuses the map
-   * whose decl tag names them; a program that never allocates one would not put it there. A
-   * type id of each, kept by an empty asm, makes the BPF backend emit it (one move per struct).
-   */
-  private keepGraphObjects(): void {
-    const { L, b, t } = this;
-    const held = new Set<Layout>();
-    for (const map of this.maps.keys()) if (isLayout(map.value)) for (const f of map.value.fields.values()) if (f.type.kind === "struct" && f.type.layout.graph) held.add(f.type.layout.graph.of);
-    const sinkType = L.LLVMFunctionType(L.LLVMVoidTypeInContext(t.context), [t.i64], 1, 0);
-    const sink = L.LLVMGetInlineAsm(sinkType, "", 0, "r", 1, 1, 0, 0, 0);
-    let seq = 1 << 20;
-    for (const of of held) {
-      const id = this.localTypeId(of, seq++);
-      const wide = L.LLVMGetIntTypeWidth(L.LLVMTypeOf(id)) === 64 ? id : L.LLVMBuildZExt(b, id, t.i64, "");
-      L.LLVMBuildCall2(b, sinkType, sink, [wide], 1, "");
-    }
   }
 
   /** `bpf_core_type_id_kernel(struct name)` as clang emits it: llvm.bpf.btf.type.id with flag 1 (BPF_TYPE_ID_TARGET), libbpf's CO-RE relocation against vmlinux. */
