@@ -815,16 +815,17 @@ class ProgramLowering {
         // Natural alignment, like clang's header-struct fields: the BPF backend would split an align-1 load into bytes.
         L.LLVMSetAlignment(v, accessAlign(i));
         const from = this.program.defs.get(i.ptr.id);
-        // (Sockets only: bpf_kptr_xchg's object is the program's struct, and the empty asm would give
-        // its read a line_info record at the next one's offset, which the kernel refuses.)
+        // (Sockets only: bpf_kptr_xchg's object is the program's struct, read as any other.)
         if (from?.op === "call" && from.helper.acquires && !from.kptr) {
           // The kernel rewrites a socket's field reads per instruction and refuses one instruction
           // reading through two pointer types (sock and sock_common), which LLVM's sinking and
-          // tail merging make of like reads in two branches (clang's too). An empty asm, its
-          // text unique (spaces only, so no code), ends every such read's tail differently.
-          const asmType = L.LLVMFunctionType(L.LLVMVoidTypeInContext(t.context), [], 0, 0);
-          const text = " ".repeat(++this.socketReads);
-          L.LLVMBuildCall2(b, asmType, L.LLVMGetInlineAsm(asmType, text, text.length, "", 0, 1, 0, 0, 0), [], 0, "");
+          // tail merging make of like reads in two branches (clang's too). An empty asm with a
+          // unique immediate (`asm volatile("" :: "i"(n))`: no code, and an operand LLVM may not
+          // merge) ends every such read's tail differently; its text is empty so that the BPF
+          // backend gives it no line_info record, which would share the next instruction's offset.
+          const asmType = L.LLVMFunctionType(L.LLVMVoidTypeInContext(t.context), [t.i32], 1, 0);
+          const asm = L.LLVMGetInlineAsm(asmType, "", 0, "i", 1, 1, 0, 0, 0);
+          L.LLVMBuildCall2(b, asmType, asm, [L.LLVMConstInt(t.i32, BigInt(++this.socketReads), 0)], 1, "");
         }
         return this.define(i.dst.id, v);
       }
