@@ -178,6 +178,18 @@ function specialOffset(t: SlotType, layout: Layout): number | undefined {
   return undefined;
 }
 
+function hasGraph(t: FieldType): boolean {
+  if (t.kind === "scalar") return false;
+  if (t.kind === "array") return hasGraph(t.element);
+  return t.layout.graph !== undefined || [...t.layout.fields.values()].some((f) => hasGraph(f.type));
+}
+
+/** A list head or tree root inside a struct that a field (or an array's element) is, rather than the field itself. */
+function graphBelow(t: FieldType): boolean {
+  if (t.kind === "array") return graphBelow(t.element);
+  return t.kind === "struct" && t.layout.graph === undefined && hasGraph(t);
+}
+
 function countFields(t: FieldType, layout: Layout): number {
   if (t.kind === "scalar") return 0;
   if (t.kind === "array") return countFields(t.element, layout) * t.count;
@@ -211,11 +223,19 @@ export function lockedMapAllowed(d: DiagnosticBag, className: string, key: SlotT
       return false;
     }
   }
-  if (isLayout(key) && [...key.fields.values()].some((f) => f.type.kind === "struct" && f.type.layout.graph)) {
+  if (isLayout(key) && hasGraph({ kind: "struct", layout: key })) {
     d.report(Codes.mapType, keyNode, "a map key cannot hold a `ListHead` or `RbRoot`", { hints: ["put it in the value struct, beside a `SpinLock`"] });
     return false;
   }
-  // btf_parse_fields: a list head or tree root needs the lock that guards it in the same value.
+  // btf_parse_fields: a list head or tree root needs the lock that guards it in the same struct,
+  // and the value's lock is a field of the value itself.
+  const nested = isLayout(value) ? [...value.fields.values()].find((f) => graphBelow(f.type)) : undefined;
+  if (nested) {
+    d.report(Codes.mapType, valueNode, `\`${nested.name}\` holds a \`ListHead\` or \`RbRoot\` in a struct of its own: the kernel takes one only in the struct that holds its \`SpinLock\`, the value struct`, {
+      hints: ["move the list or tree up into the value struct"],
+    });
+    return false;
+  }
   const root = isLayout(value) ? [...value.fields.values()].find((f) => f.type.kind === "struct" && f.type.layout.graph) : undefined;
   if (root && specialOffset(value, spinLockLayout) === undefined) {
     d.report(Codes.mapType, valueNode, `\`${root.name}\` needs a \`SpinLock\` beside it in the value: the kernel refuses a list or tree without the lock that guards it`, {

@@ -212,8 +212,10 @@ export class Layouts {
           throw new LayoutError("a header struct has plain fields with a type only (no methods, optional or computed fields)", member);
         }
         const type = this.fieldType(member.type);
-        // A list head or tree root tells the verifier what it holds (btf_decl_tag "contains:T:node").
-        const graph = type.kind === "struct" ? type.layout.graph : undefined;
+        // A list head or tree root (or an array of them) tells the verifier what it holds (btf_decl_tag "contains:T:node").
+        let element = type;
+        while (element.kind === "array") element = element.element;
+        const graph = element.kind === "struct" ? element.layout.graph : undefined;
         const declTags = graph ? { declTags: [`contains:${graph.of.name}:${graph.node}`] } : {};
         const fieldAlign = packed ? 1 : alignOf(type);
         const size = sizeOfField(type);
