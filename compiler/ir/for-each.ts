@@ -36,6 +36,10 @@ function keyShape(map: MapDecl): FieldType {
   return isLayout(map.key) ? { kind: "struct", layout: map.key } : { kind: "scalar", type: map.key };
 }
 
+function valueShape(map: MapDecl): FieldType {
+  return isLayout(map.value) ? { kind: "struct", layout: map.value } : { kind: "scalar", type: map.value };
+}
+
 export function forEachCall(fb: FunctionBuilder, map: MapDecl, e: ts.CallExpression): Value {
   if (!iterable.has(map.className)) {
     throw fb.fail(Codes.mapOperation, e.expression, `the kernel walks only hash and array maps with bpf_for_each_map_elem; \`${map.name}\` is a ${map.className}`);
@@ -92,7 +96,9 @@ export function forEachSubprogram(fb: FunctionBuilder, fn: ts.FunctionDeclaratio
   const params: SubprogramParam[] = [{ name: "map", type: mapValuePtr, node: fn, hidden: true }];
   for (const [i, p] of fn.parameters.entries()) {
     if (!ts.isIdentifier(p.name) || p.dotDotDotToken || p.initializer || p.questionToken || !p.type) throw fb.fail(Codes.unsupportedSyntax, p, "parameters are plain names with a type (no defaults, rest or optional parameters)");
-    // TypeScript has checked the key and value types against the map's declaration.
+    // TypeScript has checked a forEach callback's key and value types against the map's
+    // declaration; nothing ties a timer callback's to the map of the timer, so they are checked here.
+    if (timer && i < 2) checkTimerParam(fb, p.type, i === 0 ? keyShape(map) : valueShape(map), i === 0 ? "key" : "value", map, name, hint);
     if (i === 0) params.push({ name: p.name.text, type: mapValuePtr, node: p, shape: keyShape(map), slot: "key" });
     else if (i === 1) params.push({ name: p.name.text, type: mapValuePtr, node: p, shape: valueRefShape(map), slot: "value" });
     else {
@@ -107,6 +113,21 @@ export function forEachSubprogram(fb: FunctionBuilder, fn: ts.FunctionDeclaratio
   const sub: Subprogram = { name, linkage: "static", params, returns, node: fn, changesPacket: false, callback: true, forEachOf: map, ...(timer ? { timer } : {}) };
   fb.scope.subprograms.set(fn, sub);
   return sub;
+}
+
+function checkTimerParam(fb: FunctionBuilder, typeNode: ts.TypeNode, expected: FieldType, slot: "key" | "value", map: MapDecl, name: string, hint: string): void {
+  let node = typeNode;
+  if (slot === "value") {
+    const arg = ts.isTypeReferenceNode(typeNode) && fb.intrinsics.dialectSymbol(typeNode.typeName)?.name === "ValueRef" ? typeNode.typeArguments?.[0] : undefined;
+    if (!arg) throw fb.fail(Codes.loopCallback, typeNode, `a timer callback takes the value as \`ValueRef<${shapeName(expected)}>\``, { hints: [hint] });
+    node = arg;
+  }
+  const declared = structShape(fb, node);
+  const type = declared ? undefined : fb.annotatedType(node);
+  const shape: FieldType | undefined = declared ?? (type?.kind === "int" ? { kind: "scalar", type } : undefined);
+  if (!shape || !sameShape(shape, expected)) {
+    throw fb.fail(Codes.loopCallback, node, `\`${name}\` runs for the timers of \`${map.name}\`, whose ${slot} is ${shapeName(expected)}, not ${shape ? shapeName(shape) : node.getText()}`, { hints: [hint] });
+  }
 }
 
 /**
