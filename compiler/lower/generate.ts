@@ -222,8 +222,9 @@ function emitRecordType(L: LLVMC, llmod: ReturnType<LLVMC["LLVMModuleCreateWithN
 /**
  * Structs the kernel looks up in the program's BTF that no map or code may
  * name whole: what kptr fields point to (LLVM writes a struct only a pointer
- * member reaches as a FWD, which the kernel cannot take a kptr's type from)
- * and what lists and trees hold (named only by their decl tag). A zeroed
+ * member reaches as a FWD, which the kernel cannot take a kptr's type from),
+ * what lists and trees hold (named only by their decl tag), and inner maps'
+ * key and value structs (libbpf sizes the inner map from them). A zeroed
  * `<T>__type` of each in `.tsxdp.types` (as a record type) refers to it.
  */
 function emitReferencedTypes(L: LLVMC, llmod: ReturnType<LLVMC["LLVMModuleCreateWithNameInContext"]>, t: LlvmTypes, debug: DebugInfo, maps: readonly MapDecl[]): void {
@@ -234,7 +235,15 @@ function emitReferencedTypes(L: LLVMC, llmod: ReturnType<LLVMC["LLVMModuleCreate
     else if (t.kind === "struct" && t.layout.graph) targets.add(t.layout.graph.of);
     else if (t.kind === "struct") for (const f of t.layout.fields.values()) visit(f.type);
   };
-  for (const m of maps) if (isLayout(m.value)) visit({ kind: "struct", layout: m.value });
+  for (const m of maps) {
+    if (isLayout(m.value)) visit({ kind: "struct", layout: m.value });
+    // An inner map's key and value structs are reached only through the template's pointers: LLVM would write FWDs.
+    if (m.inner && isLayout(m.inner.key)) targets.add(m.inner.key);
+    if (m.inner && isLayout(m.inner.value)) {
+      targets.add(m.inner.value);
+      visit({ kind: "struct", layout: m.inner.value });
+    }
+  }
   for (const target of targets) {
     const name = `${target.name}__type`;
     const g = L.LLVMAddGlobal(llmod, L.LLVMArrayType(t.i8, target.size), name);
