@@ -3,7 +3,7 @@
  * verifier checks them (check_kfunc_call, do_check's exit checks): a lock
  * while one is held is refused ("nested rcu read lock"), an unlock without
  * one too ("unmatched rcu read unlock"), and so is leaving the program
- * inside a section. Each function must end its own sections on every path;
+ * inside a section, by a return or a tail call. Each function must end its own sections on every path;
  * paths that meet must agree on whether a section is open.
  *
  * An object read from a kptr field inside a section (MEM_RCU) is forgotten
@@ -14,7 +14,7 @@
 import type ts from "typescript";
 import { Codes } from "../diagnostics/codes";
 import { type DiagnosticBag, locationOf } from "../diagnostics/diagnostic";
-import { type Block, type Instr, type ModuleIR, type ProgramIR, reversePostOrder, successors } from "../ir/ir";
+import { type Block, type Instr, type ModuleIR, type ProgramIR, type Subprogram, reversePostOrder, successors } from "../ir/ir";
 
 /** The lock of the open section, or undefined outside one. */
 type Open = ts.Node | undefined;
@@ -51,6 +51,14 @@ function checkFunction(ir: ProgramIR, d: DiagnosticBag): void {
       if (i.op === "kfunc" && i.name === "bpf_rcu_read_unlock") {
         for (const id of inside) ended.set(id, i.node);
         inside.clear();
+      }
+      const tail = !open ? undefined : i.op === "tail_call" ? i.node : i.op === "subcall" ? tailCallIn(i.callee, new Set()) : undefined;
+      if (open && tail) {
+        d.report(Codes.rcuSection, i.node, `a tail call inside the RCU read section opened at ${line(open)}: the kernel refuses bpf_tail_call there`, {
+          hints: ["call `bpf_rcu_read_unlock()` before the tail call"],
+          related: [{ message: "the section opens here", location: locationOf(open) }, ...(tail !== i.node ? [{ message: "the tail call", location: locationOf(tail) }] : [])],
+        });
+        return;
       }
       if (i.op !== "kfunc" || (i.name !== "bpf_rcu_read_lock" && i.name !== "bpf_rcu_read_unlock")) continue;
       if (i.name === "bpf_rcu_read_lock") {
@@ -96,6 +104,20 @@ function checkFunction(ir: ProgramIR, d: DiagnosticBag): void {
       }
     }
   }
+}
+
+/** A tail call a subprogram makes, itself or through the subprograms it calls: the caller's RCU section is still open there. */
+function tailCallIn(sub: Subprogram, seen: Set<Subprogram>): ts.Node | undefined {
+  if (!sub.ir || seen.has(sub)) return undefined;
+  seen.add(sub);
+  for (const block of reversePostOrder(sub.ir.entry)) {
+    for (const i of block.instrs) {
+      if (i.op === "tail_call") return i.node;
+      const inner = i.op === "subcall" ? tailCallIn(i.callee, seen) : undefined;
+      if (inner) return inner;
+    }
+  }
+  return undefined;
 }
 
 /** An object whose RCU section has ended, used: the verifier refuses it (its pointer is untrusted now). */
