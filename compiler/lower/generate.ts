@@ -229,10 +229,16 @@ function emitRecordType(L: LLVMC, llmod: ReturnType<LLVMC["LLVMModuleCreateWithN
  */
 function emitReferencedTypes(L: LLVMC, llmod: ReturnType<LLVMC["LLVMModuleCreateWithNameInContext"]>, t: LlvmTypes, debug: DebugInfo, maps: readonly MapDecl[]): void {
   const targets = new Set<Layout>();
+  const add = (target: Layout): void => {
+    if (targets.has(target)) return;
+    targets.add(target);
+    // What an object holds in turn (a list's objects, a kptr's) is named only from it.
+    visit({ kind: "struct", layout: target });
+  };
   const visit = (t: FieldType): void => {
     if (t.kind === "array") visit(t.element);
-    else if (t.kind === "struct" && t.layout.kptr) targets.add(t.layout.kptr.target);
-    else if (t.kind === "struct" && t.layout.graph) targets.add(t.layout.graph.of);
+    else if (t.kind === "struct" && t.layout.kptr) add(t.layout.kptr.target);
+    else if (t.kind === "struct" && t.layout.graph) add(t.layout.graph.of);
     else if (t.kind === "struct") for (const f of t.layout.fields.values()) visit(f.type);
   };
   for (const m of maps) {
