@@ -249,7 +249,9 @@ function mapDefinition(
   } else if (redirectMaps.has(className) || className === "ProgArray") {
     // Keys and values are fixed by the kernel: a u32 index and a u32 ifindex / queue size / socket fd.
     if (typeArgs.length !== 0) {
-      d.report(Codes.mapType, typeArgs[0]!, `a ${className} has u32 keys and values; write \`new ${className}({ maxEntries: 8 })\``);
+      d.report(Codes.mapType, typeArgs[0]!, `a ${className} takes no type arguments: the kernel fixes its keys and values (u32, or an entry with a program under \`programs: true\`)`, {
+        hints: [`write \`new ${className}({ maxEntries: 8 })\`${className === "ProgArray" || className === "XskMap" ? "" : ", with `programs: true` among the options for entries with programs"}`],
+      });
       return undefined;
     }
   } else {
