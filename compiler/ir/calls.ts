@@ -334,13 +334,26 @@ const gplCompatible = new Set(["GPL", "GPL v2", "GPL and additional rights", "Du
 /**
  * GPL-only helpers (gpl_only in their proto; bpf_printk's bpf_trace_printk
  * and bpf_snprintf too) in a file whose license the kernel does not count as GPL: it refuses
- * the load ("cannot call GPL-restricted function from non-GPL compatible program").
+ * the load ("cannot call GPL-restricted function from non-GPL compatible program"). Every
+ * kfunc likewise ("cannot call kernel function from non-GPL compatible program"), those
+ * of loops bounded at run time and of kernel iterators included.
  */
 export function checkGplHelpers(irs: readonly ProgramIR[], license: string, diagnostics: DiagnosticBag): void {
   if (gplCompatible.has(license)) return;
+  const reported = new Set<ts.Node>();
   for (const ir of irs) {
     for (const b of ir.blocks) {
       for (const i of b.instrs) {
+        if (i.op === "kfunc") {
+          // A loop's iterator is one error, at its bpf_iter_*_new; bpf_obj_new is written without its _impl.
+          const loop = i.name.startsWith("bpf_iter_");
+          if ((loop && !i.name.endsWith("_new")) || reported.has(i.node)) continue;
+          reported.add(i.node);
+          diagnostics.report(Codes.gplHelper, i.node, `${loop ? `this loop runs on the kernel's \`${i.name.replace(/_new$/, "")}\` iterator, kernel functions (kfuncs)` : `\`${i.name.replace(/_impl$/, "")}\` is a kernel function (kfunc)`}: the kernel lets only GPL-compatible programs call kfuncs, and this one is licensed "${license}"`, {
+            hints: ['choose a GPL-compatible license, e.g. `license("Dual MIT/GPL");`' + (loop ? ", or bound the loop by a constant" : "")],
+          });
+          continue;
+        }
         const name = i.op === "call" && i.helper.gplOnly ? i.helper.name : i.op === "printk" ? "bpf_printk" : i.op === "snprintf" ? "bpf_snprintf" : undefined;
         if (!name) continue;
         diagnostics.report(Codes.gplHelper, i.node, `\`${name}\` is GPL-only: the kernel refuses it in a program licensed "${license}"`, {
