@@ -123,10 +123,10 @@ function iterateNumbers(fb: FunctionBuilder, stmt: ts.ForStatement, counter: ts.
   if (end.type.kind !== "int" || end.type.be) throw refuse(cond.right, "its bound is not an integer");
   const type = declared ?? end.type;
   if (type.kind !== "int" || type.bits > 32 || type.be) throw refuse(cond.right, "a loop bounded at run time counts in `u32` or `i32` (the kernel's iterator counts in i32)", canonicalIter);
-  const leaving = findReturn(stmt.statement);
+  const leaving = findReturn(fb, stmt.statement);
   if (leaving) {
-    throw fb.fail(Codes.unsupportedLoop, leaving, "a loop bounded at run time is left with `break`, not `return`: the kernel's iterator must be destroyed after it", {
-      hints: ["set a variable and `break`, then return after the loop"],
+    throw fb.fail(Codes.unsupportedLoop, leaving, `a loop bounded at run time is left with \`break\`, not ${ts.isReturnStatement(leaving) ? "`return`" : "`bpf_throw`"}: the kernel's iterator must be destroyed after it`, {
+      hints: [`set a variable and \`break\`, then ${ts.isReturnStatement(leaving) ? "return" : "call `bpf_throw`"} after the loop`],
     });
   }
   const startConst = convertTo(fb, start, type, stmt) as Operand;
@@ -240,10 +240,10 @@ export function iterateKernel(fb: FunctionBuilder, stmt: ts.ForOfStatement): boo
     throw fb.fail(Codes.unsupportedLoop, stmt.initializer, `each iteration's value is a new \`const\`: \`for (const x of ${iterator.form})\``);
   }
   if (call.arguments.length !== iterator.arity) throw fb.fail(Codes.callArguments, call, `\`${name}\` takes ${iterator.takes}: \`${iterator.form}\``);
-  const leaving = findReturn(stmt.statement);
+  const leaving = findReturn(fb, stmt.statement);
   if (leaving) {
-    throw fb.fail(Codes.unsupportedLoop, leaving, `a loop over \`${name}\` is left with \`break\`, not \`return\`: the kernel's iterator must be destroyed after it`, {
-      hints: ["set a variable and `break`, then return after the loop"],
+    throw fb.fail(Codes.unsupportedLoop, leaving, `a loop over \`${name}\` is left with \`break\`, not ${ts.isReturnStatement(leaving) ? "`return`" : "`bpf_throw`"}: the kernel's iterator must be destroyed after it`, {
+      hints: [`set a variable and \`break\`, then ${ts.isReturnStatement(leaving) ? "return" : "call `bpf_throw`"} after the loop`],
     });
   }
   const args = iterator.args(fb, call);
@@ -436,11 +436,12 @@ function symbolsIn(fb: FunctionBuilder, e: ts.Node): ts.Symbol[] {
   return out;
 }
 
-function findReturn(body: ts.Node): ts.Node | undefined {
+/** A `return`, or a `bpf_throw` (which leaves the program holding the iterator: "bpf_throw would lead to reference leak"). */
+function findReturn(fb: FunctionBuilder, body: ts.Node): ts.Node | undefined {
   let found: ts.Node | undefined;
   const visit = (n: ts.Node): void => {
     if (found) return;
-    if (ts.isReturnStatement(n)) found = n;
+    if (ts.isReturnStatement(n) || (ts.isCallExpression(n) && fb.intrinsics.dialectSymbol(n.expression)?.name === "bpf_throw")) found = n;
     else ts.forEachChild(n, visit);
   };
   visit(body);
