@@ -1246,6 +1246,45 @@ export declare function bpf_dynptr_is_null(ptr: BpfDynptr): boolean;
 /** Whether the dynptr is read-only (`bpf_dynptr_is_rdonly`, kernel 6.5). */
 export declare function bpf_dynptr_is_rdonly(ptr: BpfDynptr): boolean;
 
+// ------------------------------------------------------------ dynptrs (helpers)
+
+/**
+ * Makes `ptr` a dynptr over `data`, a local struct, `FixedArray` or `Cell`, or
+ * a tested map value (`bpf_dynptr_from_mem`, helper 197, kernel 5.19; `flags`
+ * 0): 0, or a negative errno (and a null dynptr).
+ */
+export declare function bpf_dynptr_from_mem<T>(data: T, flags: u64, ptr: BpfDynptr): i64;
+/**
+ * Copies `dst`'s size in bytes from `offset` of the dynptr `src` into `dst`
+ * (`bpf_dynptr_read`, helper 201, kernel 5.19; `flags` 0), across a frame's
+ * fragments too: 0, or a negative errno (-E2BIG past the end).
+ */
+export declare function bpf_dynptr_read<T>(dst: T, src: BpfDynptr, offset: u32, flags: u64): i64;
+/**
+ * Copies `src` (a local struct, `FixedArray` or `Cell`) to `offset` of the
+ * dynptr `dst` (`bpf_dynptr_write`, helper 202, kernel 5.19; `flags` 0):
+ * 0, or a negative errno (-E2BIG past the end, -EINVAL if read-only).
+ */
+export declare function bpf_dynptr_write<T>(dst: BpfDynptr, offset: u32, src: T, flags: u64): i64;
+/**
+ * The `T` at `offset` of a dynptr over memory (`bpf_dynptr_data`, helper 203,
+ * kernel 5.19), read and written in place: null past the end, and always for
+ * a dynptr over the packet (use `bpf_dynptr_slice` there). Test it.
+ */
+export declare function bpf_dynptr_data<T>(ptr: BpfDynptr, offset: u32): T | null;
+/**
+ * Reserves a record of `size` bytes, known at run time, in `ringbuf` and
+ * makes `ptr` a dynptr over it (`bpf_ringbuf_reserve_dynptr`, helper 198,
+ * kernel 5.19; `flags` 0): 0, or a negative errno. Either way `ptr` must be
+ * submitted or discarded on every path (the verifier refuses a program that
+ * can return holding it; a failed reservation is discarded).
+ */
+export declare function bpf_ringbuf_reserve_dynptr<T>(ringbuf: RingBuf<T>, size: u32, flags: u64, ptr: BpfDynptr): i64;
+/** Sends the reserved record to the reader (`bpf_ringbuf_submit_dynptr`, helper 199; `RingBufFlags` or 0); `ptr` is gone afterwards. */
+export declare function bpf_ringbuf_submit_dynptr(ptr: BpfDynptr, flags: u64): void;
+/** Drops the reserved record (`bpf_ringbuf_discard_dynptr`, helper 200; `RingBufFlags` or 0); `ptr` is gone afterwards. */
+export declare function bpf_ringbuf_discard_dynptr(ptr: BpfDynptr, flags: u64): void;
+
 // ------------------------------------------------------------ RCU (kfuncs)
 
 /**

@@ -2,7 +2,8 @@
  * Acquired references, tracked the way the verifier tracks them
  * (kernel/bpf/verifier.c: acquire_reference_state, release_reference,
  * check_reference_leak): a ring buffer `reserve()` or a socket lookup
- * (`bpf_sk_lookup_tcp`, …) that is not null is a reference that must be
+ * (`bpf_sk_lookup_tcp`, …) that is not null, or a ring buffer dynptr
+ * (`bpf_ringbuf_reserve_dynptr`, null or not), is a reference that must be
  * released exactly once before the program returns, on every path (the
  * record by `submit` or `discard`, the socket by `bpf_sk_release`); a
  * released reference is gone (its register invalidated), so touching it
@@ -43,6 +44,20 @@ function describe(at: Acquire) {
       untestedHint: "`const r = events.reserve(); if (!r) return XdpAction.PASS;`",
       released: "was already submitted or discarded on this path",
       releasedHint: "fill the record before `submit`; after `submit` or `discard` it belongs to the reader (or to no one)",
+    };
+  }
+  if (at.op === "call" && at.helper.name === "bpf_ringbuf_reserve_dynptr") {
+    const m = at.map?.name ?? "events";
+    return {
+      what: `the dynptr from \`bpf_ringbuf_reserve_dynptr(${m}, …)\``,
+      leakCode: Codes.ringBufLeak,
+      releasedCode: Codes.ringBufReleased,
+      leak: "is not submitted or discarded",
+      leakHint: "call `bpf_ringbuf_submit_dynptr(dp, 0)` or `bpf_ringbuf_discard_dynptr(dp, 0)` on every path, also where the reservation failed; the kernel refuses a program that can return holding it (Unreleased reference)",
+      untested: "before using it",
+      untestedHint: "",
+      released: "was already submitted or discarded on this path",
+      releasedHint: "write the record before `bpf_ringbuf_submit_dynptr`; after it the record belongs to the reader (or to no one)",
     };
   }
   if (at.op === "kfunc" && at.typeId && graphKfuncs.has(at.name)) {
@@ -148,6 +163,12 @@ export function checkReferences(program: ProgramIR, diagnostics: DiagnosticBag):
   const reserves = new Map<number, Acquire>();
   for (const b of program.blocks) for (const i of b.instrs) if (i.op === "ringbuf_reserve" || (i.op === "call" && i.helper.acquires)) reserves.set(i.dst.id, i);
     else if (i.op === "kfunc" && i.dst && kfunc(i.name).acquires) reserves.set(i.dst.id, i);
+    else if (i.op === "call") {
+      // A ring buffer dynptr is the reference, held by its stack slot: known by the slot's address.
+      const k = i.helper.params.findIndex((p) => p.kind === "dynptr" && p.acquire);
+      const a = i.args[k];
+      if (a?.kind === "temp") reserves.set(heldBy(program, a.id), i);
+    }
   if (reserves.size === 0) return;
 
   const order = reversePostOrder(program.entry);
@@ -250,6 +271,13 @@ function transfer(program: ProgramIR, block: Block, input: Map<number, State>, r
         i.helper.params.forEach((p, k) => {
           const a = i.args[k];
           if ((p.kind === "sock" || p.kind === "object") && a?.kind === "temp") use(heldBy(program, a.id), i.node, p.release === true);
+          if (p.kind !== "dynptr" || a?.kind !== "temp" || !reserves.has(heldBy(program, a.id))) return;
+          // Reserved, it is held even when the call failed (the kernel makes it a null dynptr to discard).
+          const id = heldBy(program, a.id);
+          if (p.acquire) {
+            acquire(id, i.node, "before it is reserved again");
+            s.set(id, "held");
+          } else if (!p.uninit) use(id, i.node, p.release === true);
         });
         if (i.helper.acquires) acquire(i.dst.id, i.node, "before it is looked up again");
         break;
@@ -259,6 +287,7 @@ function transfer(program: ProgramIR, block: Block, input: Map<number, State>, r
         spec.call?.forEach((p, k) => {
           const a = i.args[k];
           if ((p.kind === "ref" || p.kind === "object") && a?.kind === "temp") use(heldBy(program, a.id), i.node, p.release === true);
+          if (p.kind === "dynptr" && !p.uninit && a?.kind === "temp" && reserves.has(heldBy(program, a.id))) use(heldBy(program, a.id), i.node, false);
         });
         // An iterator's `_new` the compiler emits takes the task or cgroup it walks: tested and not released.
         if (!spec.call) for (const a of i.args) if (a.kind === "temp") use(a.id, i.node, false);

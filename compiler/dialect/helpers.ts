@@ -15,9 +15,10 @@ export type HelperParam =
    * `size`: the memory must be exactly that many bytes (ARG_PTR_TO_FIXED_SIZE_MEM,
    * or a struct the helper checks the size of); `multipleOf`: its size must be
    * a multiple of that (the helper fails otherwise); `nullable`: `null` passes NULL;
-   * `packet`: a header view may be passed too (the helper's proto has pkt_access).
+   * `packet`: a header view may be passed too (the helper's proto has pkt_access);
+ * `mapValue`: a writable map value only, not the stack (bpf_dynptr_from_mem).
    */
-  | { readonly kind: "mem"; readonly access: "read" | "write"; readonly size?: number; readonly sizes?: readonly number[]; readonly multipleOf?: number; readonly nullable?: boolean; readonly packet?: boolean }
+  | { readonly kind: "mem"; readonly access: "read" | "write"; readonly size?: number; readonly sizes?: readonly number[]; readonly multipleOf?: number; readonly nullable?: boolean; readonly packet?: boolean; readonly mapValue?: true }
   /** A socket from a lookup, tested non-null (ARG_PTR_TO_BTF_ID_SOCK_COMMON); `release`: the call releases it (OBJ_RELEASE). */
   | { readonly kind: "sock"; readonly release?: boolean }
   /**
@@ -30,7 +31,17 @@ export type HelperParam =
   /** The address of a map value's `Kptr`/`PercpuKptr` field (ARG_PTR_TO_KPTR). */
   | { readonly kind: "kptr" }
   /** An allocated object, tested, or NULL where the helper allows it; `release`: the call takes it from the program (OBJ_RELEASE). */
-  | { readonly kind: "object"; readonly release?: boolean };
+  | { readonly kind: "object"; readonly release?: boolean }
+  /**
+   * A local `BpfDynptr` (ARG_PTR_TO_DYNPTR); `uninit`: the call initialises it
+   * (MEM_UNINIT); `acquire`: into a ring buffer reservation, a reference the
+   * program then holds even when the call fails; `release`: the call ends it (OBJ_RELEASE).
+   */
+  | { readonly kind: "dynptr"; readonly uninit?: boolean; readonly acquire?: boolean; readonly release?: boolean }
+  /** One of the file's `RingBuf`s, as its address (CONST_PTR_TO_MAP). */
+  | { readonly kind: "ringbuf" }
+  /** The byte size of the call's type argument `T` (ARG_CONST_ALLOC_SIZE_OR_ZERO): the result is a `T`, or null. */
+  | { readonly kind: "sizeOfType"; readonly type: IntType };
 
 export interface HelperSpec {
   readonly name: string;
@@ -149,6 +160,17 @@ export const helpers: ReadonlyMap<string, HelperSpec> = new Map(
       { name: "bpf_get_current_task_btf", id: 158, params: [], returns: u64, since: "5.11", gplOnly: true },
       // The task's saved user registers (struct pt_regs, PTR_TO_BTF_ID), as an address to read from.
       { name: "bpf_task_pt_regs", id: 175, params: [{ kind: "task" }], returns: u64, since: "5.15", gplOnly: true },
+      // Dynptrs (kernel/bpf/helpers.c): over a local buffer or map value, or a ring buffer
+      // reservation of any size (a reference, ended by submit or discard even when the reservation
+      // failed); read and write copy through any dynptr, fragments of the packet included.
+      { name: "bpf_dynptr_from_mem", id: 197, params: [{ kind: "mem", access: "write", mapValue: true }, { kind: "size", type: u32 }, int(u64), { kind: "dynptr", uninit: true }], returns: i64, since: "5.19" },
+      { name: "bpf_ringbuf_reserve_dynptr", id: 198, params: [{ kind: "ringbuf" }, int(u32), int(u64), { kind: "dynptr", uninit: true, acquire: true }], returns: i64, since: "5.19" },
+      { name: "bpf_ringbuf_submit_dynptr", id: 199, params: [{ kind: "dynptr", release: true }, int(u64)], returns: i64, since: "5.19" },
+      { name: "bpf_ringbuf_discard_dynptr", id: 200, params: [{ kind: "dynptr", release: true }, int(u64)], returns: i64, since: "5.19" },
+      { name: "bpf_dynptr_read", id: 201, params: [{ kind: "mem", access: "write" }, { kind: "size", type: u32 }, { kind: "dynptr" }, int(u32), int(u64)], returns: i64, since: "5.19" },
+      { name: "bpf_dynptr_write", id: 202, params: [{ kind: "dynptr" }, int(u32), { kind: "mem", access: "read" }, { kind: "size", type: u32 }, int(u64)], returns: i64, since: "5.19" },
+      // NULL for a dynptr over the packet (the kernel gives only local and ring buffer ones' memory).
+      { name: "bpf_dynptr_data", id: 203, params: [{ kind: "dynptr" }, int(u32), { kind: "sizeOfType", type: u32 }], returns: mapValuePtr, since: "5.19" },
       { name: "bpf_check_mtu", id: 163, params: [ctx, int(u32), { kind: "mem", access: "write", size: 4 }, int(i32), int(u64)], returns: i64, since: "5.12", gplOnly: true },
     ] satisfies HelperSpec[]
   ).map((h) => [h.name, h]),

@@ -11,10 +11,12 @@ import type { HelperSpec } from "../dialect/helpers";
 import type { ByteSwapName } from "../dialect/intrinsics";
 import { Abort, type FunctionBuilder } from "./builder";
 import { argument, castTo, convertTo, lowerExpression, operand, type Value } from "./expressions";
-import { type Operand, type ProgramIR, type Subprogram, type Temp, isJumpedTo, reversePostOrder } from "./ir";
+import { type MapDecl, type Operand, type ProgramIR, type Subprogram, type Temp, isJumpedTo, reversePostOrder } from "./ir";
+import { dataType, ringBufArgument } from "./dynptr-helpers";
+import { dynptr } from "./kfuncs";
 import { constant } from "./typing";
 import { structShape, structValue, helperMemory } from "./structs";
-import { type Layout, sameShape, shapeName } from "./layout";
+import { type FieldType, type Layout, sameShape, shapeName } from "./layout";
 import { type IntType, type ValueType, bool, byteSwap, int, stackPtr, typeName, u16, u32, u64, i64, isInt } from "./types";
 import { toHost } from "./typing";
 
@@ -239,16 +241,28 @@ export function checksumReplace(fb: FunctionBuilder, bits: 16 | 32, e: ts.CallEx
 
 export function helperCall(fb: FunctionBuilder, helper: HelperSpec, e: ts.CallExpression): Value {
   // Sizes of memory arguments are not written: they follow from the memory passed.
-  const written = helper.params.filter((p) => p.kind !== "size").length;
+  const written = helper.params.filter((p) => p.kind !== "size" && p.kind !== "sizeOfType").length;
   if (e.arguments.length !== written) {
     throw fb.fail(Codes.callArguments, e, `\`${helper.name}\` takes ${written} argument${written === 1 ? "" : "s"}`);
   }
   let next = 0;
   let lastSize = 0;
   const packetReads: { ptr: Temp; offset: number; size: number }[] = [];
+  let map: MapDecl | undefined;
+  let data: FieldType | undefined;
   const args = helper.params.map((p) => {
     if (p.kind === "size") return constant(BigInt(lastSize), p.type);
+    if (p.kind === "sizeOfType") {
+      const d = dataType(fb, helper, e);
+      data = d.shape;
+      return constant(BigInt(d.size), p.type);
+    }
     const argExpr = e.arguments[next++]!;
+    if (p.kind === "dynptr") return dynptr(fb, helper, argExpr, p.uninit === true);
+    if (p.kind === "ringbuf") {
+      map = ringBufArgument(fb, helper, argExpr);
+      return constant(0n, u64);
+    }
     if (p.kind === "mem") {
       const m = helperMemory(fb, helper.name, p, argExpr);
       lastSize = m.size;
@@ -268,10 +282,12 @@ export function helperCall(fb: FunctionBuilder, helper: HelperSpec, e: ts.CallEx
     return convertTo(fb, v, p.type, argExpr) as Operand;
   });
   const dst = fb.temp(helper.returns);
-  fb.emit({ op: "call", dst, helper, args, ...(packetReads.length > 0 ? { packetReads } : {}), node: e });
+  fb.emit({ op: "call", dst, helper, args, ...(packetReads.length > 0 ? { packetReads } : {}), ...(map ? { map } : {}), node: e });
   // The packet moved: `ctx.data` and friends must be read again from here on.
   if (helper.changesPacket) fb.ctxPointers.clear();
   if (helper.acquires) return { kind: "view", region: "map", ptr: dst, offset: 0, shape: { kind: "struct", layout: socketLayout(fb, e) }, nullable: true, readOnly: "socket" };
+  // bpf_dynptr_data: the dynptr's memory (PTR_TO_MEM of T's size), or NULL; read and written like a tested map value.
+  if (data) return { kind: "view", region: "map", ptr: dst, offset: 0, shape: data, nullable: true };
   return dst;
 }
 

@@ -305,6 +305,8 @@ export interface HelperCall extends InstrBase {
   readonly packetReads?: readonly { readonly ptr: Temp; readonly offset: number; readonly size: number }[];
   /** bpf_kptr_xchg's: what the field holds, so what the object it returns is (a reference, dropped or put back). */
   readonly kptr?: KptrTarget;
+  /** The `ringbuf` argument's map (bpf_ringbuf_reserve_dynptr), passed as its address. */
+  readonly map?: MapDecl;
 }
 
 export interface LocalGet extends InstrBase {

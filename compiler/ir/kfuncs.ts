@@ -191,8 +191,8 @@ function throwAction(fb: FunctionBuilder, spec: KfuncSpec, e: ts.CallExpression)
  */
 const initialised = new WeakMap<FunctionBuilder, Set<string>>();
 
-/** A local `BpfDynptr`, passed by address. */
-function dynptr(fb: FunctionBuilder, spec: KfuncSpec, argExpr: ts.Expression, uninit: boolean): Operand {
+/** A local `BpfDynptr`, passed by address (to a kfunc, or to a dynptr helper: ir/calls.ts). */
+export function dynptr(fb: FunctionBuilder, spec: { readonly name: string }, argExpr: ts.Expression, uninit: boolean): Operand {
   const v = lowerExpression(fb, argExpr);
   if (v.kind !== "view" || v.region !== "stack" || v.shape.kind !== "struct" || v.shape.layout.name !== "BpfDynptr") {
     throw fb.fail(Codes.callArguments, argExpr, `\`${spec.name}\` takes a local \`BpfDynptr\``, { hints: ["`const dp = zeroed<BpfDynptr>(); bpf_dynptr_from_xdp(ctx, 0, dp);`"] });
@@ -202,7 +202,7 @@ function dynptr(fb: FunctionBuilder, spec: KfuncSpec, argExpr: ts.Expression, un
   initialised.set(fb, done);
   if (uninit) done.add(key);
   else if (!done.has(key)) {
-    throw fb.fail(Codes.dynptrUninit, argExpr, `\`${argExpr.getText()}\` is not a dynptr yet: \`${spec.name}\` needs one that \`bpf_dynptr_from_xdp\` (or \`bpf_dynptr_clone\`) made`, {
+    throw fb.fail(Codes.dynptrUninit, argExpr, `\`${argExpr.getText()}\` is not a dynptr yet: \`${spec.name}\` needs one that \`bpf_dynptr_from_xdp\` (or \`bpf_dynptr_clone\`, \`bpf_dynptr_from_mem\`, \`bpf_ringbuf_reserve_dynptr\`) made`, {
       hints: [`call \`bpf_dynptr_from_xdp(ctx, 0, ${argExpr.getText()})\` first, on the way to this call`],
     });
   }

@@ -14,7 +14,7 @@ import ts from "typescript";
 import { Codes } from "../diagnostics/codes";
 import type { HelperParam } from "../dialect/helpers";
 import type { FunctionBuilder } from "./builder";
-import { convertTo, lowerExpression, type View } from "./expressions";
+import { convertTo, lowerExpression, type Value, type View } from "./expressions";
 import { type Operand, type StructLiteral, type Temp } from "./ir";
 import { type FieldType, type Layout, LayoutError, sameShape, shapeName, sizeOfField } from "./layout";
 import { constant } from "./typing";
@@ -236,6 +236,7 @@ export function helperMemory(fb: FunctionBuilder, helper: string, param: Extract
   }
   const v = lowerExpression(fb, expr);
   const packet = v.kind === "view" && v.region === "packet" && param.packet;
+  if (param.mapValue) return mapValueMemory(fb, helper, v, e);
   if (v.kind !== "view" || (v.region !== "stack" && !packet)) {
     throw fb.fail(Codes.typeMismatch, e, `\`${helper}\` ${param.access === "write" ? "writes into" : "reads"} stack memory${param.packet ? " or a header in the packet" : ""}: pass a local struct, FixedArray or Cell`, {
       hints: ["e.g. `const buf = zeroed<FixedArray<u8, 16>>();`, or copy a header first: `const h: Ipv4Hdr = { ...ip };`"],
@@ -261,4 +262,18 @@ export function helperMemory(fb: FunctionBuilder, helper: string, param: Extract
   const ptr: Temp = fb.temp(v.ptr.type);
   fb.emit({ op: "ptr_add", dst: ptr, base: v.ptr, offset: constant(BigInt(v.offset), int(64, true)), node: e });
   return { ptr, size, ...where };
+}
+
+/** A map value the program may write, or a field of one: bpf_dynptr_from_mem takes nothing else ("Unsupported reg type fp"). */
+function mapValueMemory(fb: FunctionBuilder, helper: string, v: Value, e: ts.Expression): { ptr: Operand; size: number } {
+  if (v.kind !== "view" || v.region !== "map" || v.readOnly || !fb.defs.get(v.ptr.id) || fb.defs.get(v.ptr.id)!.op !== "map_lookup") {
+    throw fb.fail(Codes.typeMismatch, e, `\`${helper}\` takes a map value (\`ref.value\` after its null test), or a field of one: the kernel refuses stack memory here`, {
+      hints: ["e.g. `const v = scratch.lookup(0); if (!v) return XdpAction.PASS; bpf_dynptr_from_mem(v.value, 0, dp);`"],
+    });
+  }
+  const size = sizeOfField(v.shape);
+  if (v.offset === 0) return { ptr: v.ptr, size };
+  const ptr: Temp = fb.temp(v.ptr.type);
+  fb.emit({ op: "ptr_add", dst: ptr, base: v.ptr, offset: constant(BigInt(v.offset), int(64, true)), node: e });
+  return { ptr, size };
 }

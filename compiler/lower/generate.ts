@@ -856,11 +856,13 @@ class ProgramLowering {
       }
       case "call": {
         // A task (PTR_TO_BTF_ID) is carried as the 64-bit register it is.
-        const params = i.helper.params.map((p) => (p.kind === "int" || p.kind === "size" ? t.of(p.type) : p.kind === "task" ? t.i64 : t.ptr));
+        const params = i.helper.params.map((p) => (p.kind === "int" || p.kind === "size" || p.kind === "sizeOfType" ? t.of(p.type) : p.kind === "task" ? t.i64 : t.ptr));
         const fnType = L.LLVMFunctionType(t.of(i.helper.returns), params, params.length, 0);
         const callee = L.LLVMConstIntToPtr(t.constI64(BigInt(i.helper.id)), L.LLVMPointerType(fnType, 0));
         // A constant where memory or an object is expected is NULL (bpf_csum_diff's absent buffer, bpf_kptr_xchg's empty field).
         const args = i.args.map((a, k) => (["mem", "object"].includes(i.helper.params[k]!.kind) && a.kind === "const" ? L.LLVMConstPointerNull(t.ptr) : this.operand(a)));
+        // A ring buffer passed as &map, which libbpf relocates (bpf_ringbuf_reserve_dynptr).
+        if (i.map) args[i.helper.params.findIndex((p) => p.kind === "ringbuf")] = L.LLVMBuildBitCast(b, this.maps.get(i.map)!, t.ptr, "");
         return this.define(i.dst.id, L.LLVMBuildCall2(b, fnType, callee, args, args.length, ""));
       }
       case "printk": {
