@@ -7,12 +7,13 @@
  * over a map value and over a field of one, with bpf_dynptr_data; and ring
  * buffer records of a size known at run time (bpf_ringbuf_reserve_dynptr,
  * written through bpf_dynptr_write, submitted or discarded), read back by
- * openRingBuffer from both objects.
+ * openRingBuffer from both objects. Then C controls: what the negative
+ * fixtures refuse, the kernel refuses too.
  */
 import fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compile, formatDiagnostics } from "../compiler/index";
-import { type LoadedObject, loadObject, openRingBuffer, type RingBufferReader } from "../compiler/loader/index";
+import { LoadError, type LoadedObject, loadObject, openRingBuffer, type RingBufferReader } from "../compiler/loader/index";
 import { clang, compileC } from "./support/clang";
 import { inCI, kernelUnavailable } from "./support/kernel";
 import * as P from "./support/packets";
@@ -121,5 +122,59 @@ describe.skipIf(unavailable !== undefined && !inCI)(`dynptr helpers against the 
     const [a, b] = rings.map((r) => r.consume().map((rec) => words(rec.bytes)));
     expect(a).toEqual(sent);
     expect(b).toEqual(sent);
+  });
+
+  /** The verifier's log for a C program the kernel must refuse. */
+  const refusal = (body: string): string => {
+    const source = `#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 4096); } events SEC(".maps");
+SEC("xdp")
+int prog(struct xdp_md *ctx)
+{
+	struct bpf_dynptr dp;
+	__u32 w = ctx->ingress_ifindex;
+${body}
+}
+char LICENSE[] SEC("license") = "GPL";
+`;
+    try {
+      loadObject(compileC(source)).close();
+    } catch (e) {
+      expect(e).toBeInstanceOf(LoadError);
+      return (e as LoadError).verifierLog ?? "";
+    }
+    throw new Error("the kernel loaded a program it must refuse");
+  };
+
+  const codes = (file: string) => compile({ file }).diagnostics.map((d) => d.code);
+
+  it("a failed reservation left undiscarded: refused by the kernel (Unreleased reference), and by us", () => {
+    const log = refusal(`	if (bpf_ringbuf_reserve_dynptr(&events, ctx->rx_queue_index + 4, 0, &dp) != 0)
+		return XDP_PASS;
+	bpf_ringbuf_submit_dynptr(&dp, 0);
+	return XDP_PASS;`);
+    expect(log).toMatch(/Unreleased reference/);
+    expect(codes("test/fixtures/negative/ringbuf_dynptr_leak.ts")).toEqual(["TSX3004"]);
+  });
+
+  it("a write after submit: refused by the kernel, and by us", () => {
+    const log = refusal(`	if (bpf_ringbuf_reserve_dynptr(&events, 4, 0, &dp) != 0) {
+		bpf_ringbuf_discard_dynptr(&dp, 0);
+		return XDP_PASS;
+	}
+	bpf_ringbuf_submit_dynptr(&dp, 0);
+	bpf_dynptr_write(&dp, 0, &w, sizeof(w), 0);
+	return XDP_PASS;`);
+    expect(log).toMatch(/Expected an initialized dynptr/);
+    expect(codes("test/fixtures/negative/ringbuf_dynptr_after_submit.ts")).toEqual(["TSX3005"]);
+  });
+
+  it("a dynptr over stack memory: refused by the kernel, and by us", () => {
+    const log = refusal(`	if (bpf_dynptr_from_mem(&w, sizeof(w), 0, &dp) != 0)
+		return XDP_ABORTED;
+	return XDP_PASS;`);
+    expect(log).toMatch(/Unsupported reg type fp for bpf_dynptr_from_mem data/);
+    expect(codes("test/fixtures/negative/dynptr_from_mem_stack.ts")).toEqual(["TSX2011"]);
   });
 });
