@@ -712,6 +712,17 @@ export declare function bpf_redirect(ifindex: u32, flags: u64): XdpAction;
 export declare function bpf_ktime_get_ns(): u64;
 /** Nanoseconds since boot, including suspend (`bpf_ktime_get_boot_ns`, kernel 5.8). */
 export declare function bpf_ktime_get_boot_ns(): u64;
+/**
+ * `bpf_ktime_get_ns` as of the last timer tick (`bpf_ktime_get_coarse_ns`,
+ * kernel 5.11): CLOCK_MONOTONIC_COARSE, cheaper, a tick's precision.
+ */
+export declare function bpf_ktime_get_coarse_ns(): u64;
+/**
+ * International Atomic Time in nanoseconds since the epoch
+ * (`bpf_ktime_get_tai_ns`, kernel 6.1): CLOCK_TAI, wall-clock time without
+ * leap seconds, never set back.
+ */
+export declare function bpf_ktime_get_tai_ns(): u64;
 /** A pseudo-random number, not for cryptography (`bpf_get_prandom_u32`). */
 export declare function bpf_get_prandom_u32(): u32;
 /** The CPU running the program (`bpf_get_smp_processor_id`). */
@@ -966,6 +977,26 @@ export declare function bpf_tcp_check_syncookie(sk: BpfSock | BpfSockCommon, iph
  * be its `doff`: `th` is a 20-byte `TcpHdr`, so SYNs with options get -EINVAL.
  */
 export declare function bpf_tcp_gen_syncookie(sk: BpfSock | BpfSockCommon, iph: object, th: object): i64;
+/**
+ * A SYN cookie for the SYN in `iph`/`th` with no listener
+ * (`bpf_tcp_raw_gen_syncookie_ipv4`, kernel 6.0, GPL only; an XDP SYN
+ * proxy's): the cookie in the low 32 bits and the MSS it encodes (from the
+ * SYN's MSS option, 536 without one) in the next 16, or -EINVAL when
+ * `thLen` is not the header's `doff` length. `thLen` is a constant from 20
+ * to 60, or a value the compiler bounds (`u32(th.doff >> 4) * 4`); the
+ * packet must hold that many bytes past `th`, as the kernel proves.
+ */
+export declare function bpf_tcp_raw_gen_syncookie_ipv4(iph: import("./net").Ipv4Hdr, th: import("./net").TcpHdr, thLen: u32): i64;
+/** As `bpf_tcp_raw_gen_syncookie_ipv4`, for IPv6 (`bpf_tcp_raw_gen_syncookie_ipv6`, kernel 6.0, GPL only). */
+export declare function bpf_tcp_raw_gen_syncookie_ipv6(iph: import("./net").Ipv6Hdr, th: import("./net").TcpHdr, thLen: u32): i64;
+/**
+ * Whether the ACK in `iph`/`th` carries a valid SYN cookie (its `ackSeq`
+ * less one), with no listener (`bpf_tcp_raw_check_syncookie_ipv4`, kernel
+ * 6.0, GPL only): 0 if so, -EACCES if not. Cookies last two minutes.
+ */
+export declare function bpf_tcp_raw_check_syncookie_ipv4(iph: import("./net").Ipv4Hdr, th: import("./net").TcpHdr): i64;
+/** As `bpf_tcp_raw_check_syncookie_ipv4`, for IPv6 (`bpf_tcp_raw_check_syncookie_ipv6`, kernel 6.0, GPL only). */
+export declare function bpf_tcp_raw_check_syncookie_ipv6(iph: import("./net").Ipv6Hdr, th: import("./net").TcpHdr): i64;
 /** A lookup's `netns`: the namespace of the device the packet arrived on. */
 export declare const BPF_F_CURRENT_NETNS: -1;
 export declare const BPF_TCP_ESTABLISHED: 1;

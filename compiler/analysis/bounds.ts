@@ -251,7 +251,14 @@ export function checkPacketBounds(program: ProgramIR, outer: DiagnosticBag, entr
           break;
         }
         case "binary":
-          values.set(instr.dst.id, { kind: "scalar", max: binaryMax(instr.kind, maxOf(instr.a), maxOf(instr.b), bitsOf(instr.dst.type)) });
+          values.set(instr.dst.id, {
+            kind: "scalar",
+            // A shift right by a constant lowers the bound as much (a header length: `(doff >> 4) * 4`).
+            max:
+              instr.kind === "lshr" && instr.b.kind === "const" && maxOf(instr.a) !== undefined
+                ? maxOf(instr.a)! >> BigInt.asUintN(64, instr.b.value) % BigInt(bitsOf(instr.dst.type))
+                : binaryMax(instr.kind, maxOf(instr.a), maxOf(instr.b), bitsOf(instr.dst.type)),
+          });
           break;
         case "cast": {
           const from = instr.src.type;
@@ -266,7 +273,16 @@ export function checkPacketBounds(program: ProgramIR, outer: DiagnosticBag, entr
         case "call":
           // check_helper_mem_access: a packet buffer must lie within the proven range, as a load would.
           for (const r of instr.packetReads ?? []) {
-            const read: MemoryLoad = { op: "load", dst: instr.dst, ptr: r.ptr, region: "packet", offset: r.offset, size: r.size as 1, node: instr.node };
+            // check_mem_size_reg: a length passed at run time reaches as far as its largest value.
+            const longest = r.length ? maxOf(r.length) : undefined;
+            if (r.length && (longest === undefined || longest > BigInt(maxPacketOffset))) {
+              diagnostics.report(Codes.packetVariableOffset, instr.node, `\`${instr.helper.name}\` reads as many packet bytes as this length says, and the compiler cannot bound it: the kernel refuses an unbounded size`, {
+                hints: ["bound it first, e.g. `u32(tcp.doff >> 4) * 4` is at most 60"],
+              });
+              continue;
+            }
+            const size = longest !== undefined ? Number(longest) : r.size;
+            const read: MemoryLoad = { op: "load", dst: instr.dst, ptr: r.ptr, region: "packet", offset: r.offset, size: size as 1, node: instr.node };
             if (!isRefused(valueOf(r.ptr)) && !stale(valueOf(r.ptr), instr.node)) checkAccess(read, valueOf(r.ptr), state, program, diagnostics, accessed, bases);
           }
           // A per-CPU object read from a PercpuKptr field: tested first, as the verifier wants it non-null.

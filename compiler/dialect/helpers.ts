@@ -26,8 +26,12 @@ export type HelperParam =
    * struct task_struct): the call itself, or a const holding it; passed as the register.
    */
   | { readonly kind: "task" }
-  /** The byte count of the `mem` argument just before it (ARG_CONST_SIZE): filled in by the compiler, not written. */
-  | { readonly kind: "size"; readonly type: IntType }
+  /**
+   * The byte count of the `mem` argument just before it (ARG_CONST_SIZE): filled in by the compiler,
+   * not written; or, with `written`, the user's value within [min, max] (a constant, or one the
+   * compiler bounds), the bytes the helper reads being proven up to its largest value.
+   */
+  | { readonly kind: "size"; readonly type: IntType; readonly written?: { readonly min: number; readonly max: number } }
   /** The address of a map value's `Kptr`/`PercpuKptr` field (ARG_PTR_TO_KPTR). */
   | { readonly kind: "kptr" }
   /** An allocated object, tested, or NULL where the helper allows it; `release`: the call takes it from the program (OBJ_RELEASE). */
@@ -171,6 +175,37 @@ export const helpers: ReadonlyMap<string, HelperSpec> = new Map(
       { name: "bpf_dynptr_write", id: 202, params: [{ kind: "dynptr" }, int(u32), { kind: "mem", access: "read" }, { kind: "size", type: u32 }, int(u64)], returns: i64, since: "5.19" },
       // NULL for a dynptr over the packet (the kernel gives only local and ring buffer ones' memory).
       { name: "bpf_dynptr_data", id: 203, params: [{ kind: "dynptr" }, int(u32), { kind: "sizeOfType", type: u32 }], returns: mapValuePtr, since: "5.19" },
+      // SYN cookies without a listener (the XDP SYN proxy's): the IP header's fixed size, the TCP
+      // header as long as `th_len`, which the kernel wants equal to its doff * 4 (-EINVAL otherwise).
+      ...(
+        [
+          ["bpf_tcp_raw_gen_syncookie_ipv4", 204, 20],
+          ["bpf_tcp_raw_gen_syncookie_ipv6", 205, 40],
+        ] as const
+      ).map(([name, id, ipSize]) => ({
+        name,
+        id,
+        params: [{ kind: "mem", access: "read", size: ipSize, packet: true }, { kind: "mem", access: "read", packet: true }, { kind: "size", type: u32, written: { min: 20, max: 60 } }] satisfies HelperParam[],
+        returns: i64,
+        since: "6.0",
+        // __cookie_v*_init_sequence() and __cookie_v*_check() are GPL.
+        gplOnly: true,
+      })),
+      ...(
+        [
+          ["bpf_tcp_raw_check_syncookie_ipv4", 206, 20],
+          ["bpf_tcp_raw_check_syncookie_ipv6", 207, 40],
+        ] as const
+      ).map(([name, id, ipSize]) => ({
+        name,
+        id,
+        params: [{ kind: "mem", access: "read", size: ipSize, packet: true }, { kind: "mem", access: "read", size: 20, packet: true }] satisfies HelperParam[],
+        returns: i64,
+        since: "6.0",
+        gplOnly: true,
+      })),
+      { name: "bpf_ktime_get_coarse_ns", id: 160, params: [], returns: u64, since: "5.11" },
+      { name: "bpf_ktime_get_tai_ns", id: 208, params: [], returns: u64, since: "6.1" },
       { name: "bpf_check_mtu", id: 163, params: [ctx, int(u32), { kind: "mem", access: "write", size: 4 }, int(i32), int(u64)], returns: i64, since: "5.12", gplOnly: true },
     ] satisfies HelperSpec[]
   ).map((h) => [h.name, h]),

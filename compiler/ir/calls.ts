@@ -241,23 +241,25 @@ export function checksumReplace(fb: FunctionBuilder, bits: 16 | 32, e: ts.CallEx
 
 export function helperCall(fb: FunctionBuilder, helper: HelperSpec, e: ts.CallExpression): Value {
   // Sizes of memory arguments are not written: they follow from the memory passed.
-  const written = helper.params.filter((p) => p.kind !== "size" && p.kind !== "sizeOfType").length;
+  const written = helper.params.filter((p) => (p.kind !== "size" || p.written) && p.kind !== "sizeOfType").length;
   if (e.arguments.length !== written) {
     throw fb.fail(Codes.callArguments, e, `\`${helper.name}\` takes ${written} argument${written === 1 ? "" : "s"}`);
   }
   let next = 0;
   let lastSize = 0;
-  const packetReads: { ptr: Temp; offset: number; size: number }[] = [];
+  let lastRead: { ptr: Temp; offset: number; size: number; length?: Operand } | undefined;
+  const packetReads: { ptr: Temp; offset: number; size: number; length?: Operand }[] = [];
   let map: MapDecl | undefined;
   let data: FieldType | undefined;
   const args = helper.params.map((p) => {
-    if (p.kind === "size") return constant(BigInt(lastSize), p.type);
+    if (p.kind === "size" && !p.written) return constant(BigInt(lastSize), p.type);
     if (p.kind === "sizeOfType") {
       const d = dataType(fb, helper, e);
       data = d.shape;
       return constant(BigInt(d.size), p.type);
     }
     const argExpr = e.arguments[next++]!;
+    if (p.kind === "size") return writtenSize(fb, helper, p, argExpr, lastSize, lastRead);
     if (p.kind === "dynptr") return dynptr(fb, helper, argExpr, p.uninit === true);
     if (p.kind === "ringbuf") {
       map = ringBufArgument(fb, helper, argExpr);
@@ -266,7 +268,8 @@ export function helperCall(fb: FunctionBuilder, helper: HelperSpec, e: ts.CallEx
     if (p.kind === "mem") {
       const m = helperMemory(fb, helper.name, p, argExpr);
       lastSize = m.size;
-      if (m.packet) packetReads.push({ ...m.packet, size: m.size });
+      lastRead = m.packet ? { ...m.packet, size: m.size } : undefined;
+      if (lastRead) packetReads.push(lastRead);
       return m.ptr;
     }
     if (p.kind === "sock") return socketArgument(fb, helper, argExpr);
@@ -289,6 +292,42 @@ export function helperCall(fb: FunctionBuilder, helper: HelperSpec, e: ts.CallEx
   // bpf_dynptr_data: the dynptr's memory (PTR_TO_MEM of T's size), or NULL; read and written like a tested map value.
   if (data) return { kind: "view", region: "map", ptr: dst, offset: 0, shape: data, nullable: true };
   return dst;
+}
+
+/**
+ * A size the user passes for the memory before it (bpf_tcp_raw_gen_syncookie's th_len): a constant
+ * in the helper's range, which the packet must hold past the pointer, or, over a header in the
+ * packet, a value the bounds analysis bounds (the verifier proves the memory up to its umax).
+ */
+function writtenSize(
+  fb: FunctionBuilder,
+  helper: HelperSpec,
+  p: Extract<HelperSpec["params"][number], { kind: "size" }>,
+  argExpr: ts.Expression,
+  memSize: number,
+  read: { size: number; length?: Operand } | undefined,
+): Operand {
+  const { min, max } = p.written!;
+  const v = convertTo(fb, lowerExpression(fb, argExpr, p.type), p.type, argExpr) as Operand;
+  if (v.kind === "const") {
+    if (v.value < BigInt(min) || v.value > BigInt(max)) {
+      throw fb.fail(Codes.callArguments, argExpr, `\`${helper.name}\` takes a length from ${min} to ${max} here; the kernel returns -EINVAL for ${v.value}`);
+    }
+    if (!read && v.value > BigInt(memSize)) {
+      throw fb.fail(Codes.callArguments, argExpr, `\`${helper.name}\` would read ${v.value} bytes of a local of ${memSize}: the kernel refuses reading past it`, {
+        hints: ["pass the header in the packet, whose bytes the bounds check proves"],
+      });
+    }
+    if (read) read.size = Number(v.value);
+    return v;
+  }
+  if (!read) {
+    throw fb.fail(Codes.callArguments, argExpr, `\`${helper.name}\` reads a local here: its length must be a constant, at most ${memSize}`, {
+      hints: ["pass the header in the packet to give a length known only at run time"],
+    });
+  }
+  read.length = v;
+  return v;
 }
 
 /**

@@ -301,8 +301,11 @@ export interface HelperCall extends InstrBase {
   readonly dst: Temp;
   readonly helper: HelperSpec;
   readonly args: readonly Operand[];
-  /** Packet bytes the helper reads through a pointer argument: proven within data_end like a load. */
-  readonly packetReads?: readonly { readonly ptr: Temp; readonly offset: number; readonly size: number }[];
+  /**
+   * Packet bytes the helper reads through a pointer argument: proven within data_end like a load;
+   * `length`: a size the user passes, whose largest value the read reaches (ARG_CONST_SIZE's umax).
+   */
+  readonly packetReads?: readonly { readonly ptr: Temp; readonly offset: number; readonly size: number; readonly length?: Operand }[];
   /** bpf_kptr_xchg's: what the field holds, so what the object it returns is (a reference, dropped or put back). */
   readonly kptr?: KptrTarget;
   /** The `ringbuf` argument's map (bpf_ringbuf_reserve_dynptr), passed as its address. */
