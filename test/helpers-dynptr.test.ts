@@ -128,6 +128,7 @@ describe.skipIf(unavailable !== undefined && !inCI)(`dynptr helpers against the 
   const refusal = (body: string): string => {
     const source = `#include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
+extern int bpf_dynptr_from_xdp(struct xdp_md *x, __u64 flags, struct bpf_dynptr *ptr__uninit) __ksym;
 struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 4096); } events SEC(".maps");
 SEC("xdp")
 int prog(struct xdp_md *ctx)
@@ -168,6 +169,15 @@ char LICENSE[] SEC("license") = "GPL";
 	return XDP_PASS;`);
     expect(log).toMatch(/Expected an initialized dynptr/);
     expect(codes("test/fixtures/negative/ringbuf_dynptr_after_submit.ts")).toEqual(["TSX3005"]);
+  });
+
+  it("a reserved dynptr made over the packet before its submit: refused by the kernel, and by us", () => {
+    const log = refusal(`	bpf_ringbuf_reserve_dynptr(&events, 4, 0, &dp);
+	bpf_dynptr_from_xdp(ctx, 0, &dp);
+	bpf_ringbuf_submit_dynptr(&dp, 0);
+	return XDP_PASS;`);
+    expect(log).toMatch(/cannot overwrite referenced dynptr/);
+    expect(codes("test/fixtures/negative/ringbuf_dynptr_remade.ts")).toEqual(["TSX3004"]);
   });
 
   it("a dynptr over stack memory: refused by the kernel, and by us", () => {

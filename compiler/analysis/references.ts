@@ -216,7 +216,7 @@ export function checkReferences(program: ProgramIR, diagnostics: DiagnosticBag):
     if (kind === "leak") {
       diagnostics.report(d.leakCode, at.node, `${d.what} ${d.leak} ${extra ?? "on every path"}`, {
         hints: [d.leakHint],
-        related: node !== at.node ? [{ message: extra === "before the tail call" ? "this tail call can be reached holding it" : "this return can be reached holding it", location: locationOf(node) }] : [],
+        related: node !== at.node ? [{ message: extra === "before the tail call" ? "this tail call can be reached holding it" : extra === "before it is made over again" ? "this call makes a new dynptr in its place" : "this return can be reached holding it", location: locationOf(node) }] : [],
       });
     } else if (kind === "untested") {
       diagnostics.report(Codes.mapValueNull, node, `${d.what} may be null here: test it ${d.untested}`, { hints: [d.untestedHint] });
@@ -257,6 +257,12 @@ function transfer(program: ProgramIR, block: Block, input: Map<number, State>, r
     else if (st === "mixed") report?.(id, "leak", reserves.get(id)!.node, "on some paths only");
     if (release) s.set(id, "done");
   };
+  // A ring buffer dynptr made over again (bpf_dynptr_from_xdp into its slot): the reservation is lost.
+  const remake = (id: number, node: Instr["node"]) => {
+    const st = s.get(id);
+    if (st === "pending" || st === "held" || st === "mixed") report?.(id, "leak", node, "before it is made over again");
+    s.set(id, "none");
+  };
   for (const i of block.instrs) {
     switch (i.op) {
       case "ringbuf_reserve":
@@ -277,7 +283,8 @@ function transfer(program: ProgramIR, block: Block, input: Map<number, State>, r
           if (p.acquire) {
             acquire(id, i.node, "before it is reserved again");
             s.set(id, "held");
-          } else if (!p.uninit) use(id, i.node, p.release === true);
+          } else if (p.uninit) remake(id, i.node);
+          else use(id, i.node, p.release === true);
         });
         if (i.helper.acquires) acquire(i.dst.id, i.node, "before it is looked up again");
         break;
@@ -287,7 +294,10 @@ function transfer(program: ProgramIR, block: Block, input: Map<number, State>, r
         spec.call?.forEach((p, k) => {
           const a = i.args[k];
           if ((p.kind === "ref" || p.kind === "object") && a?.kind === "temp") use(heldBy(program, a.id), i.node, p.release === true);
-          if (p.kind === "dynptr" && !p.uninit && a?.kind === "temp" && reserves.has(heldBy(program, a.id))) use(heldBy(program, a.id), i.node, false);
+          if (p.kind === "dynptr" && a?.kind === "temp" && reserves.has(heldBy(program, a.id))) {
+            if (p.uninit) remake(heldBy(program, a.id), i.node);
+            else use(heldBy(program, a.id), i.node, false);
+          }
         });
         // An iterator's `_new` the compiler emits takes the task or cgroup it walks: tested and not released.
         if (!spec.call) for (const a of i.args) if (a.kind === "temp") use(a.id, i.node, false);
