@@ -171,6 +171,20 @@ char LICENSE[] SEC("license") = "GPL";
     expect(codes("test/fixtures/negative/ringbuf_dynptr_after_submit.ts")).toEqual(["TSX3005"]);
   });
 
+  it("bpf_dynptr_data's memory written after submit: refused by the kernel, and by us", () => {
+    const log = refusal(`	if (bpf_ringbuf_reserve_dynptr(&events, 4, 0, &dp) != 0) {
+		bpf_ringbuf_discard_dynptr(&dp, 0);
+		return XDP_PASS;
+	}
+	__u32 *p = bpf_dynptr_data(&dp, 0, 4);
+	bpf_ringbuf_submit_dynptr(&dp, 0);
+	if (p)
+		*p = w;
+	return XDP_PASS;`);
+    expect(log).toMatch(/invalid mem access 'scalar'/);
+    expect(codes("test/fixtures/negative/ringbuf_dynptr_data_after_submit.ts")).toEqual(["TSX3005"]);
+  });
+
   it("a reserved dynptr made over the packet before its submit: refused by the kernel, and by us", () => {
     const log = refusal(`	bpf_ringbuf_reserve_dynptr(&events, 4, 0, &dp);
 	bpf_dynptr_from_xdp(ctx, 0, &dp);

@@ -169,6 +169,14 @@ export function checkReferences(program: ProgramIR, diagnostics: DiagnosticBag):
       const a = i.args[k];
       if (a?.kind === "temp") reserves.set(heldBy(program, a.id), i);
     }
+  // bpf_dynptr_data's memory belongs to the dynptr's record: gone with it (the kernel invalidates it).
+  const slices = new Map<number, number>();
+  for (const b of program.blocks)
+    for (const i of b.instrs) {
+      if (i.op !== "call" || !i.helper.params.some((p) => p.kind === "sizeOfType")) continue;
+      const a = i.args[i.helper.params.findIndex((p) => p.kind === "dynptr")];
+      if (a?.kind === "temp" && reserves.has(heldBy(program, a.id))) slices.set(i.dst.id, heldBy(program, a.id));
+    }
   if (reserves.size === 0) return;
 
   const order = reversePostOrder(program.entry);
@@ -197,7 +205,7 @@ export function checkReferences(program: ProgramIR, diagnostics: DiagnosticBag):
       const s = stateIn(block);
       if (!s) continue;
       if (report) for (const [id, st] of s) if (st === "mixed") report(id, "leak", reserves.get(id)!.node, "on some paths only");
-      const edges = transfer(program, block, s, reserves, report);
+      const edges = transfer(program, block, s, reserves, slices, report);
       const old = edgeOut.get(block);
       if (!old || [...edges].some(([b, st]) => !sameStates(old.get(b), st))) changed = true;
       edgeOut.set(block, edges);
@@ -239,7 +247,7 @@ function sameStates(a: States | undefined, b: States): boolean {
 }
 
 /** The block's effect, as the state on each outgoing edge (a null test refines its two edges). */
-function transfer(program: ProgramIR, block: Block, input: Map<number, State>, reserves: ReadonlyMap<number, Acquire>, report?: Report): Map<Block, States> {
+function transfer(program: ProgramIR, block: Block, input: Map<number, State>, reserves: ReadonlyMap<number, Acquire>, slices: ReadonlyMap<number, number>, report?: Report): Map<Block, States> {
   const s = new Map(input);
   const touch = (id: number, node: Instr["node"]) => {
     if (!reserves.has(id)) return;
@@ -307,7 +315,7 @@ function transfer(program: ProgramIR, block: Block, input: Map<number, State>, r
       case "load":
       case "store":
       case "atomic":
-        touch(i.ptr.id, i.node);
+        touch(slices.get(i.ptr.id) ?? i.ptr.id, i.node);
         break;
       case "tail_call":
         // check_helper_call refuses bpf_tail_call while a reference is held ("would lead to reference leak").
