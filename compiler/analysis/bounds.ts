@@ -250,16 +250,15 @@ export function checkPacketBounds(program: ProgramIR, outer: DiagnosticBag, entr
           values.set(instr.dst.id, { kind: "ptr", region: base.region, base: fresh, offset: base.region === "meta" ? undefined : base.offset, varMax });
           break;
         }
-        case "binary":
-          values.set(instr.dst.id, {
-            kind: "scalar",
-            // A shift right by a constant lowers the bound as much (a header length: `(doff >> 4) * 4`).
-            max:
-              instr.kind === "lshr" && instr.b.kind === "const" && maxOf(instr.a) !== undefined
-                ? maxOf(instr.a)! >> BigInt.asUintN(64, instr.b.value) % BigInt(bitsOf(instr.dst.type))
-                : binaryMax(instr.kind, maxOf(instr.a), maxOf(instr.b), bitsOf(instr.dst.type)),
-          });
+        case "binary": {
+          const bits = bitsOf(instr.dst.type);
+          const a = maxOf(instr.a);
+          // A shift right by a constant lowers the bound as much (a header length: `(doff >> 4) * 4`).
+          const shifted = instr.kind === "lshr" && instr.b.kind === "const" && a !== undefined ? a >> BigInt.asUintN(64, instr.b.value) % BigInt(bits) : undefined;
+          const max = shifted !== undefined ? (shifted < limit(bits) ? shifted : limit(bits)) : binaryMax(instr.kind, a, maxOf(instr.b), bits);
+          values.set(instr.dst.id, { kind: "scalar", max });
           break;
+        }
         case "cast": {
           const from = instr.src.type;
           const to = bitsOf(instr.dst.type);
