@@ -7,7 +7,8 @@
  * cookie checks as valid (0) in both, a wrong one as -EACCES; a TCP header
  * shorter than 20 bytes gets -EINVAL. The negative fixture
  * syncookie_raw_length.ts, written in C, is refused by the kernel;
- * syncookie_raw_length_range.ts, in C, loads and fails every call.
+ * syncookie_raw_length_range.ts, in C, loads and fails every call; a
+ * length without a bound is refused by both.
  */
 import fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -152,6 +153,42 @@ char _license[] SEC("license") = "GPL";
     } finally {
       obj.close();
     }
+  });
+
+  test("a length the compiler cannot bound is TSX5005 here, and refused by the kernel in C", () => {
+    const source = `
+import { xdp, XdpAction, ntohl, bpf_tcp_raw_gen_syncookie_ipv4 } from "tsxdp";
+import { type Ipv4Hdr, type TcpHdr } from "tsxdp/net";
+export const prog = xdp((ctx) => {
+  const ip = ctx.data.header<Ipv4Hdr>(14);
+  const th = ctx.data.header<TcpHdr>(34);
+  if (!ip || !th || ctx.data + 94 > ctx.data_end) return XdpAction.PASS;
+  return bpf_tcp_raw_gen_syncookie_ipv4(ip, th, ntohl(th.seq)) < 0 ? XdpAction.DROP : XdpAction.PASS;
+});
+`;
+    const r = compile({ source, fileName: "unbounded.ts" });
+    expect(r.diagnostics.map((d) => d.code)).toEqual(["TSX5005"]);
+    const c = `#include <linux/bpf.h>
+#include <linux/ip.h>
+#include <linux/tcp.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+SEC("xdp") int prog(struct xdp_md *ctx) {
+  void *data = (void *)(long)ctx->data;
+  struct tcphdr *th = data + 34;
+  if (data + 94 > (void *)(long)ctx->data_end) return XDP_PASS;
+  return bpf_tcp_raw_gen_syncookie_ipv4(data + 14, th, bpf_ntohl(th->seq)) < 0 ? XDP_DROP : XDP_PASS;
+}
+char _license[] SEC("license") = "GPL";
+`;
+    let error: unknown;
+    try {
+      loadObject(compileC(c)).close();
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(LoadError);
+    expect(String((error as LoadError).message) + JSON.stringify(error)).toMatch(/R3 unbounded memory access/);
   });
 
   test("syncookie_raw_length: a length that may pass the proven bytes is TSX5001 here and refused by the kernel in C", () => {
