@@ -194,6 +194,28 @@ char LICENSE[] SEC("license") = "GPL";
     expect(codes("test/fixtures/negative/ringbuf_dynptr_remade.ts")).toEqual(["TSX3004"]);
   });
 
+  it("a dynptr over a map value holding a lock: refused by the kernel, and by us", () => {
+    const source = `#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+struct account { struct bpf_spin_lock lock; __u32 balance; };
+struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, __u32); __type(value, struct account); } accounts SEC(".maps");
+SEC("xdp")
+int prog(struct xdp_md *ctx)
+{
+	__u32 key = 0;
+	struct bpf_dynptr dp;
+	struct account *v = bpf_map_lookup_elem(&accounts, &key);
+	if (!v)
+		return XDP_PASS;
+	bpf_dynptr_from_mem(v, sizeof(*v), 0, &dp);
+	return XDP_PASS;
+}
+char LICENSE[] SEC("license") = "GPL";
+`;
+    expect(() => loadObject(compileC(source)).close()).toThrow(/bpf_spin_lock cannot be accessed directly/);
+    expect(codes("test/fixtures/negative/dynptr_from_mem_lock.ts")).toEqual(["TSX3003"]);
+  });
+
   it("a dynptr over stack memory: refused by the kernel, and by us", () => {
     const log = refusal(`	if (bpf_dynptr_from_mem(&w, sizeof(w), 0, &dp) != 0)
 		return XDP_ABORTED;

@@ -328,7 +328,7 @@ function objectType(fb: FunctionBuilder, spec: KfuncSpec, e: ts.CallExpression):
 }
 
 /** Integers, and structs and arrays of them: no field the kernel gives a meaning (locks, timers). */
-function scalarsOnly(t: FieldType): boolean {
+export function scalarsOnly(t: FieldType): boolean {
   if (t.kind === "scalar") return true;
   if (t.kind === "array") return scalarsOnly(t.element);
   if (t.layout === spinLockLayout || t.layout === timerLayout || t.layout === refcountLayout || t.layout.kptr) return false;

@@ -19,6 +19,7 @@ import { type Operand, type StructLiteral, type Temp } from "./ir";
 import { type FieldType, type Layout, LayoutError, sameShape, shapeName, sizeOfField } from "./layout";
 import { constant } from "./typing";
 import { type IntType, int, stackPtr, u64 } from "./types";
+import { scalarsOnly } from "./kfuncs";
 
 /** The struct or array an annotation names, or undefined when it names something else. */
 export function structShape(fb: FunctionBuilder, typeNode: ts.TypeNode): FieldType | undefined {
@@ -269,6 +270,12 @@ function mapValueMemory(fb: FunctionBuilder, helper: string, v: Value, e: ts.Exp
   if (v.kind !== "view" || v.region !== "map" || v.readOnly || !fb.defs.get(v.ptr.id) || fb.defs.get(v.ptr.id)!.op !== "map_lookup") {
     throw fb.fail(Codes.typeMismatch, e, `\`${helper}\` takes a map value (\`ref.value\` after its null test), or a field of one: the kernel refuses stack memory here`, {
       hints: ["e.g. `const v = scratch.lookup(0); if (!v) return XdpAction.PASS; bpf_dynptr_from_mem(v.value, 0, dp);`"],
+    });
+  }
+  // check_map_access: the helper's memory may not overlap a lock, timer, kptr or list field.
+  if (!scalarsOnly(v.shape)) {
+    throw fb.fail(Codes.mapOperation, e, `\`${helper}\` would reach a \`SpinLock\`, \`Timer\`, \`Refcount\`, \`Kptr\` or list or tree field of \`${shapeName(v.shape)}\`: the kernel refuses that memory`, {
+      hints: ["pass a field of the value that holds integers only"],
     });
   }
   const size = sizeOfField(v.shape);
