@@ -129,6 +129,7 @@ describe.skipIf(unavailable !== undefined && !inCI)(`dynptr helpers against the 
     const source = `#include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 extern int bpf_dynptr_from_xdp(struct xdp_md *x, __u64 flags, struct bpf_dynptr *ptr__uninit) __ksym;
+extern int bpf_dynptr_clone(const struct bpf_dynptr *p, struct bpf_dynptr *clone__uninit) __ksym;
 struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 4096); } events SEC(".maps");
 SEC("xdp")
 int prog(struct xdp_md *ctx)
@@ -183,6 +184,20 @@ char LICENSE[] SEC("license") = "GPL";
 	return XDP_PASS;`);
     expect(log).toMatch(/invalid mem access 'scalar'/);
     expect(codes("test/fixtures/negative/ringbuf_dynptr_data_after_submit.ts")).toEqual(["TSX3005"]);
+  });
+
+  it("a clone written after the original's submit: refused by the kernel, and by us", () => {
+    const log = refusal(`	if (bpf_ringbuf_reserve_dynptr(&events, 8, 0, &dp) != 0) {
+		bpf_ringbuf_discard_dynptr(&dp, 0);
+		return XDP_PASS;
+	}
+	struct bpf_dynptr copy;
+	bpf_dynptr_clone(&dp, &copy);
+	bpf_ringbuf_submit_dynptr(&dp, 0);
+	bpf_dynptr_write(&copy, 4, &w, sizeof(w), 0);
+	return XDP_PASS;`);
+    expect(log).toMatch(/Expected an initialized dynptr/);
+    expect(codes("test/fixtures/negative/ringbuf_dynptr_clone_after_submit.ts")).toEqual(["TSX3005"]);
   });
 
   it("a reserved dynptr made over the packet before its submit: refused by the kernel, and by us", () => {

@@ -169,13 +169,21 @@ export function checkReferences(program: ProgramIR, diagnostics: DiagnosticBag):
       const a = i.args[k];
       if (a?.kind === "temp") reserves.set(heldBy(program, a.id), i);
     }
-  // bpf_dynptr_data's memory belongs to the dynptr's record: gone with it (the kernel invalidates it).
+  // A clone of a ring buffer dynptr is the same reference (released with it, and releasing it);
+  // bpf_dynptr_data's memory belongs to the record: gone with it (the kernel invalidates both).
+  const aliases = new Map<number, number>();
+  const slot = (id: number) => aliases.get(heldBy(program, id)) ?? heldBy(program, id);
+  for (const b of program.blocks)
+    for (const i of b.instrs) {
+      const [from, to] = i.op === "kfunc" && i.name === "bpf_dynptr_clone" ? i.args : [];
+      if (from?.kind === "temp" && to?.kind === "temp" && reserves.has(slot(from.id))) aliases.set(heldBy(program, to.id), slot(from.id));
+    }
   const slices = new Map<number, number>();
   for (const b of program.blocks)
     for (const i of b.instrs) {
       if (i.op !== "call" || !i.helper.params.some((p) => p.kind === "sizeOfType")) continue;
       const a = i.args[i.helper.params.findIndex((p) => p.kind === "dynptr")];
-      if (a?.kind === "temp" && reserves.has(heldBy(program, a.id))) slices.set(i.dst.id, heldBy(program, a.id));
+      if (a?.kind === "temp" && reserves.has(slot(a.id))) slices.set(i.dst.id, slot(a.id));
     }
   if (reserves.size === 0) return;
 
@@ -205,7 +213,7 @@ export function checkReferences(program: ProgramIR, diagnostics: DiagnosticBag):
       const s = stateIn(block);
       if (!s) continue;
       if (report) for (const [id, st] of s) if (st === "mixed") report(id, "leak", reserves.get(id)!.node, "on some paths only");
-      const edges = transfer(program, block, s, reserves, slices, report);
+      const edges = transfer(program, block, s, reserves, { slices, slot }, report);
       const old = edgeOut.get(block);
       if (!old || [...edges].some(([b, st]) => !sameStates(old.get(b), st))) changed = true;
       edgeOut.set(block, edges);
@@ -247,7 +255,8 @@ function sameStates(a: States | undefined, b: States): boolean {
 }
 
 /** The block's effect, as the state on each outgoing edge (a null test refines its two edges). */
-function transfer(program: ProgramIR, block: Block, input: Map<number, State>, reserves: ReadonlyMap<number, Acquire>, slices: ReadonlyMap<number, number>, report?: Report): Map<Block, States> {
+function transfer(program: ProgramIR, block: Block, input: Map<number, State>, reserves: ReadonlyMap<number, Acquire>, dynptrs: { slices: ReadonlyMap<number, number>; slot: (id: number) => number }, report?: Report): Map<Block, States> {
+  const { slices, slot } = dynptrs;
   const s = new Map(input);
   const touch = (id: number, node: Instr["node"]) => {
     if (!reserves.has(id)) return;
@@ -285,9 +294,9 @@ function transfer(program: ProgramIR, block: Block, input: Map<number, State>, r
         i.helper.params.forEach((p, k) => {
           const a = i.args[k];
           if ((p.kind === "sock" || p.kind === "object") && a?.kind === "temp") use(heldBy(program, a.id), i.node, p.release === true);
-          if (p.kind !== "dynptr" || a?.kind !== "temp" || !reserves.has(heldBy(program, a.id))) return;
+          if (p.kind !== "dynptr" || a?.kind !== "temp" || !reserves.has(slot(a.id))) return;
           // Reserved, it is held even when the call failed (the kernel makes it a null dynptr to discard).
-          const id = heldBy(program, a.id);
+          const id = slot(a.id);
           if (p.acquire) {
             acquire(id, i.node, "before it is reserved again");
             s.set(id, "held");
@@ -302,9 +311,12 @@ function transfer(program: ProgramIR, block: Block, input: Map<number, State>, r
         spec.call?.forEach((p, k) => {
           const a = i.args[k];
           if ((p.kind === "ref" || p.kind === "object") && a?.kind === "temp") use(heldBy(program, a.id), i.node, p.release === true);
-          if (p.kind === "dynptr" && a?.kind === "temp" && reserves.has(heldBy(program, a.id))) {
-            if (p.uninit) remake(heldBy(program, a.id), i.node);
-            else use(heldBy(program, a.id), i.node, false);
+          if (p.kind === "dynptr" && a?.kind === "temp" && reserves.has(slot(a.id))) {
+            // The clone made here is the reference itself, not a new dynptr over it.
+            if (p.uninit) {
+              const src = i.args[0];
+              if (i.name !== "bpf_dynptr_clone" || src?.kind !== "temp" || slot(src.id) !== slot(a.id)) remake(slot(a.id), i.node);
+            } else use(slot(a.id), i.node, false);
           }
         });
         // An iterator's `_new` the compiler emits takes the task or cgroup it walks: tested and not released.
