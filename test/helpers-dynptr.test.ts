@@ -186,6 +186,12 @@ char LICENSE[] SEC("license") = "GPL";
     expect(codes("test/fixtures/negative/ringbuf_dynptr_data_after_submit.ts")).toEqual(["TSX3005"]);
   });
 
+  it("a slice written after submit: refused by us, though the 6.18 verifier does not tie a kfunc slice to the reservation", () => {
+    // The record may already be the reader's, or its room another record's: the write is refused
+    // as bpf_dynptr_data's is, which the kernel does catch (above).
+    expect(codes("test/fixtures/negative/ringbuf_dynptr_slice_after_submit.ts")).toEqual(["TSX3005"]);
+  });
+
   it("a clone written after the original's submit: refused by the kernel, and by us", () => {
     const log = refusal(`	if (bpf_ringbuf_reserve_dynptr(&events, 8, 0, &dp) != 0) {
 		bpf_ringbuf_discard_dynptr(&dp, 0);

@@ -170,7 +170,7 @@ export function checkReferences(program: ProgramIR, diagnostics: DiagnosticBag):
       if (a?.kind === "temp") reserves.set(heldBy(program, a.id), i);
     }
   // A clone of a ring buffer dynptr is the same reference (released with it, and releasing it);
-  // bpf_dynptr_data's memory belongs to the record: gone with it (the kernel invalidates both).
+  // bpf_dynptr_data's memory, or a slice, belongs to the record: gone with it (the kernel invalidates both).
   const aliases = new Map<number, number>();
   const slot = (id: number) => aliases.get(heldBy(program, id)) ?? heldBy(program, id);
   for (const b of program.blocks)
@@ -181,9 +181,11 @@ export function checkReferences(program: ProgramIR, diagnostics: DiagnosticBag):
   const slices = new Map<number, number>();
   for (const b of program.blocks)
     for (const i of b.instrs) {
-      if (i.op !== "call" || !i.helper.params.some((p) => p.kind === "sizeOfType")) continue;
-      const a = i.args[i.helper.params.findIndex((p) => p.kind === "dynptr")];
-      if (a?.kind === "temp" && reserves.has(slot(a.id))) slices.set(i.dst.id, slot(a.id));
+      const sliced = i.op === "kfunc" && i.dst && (i.name === "bpf_dynptr_slice" || i.name === "bpf_dynptr_slice_rdwr");
+      if (!sliced && (i.op !== "call" || !i.helper.params.some((p) => p.kind === "sizeOfType"))) continue;
+      const a = i.op === "call" ? i.args[i.helper.params.findIndex((p) => p.kind === "dynptr")] : i.op === "kfunc" ? i.args[0] : undefined;
+      const dst = i.op === "call" || i.op === "kfunc" ? i.dst : undefined;
+      if (dst && a?.kind === "temp" && reserves.has(slot(a.id))) slices.set(dst.id, slot(a.id));
     }
   if (reserves.size === 0) return;
 
