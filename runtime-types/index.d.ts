@@ -986,17 +986,17 @@ export declare function bpf_tcp_gen_syncookie(sk: BpfSock | BpfSockCommon, iph: 
  * to 60, or a value the compiler bounds (`u32(th.doff >> 4) * 4`); the
  * packet must hold that many bytes past `th`, as the kernel proves.
  */
-export declare function bpf_tcp_raw_gen_syncookie_ipv4(iph: import("./net").Ipv4Hdr, th: import("./net").TcpHdr, thLen: u32): i64;
+export declare function bpf_tcp_raw_gen_syncookie_ipv4(iph: import("tsxdp/net").Ipv4Hdr, th: import("tsxdp/net").TcpHdr, thLen: u32): i64;
 /** As `bpf_tcp_raw_gen_syncookie_ipv4`, for IPv6 (`bpf_tcp_raw_gen_syncookie_ipv6`, kernel 6.0, GPL only). */
-export declare function bpf_tcp_raw_gen_syncookie_ipv6(iph: import("./net").Ipv6Hdr, th: import("./net").TcpHdr, thLen: u32): i64;
+export declare function bpf_tcp_raw_gen_syncookie_ipv6(iph: import("tsxdp/net").Ipv6Hdr, th: import("tsxdp/net").TcpHdr, thLen: u32): i64;
 /**
  * Whether the ACK in `iph`/`th` carries a valid SYN cookie (its `ackSeq`
  * less one), with no listener (`bpf_tcp_raw_check_syncookie_ipv4`, kernel
  * 6.0, GPL only): 0 if so, -EACCES if not. Cookies last two minutes.
  */
-export declare function bpf_tcp_raw_check_syncookie_ipv4(iph: import("./net").Ipv4Hdr, th: import("./net").TcpHdr): i64;
+export declare function bpf_tcp_raw_check_syncookie_ipv4(iph: import("tsxdp/net").Ipv4Hdr, th: import("tsxdp/net").TcpHdr): i64;
 /** As `bpf_tcp_raw_check_syncookie_ipv4`, for IPv6 (`bpf_tcp_raw_check_syncookie_ipv6`, kernel 6.0, GPL only). */
-export declare function bpf_tcp_raw_check_syncookie_ipv6(iph: import("./net").Ipv6Hdr, th: import("./net").TcpHdr): i64;
+export declare function bpf_tcp_raw_check_syncookie_ipv6(iph: import("tsxdp/net").Ipv6Hdr, th: import("tsxdp/net").TcpHdr): i64;
 /** A lookup's `netns`: the namespace of the device the packet arrived on. */
 export declare const BPF_F_CURRENT_NETNS: -1;
 export declare const BPF_TCP_ESTABLISHED: 1;
