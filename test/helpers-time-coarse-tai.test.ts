@@ -7,12 +7,12 @@
  * two programs' values are ordered as their runs were; the helper calls in
  * the objects are clang's.
  */
-import koffi from "koffi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compile, formatDiagnostics } from "../compiler/index";
 import { type LoadedObject, loadObject } from "../compiler/loader/index";
 import { readElf } from "../compiler/object/elf";
 import { clang, compileC } from "./support/clang";
+import { CLOCK_MONOTONIC_COARSE, CLOCK_TAI, CLOCK_REALTIME, clockNs } from "./support/clocks";
 import { inCI, kernelUnavailable } from "./support/kernel";
 
 const source = `
@@ -41,20 +41,6 @@ SEC("xdp") int clocks(struct xdp_md *ctx) {
 
 char _license[] SEC("license") = "GPL";
 `;
-
-const CLOCK_MONOTONIC_COARSE = 6;
-const CLOCK_TAI = 11;
-const CLOCK_REALTIME = 0;
-
-let clockGettime: ((clock: number, ts: Buffer) => number) | undefined;
-
-/** clock_gettime(2) in nanoseconds. */
-function clockNs(clock: number): bigint {
-  clockGettime ??= koffi.load("libc.so.6").func("clock_gettime", "int", ["int", "void *"]) as (clock: number, ts: Buffer) => number;
-  const ts = Buffer.alloc(16); // struct timespec: tv_sec, tv_nsec (64-bit each)
-  if (clockGettime(clock, ts) !== 0) throw new Error(`clock_gettime(${clock}): errno ${koffi.errno()}`);
-  return ts.readBigInt64LE(0) * 1_000_000_000n + ts.readBigInt64LE(8);
-}
 
 interface Clocks {
   coarse: bigint;

@@ -11,12 +11,12 @@
  * the helper calls in the objects can, and are clang's.
  */
 import fs from "node:fs";
-import koffi from "koffi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compile, formatDiagnostics } from "../compiler/index";
 import { type LoadedObject, loadObject } from "../compiler/loader/index";
 import { readElf } from "../compiler/object/elf";
 import { clang, compileC } from "./support/clang";
+import { CLOCK_MONOTONIC, CLOCK_BOOTTIME, clockNs } from "./support/clocks";
 import { inCI, kernelUnavailable } from "./support/kernel";
 
 const source = `
@@ -47,19 +47,6 @@ SEC("xdp") int clocks(struct xdp_md *ctx) {
 
 char _license[] SEC("license") = "GPL";
 `;
-
-const CLOCK_MONOTONIC = 1;
-const CLOCK_BOOTTIME = 7;
-
-let clockGettime: ((clock: number, ts: Buffer) => number) | undefined;
-
-/** clock_gettime(2) in nanoseconds. */
-function clockNs(clock: number): bigint {
-  clockGettime ??= koffi.load("libc.so.6").func("clock_gettime", "int", ["int", "void *"]) as (clock: number, ts: Buffer) => number;
-  const ts = Buffer.alloc(16); // struct timespec: tv_sec, tv_nsec (64-bit each)
-  if (clockGettime(clock, ts) !== 0) throw new Error(`clock_gettime(${clock}): errno ${koffi.errno()}`);
-  return ts.readBigInt64LE(0) * 1_000_000_000n + ts.readBigInt64LE(8);
-}
 
 /** The kernel's jiffies as /proc/timer_list prints them (root only). */
 function jiffies(): bigint {
