@@ -92,21 +92,25 @@ describe.skipIf(unavailable !== undefined && !inCI)(`crash_kexec${unavailable ? 
   const kernelHasIt = fs.existsSync(vmlinux) && new BtfTypes(fs.readFileSync(vmlinux)).types.some((t) => t.kind === BTF_KIND.FUNC && t.name === "crash_kexec");
   const cannotLoad = kernelUnavailable();
 
-  it.skipIf((cannotLoad !== undefined && !inCI) || kernelHasIt)(`loading fails naming the kfunc this kernel lacks${kernelHasIt ? " (skipped: this kernel has crash_kexec)" : ""}`, () => {
-    for (const object of [ours, theirs]) {
-      let error: unknown;
-      try {
-        loadObject(object).close();
-      } catch (e) {
-        error = e;
+  // Never run: loading is as far as a test goes with a kfunc that panics the machine.
+  it.skipIf(cannotLoad !== undefined && !inCI)(
+    kernelHasIt ? "this kernel has crash_kexec: both load, and are closed unrun" : "this kernel lacks crash_kexec: loading fails naming the kfunc",
+    () => {
+      for (const object of [ours, theirs]) {
+        if (kernelHasIt) {
+          loadObject(object).close();
+          continue;
+        }
+        let error: unknown;
+        try {
+          loadObject(object).close();
+        } catch (e) {
+          error = e;
+        }
+        expect(error).toBeInstanceOf(LoadError);
+        expect((error as LoadError).missingKfuncs).toEqual(["crash_kexec"]);
+        expect((error as LoadError).message).toMatch(/: the running kernel has no kfunc 'crash_kexec' \(not in its BTF: it is built without CONFIG_KEXEC_CORE\)$/);
       }
-      expect(error).toBeInstanceOf(LoadError);
-      expect((error as LoadError).missingKfuncs).toEqual(["crash_kexec"]);
-      expect((error as LoadError).message).toMatch(/: the running kernel has no kfunc 'crash_kexec' \(not in its BTF: it is built without CONFIG_KEXEC_CORE\)$/);
-    }
-  });
-
-  it.skipIf((cannotLoad !== undefined && !inCI) || !kernelHasIt)(`where the kernel has it, both load and are closed unrun${kernelHasIt ? "" : " (skipped: this kernel's BTF has no crash_kexec)"}`, () => {
-    for (const object of [ours, theirs]) loadObject(object).close();
-  });
+    },
+  );
 });
