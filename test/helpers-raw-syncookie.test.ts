@@ -14,7 +14,7 @@ import fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { compile, formatDiagnostics } from "../compiler/index";
 import { LoadError, type LoadedObject, loadObject } from "../compiler/loader/index";
-import { readElf } from "../compiler/object/elf";
+import { helperCalls } from "./support/helper-calls";
 import { clang, compileC } from "./support/clang";
 import { inCI, kernelUnavailable } from "./support/kernel";
 import * as P from "./support/packets";
@@ -73,16 +73,7 @@ describe.skipIf(unavailable !== undefined && !inCI)(`raw SYN cookie helpers agai
   };
 
   test("the programs call helpers 204 to 207, as clang's twin does", () => {
-    /** The immediates of the helper calls (BPF_JMP|BPF_CALL, src_reg 0) in the xdp section, in ID order. */
-    const calls = (object: Uint8Array) => {
-      const elf = readElf(object);
-      const code = elf.contents(elf.section("xdp")!);
-      const ids: number[] = [];
-      for (let i = 0; i + 8 <= code.length; i += 8) {
-        if (code[i] === 0x85 && code[i + 1]! >> 4 === 0) ids.push(new DataView(code.buffer, code.byteOffset + i + 4, 4).getInt32(0, true));
-      }
-      return ids.sort((a, b) => a - b);
-    };
+    const calls = (object: Uint8Array) => helperCalls(object).sort((a, b) => a - b);
     expect(calls(objects[0]!.bytes)).toEqual([204, 205, 206, 207]);
     expect(calls(objects[0]!.bytes)).toEqual(calls(objects[1]!.bytes));
   });

@@ -10,7 +10,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compile, formatDiagnostics } from "../compiler/index";
 import { type LoadedObject, loadObject } from "../compiler/loader/index";
-import { readElf } from "../compiler/object/elf";
+import { helperCalls } from "./support/helper-calls";
 import { clang, compileC } from "./support/clang";
 import { CLOCK_MONOTONIC_COARSE, CLOCK_TAI, CLOCK_REALTIME, clockNs } from "./support/clocks";
 import { inCI, kernelUnavailable } from "./support/kernel";
@@ -89,18 +89,8 @@ describe.skipIf(unavailable !== undefined && !inCI)(`coarse and TAI clock helper
   });
 
   it("the programs call helpers 160 and 208 in that order, as clang's twin does", () => {
-    /** The immediates of the helper calls (BPF_JMP|BPF_CALL, src_reg 0) in the xdp section. */
-    const calls = (object: Uint8Array) => {
-      const elf = readElf(object);
-      const code = elf.contents(elf.section("xdp")!);
-      const ids: number[] = [];
-      for (let i = 0; i + 8 <= code.length; i += 8) {
-        if (code[i] === 0x85 && code[i + 1]! >> 4 === 0) ids.push(new DataView(code.buffer, code.byteOffset + i + 4, 4).getInt32(0, true));
-      }
-      return ids;
-    };
-    expect(calls(objects.ours)).toEqual([160, 208]);
-    expect(calls(objects.ours)).toEqual(calls(objects.theirs));
+    expect(helperCalls(objects.ours)).toEqual([160, 208]);
+    expect(helperCalls(objects.ours)).toEqual(helperCalls(objects.theirs));
   });
 
   it("bpf_ktime_get_coarse_ns and bpf_ktime_get_tai_ns lie between CLOCK_MONOTONIC_COARSE and CLOCK_TAI read before and after, ordered with the twin's", () => {

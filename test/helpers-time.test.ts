@@ -14,7 +14,7 @@ import fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compile, formatDiagnostics } from "../compiler/index";
 import { type LoadedObject, loadObject } from "../compiler/loader/index";
-import { readElf } from "../compiler/object/elf";
+import { helperCalls } from "./support/helper-calls";
 import { clang, compileC } from "./support/clang";
 import { CLOCK_MONOTONIC, CLOCK_BOOTTIME, clockNs } from "./support/clocks";
 import { inCI, kernelUnavailable } from "./support/kernel";
@@ -103,18 +103,8 @@ describe.skipIf(unavailable !== undefined && !inCI)(`time helpers against the ke
   });
 
   it("the programs call helpers 5, 118 and 125 in that order, as clang's twin does", () => {
-    /** The immediates of the helper calls (BPF_JMP|BPF_CALL, src_reg 0) in the xdp section. */
-    const calls = (object: Uint8Array) => {
-      const elf = readElf(object);
-      const code = elf.contents(elf.section("xdp")!);
-      const ids: number[] = [];
-      for (let i = 0; i + 8 <= code.length; i += 8) {
-        if (code[i] === 0x85 && code[i + 1]! >> 4 === 0) ids.push(new DataView(code.buffer, code.byteOffset + i + 4, 4).getInt32(0, true));
-      }
-      return ids;
-    };
-    expect(calls(objects.ours)).toEqual([5, 118, 125]);
-    expect(calls(objects.ours)).toEqual(calls(objects.theirs));
+    expect(helperCalls(objects.ours)).toEqual([5, 118, 125]);
+    expect(helperCalls(objects.ours)).toEqual(helperCalls(objects.theirs));
   });
 
   it("bpf_ktime_get_ns, bpf_jiffies64 and bpf_ktime_get_boot_ns lie between CLOCK_MONOTONIC, jiffies and CLOCK_BOOTTIME read before and after, ordered with the twin's", () => {
